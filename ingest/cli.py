@@ -1,0 +1,261 @@
+"""The ``telemetry`` command line: parses arguments, calls the library, prints, sets the exit code.
+
+Exit codes: 0 ok; 1 data rejected while ``--strict`` (or a registry check failed); 2 usage, configuration
+or I/O error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from .errors import ConfigError, InputError, RegistryError, TelemetryError
+from .identity import IdentityHasher
+from .lake import Lake
+from .registry import Registry, check_registry
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir_option(function):
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TELEMETRY_DATA_DIR",
+        default=Path("data"), show_default=True, show_envvar=True,
+        help="Data directory holding lake/, warehouse.duckdb and marts/.")(function)
+
+
+def schemas_option(function):
+    return click.option(
+        "--schemas", "schemas_dir", type=click.Path(file_okay=False, path_type=Path), envvar="TELEMETRY_SCHEMAS_DIR",
+        default=PROJECT_ROOT / "schemas", show_default=True, help="Schema registry folder.")(function)
+
+
+def load_registry(schemas_dir: Path) -> Registry:
+    return Registry.load(schemas_dir)
+
+
+def parse_as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or timestamp") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class TelemetryGroup(click.Group):
+    """Turns library errors into one-line messages and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, InputError, RegistryError) as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(2)
+        except TelemetryError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=TelemetryGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="game-telemetry-warehouse")
+def main() -> None:
+    """Game-telemetry warehouse: registry, ingest to the Parquet lake, importers.
+
+    Build the warehouse afterwards with `dbt build` from the repository root (same TELEMETRY_DATA_DIR).
+    """
+
+
+# schemas ------------------------------------------------------------------------------------------------
+@main.group()
+def schemas() -> None:
+    """Inspect and check the JSON Schema registry (schemas/)."""
+
+
+@schemas.command("list")
+@schemas_option
+def schemas_list(schemas_dir: Path) -> None:
+    """List every family, event type and version with its lake table and column count."""
+    registry = load_registry(schemas_dir)
+    click.echo(f"{'family':<10} {'event type':<28} {'version':<8} {'lake event_type':<36} columns")
+    for schema in sorted(registry.schemas(), key=lambda s: (s.family, s.event_type, s.version)):
+        click.echo(f"{schema.family:<10} {schema.event_type:<28} {schema.version:<8} {schema.qualified_type:<36} "
+                   f"{len(schema.arrow_schema)}")
+
+
+@schemas.command("check")
+@schemas_option
+def schemas_check(schemas_dir: Path) -> None:
+    """Check the registry: valid draft 2020-12, strict, unique $id, examples validate, mappings point at
+    real fields. Exit 1 when anything is wrong."""
+    registry = load_registry(schemas_dir)
+    problems = check_registry(registry)
+    for problem in problems:
+        click.echo(problem, err=True)
+    count = len(registry.schemas())
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {count} schemas", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {count} schemas in {len(registry.families)} families")
+
+
+@schemas.command("sources")
+@schemas_option
+@click.option("--check", is_flag=True, help="Only report stale files (exit 1), write nothing.")
+def schemas_sources(schemas_dir: Path, check: bool) -> None:
+    """Generate the dbt source files models/staging/<family>/_<family>__sources.yml from the registry."""
+    from .dbt_sources import stale_files, write_source_files
+
+    registry = load_registry(schemas_dir)
+    if check:
+        stale = stale_files(registry, PROJECT_ROOT)
+        for path in stale:
+            click.echo(f"stale: {path.relative_to(PROJECT_ROOT)} (run `telemetry schemas sources`)", err=True)
+        sys.exit(1 if stale else 0)
+    for path in write_source_files(registry, PROJECT_ROOT):
+        click.echo(f"wrote {path.relative_to(PROJECT_ROOT)}")
+
+
+# ingest -------------------------------------------------------------------------------------------------
+def _input_files(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(str(path), "no such file or folder")
+    return files
+
+
+def _opted_out(data_dir: Path, hasher: IdentityHasher) -> frozenset[str]:
+    path = data_dir / "privacy" / "opt_out.txt"
+    if not path.exists():
+        return frozenset()
+    ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return frozenset(hasher.hash(i) for i in ids if i and not i.startswith("#"))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@data_dir_option
+@schemas_option
+@click.option("--as-of", "as_of", metavar="T", help="The run's clock, ISO 8601 (default: now, UTC).")
+@click.option("--backfill", is_flag=True, help="Load history: accept events older than the late window.")
+@click.option("--strict", is_flag=True, help="Exit 1 when any line was quarantined or an input was damaged.")
+@click.option("--hash-key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the HMAC key (else TELEMETRY_HASH_KEY).")
+@click.option("--demo-key", is_flag=True, help="Use the public demo hash key (demos only: ids are NOT protected).")
+@click.option("--max-line-bytes", type=click.IntRange(min=64), default=1 << 20, show_default=True,
+              help="Longer lines are quarantined as line_too_long.")
+@click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True,
+              help="Processes that parse and validate (1 = in process).")
+def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: str | None, backfill: bool,
+           strict: bool, hash_key_file: Path | None, demo_key: bool, max_line_bytes: int, workers: int) -> None:
+    """Validate JSON-lines files (.jsonl, .jsonl.gz, or folders of them) and land them in the lake.
+
+    Each file is one batch: valid events land as Parquet under lake/events/event_type=…/event_date=…,
+    rejected lines go to lake/quarantine with a reason, duplicates (by event_id) are dropped, and a ledger row
+    records read = landed + quarantined + duplicates + dropped. A file already in the ledger is skipped.
+    """
+    from tqdm import tqdm
+
+    from .pipeline import BatchIngest, IngestSettings
+
+    registry = load_registry(schemas_dir)
+    if demo_key:
+        hasher = IdentityHasher.demo()
+        click.echo("note: using the public demo hash key 'demo' — fine for demos, never for real players", err=True)
+    else:
+        hasher = IdentityHasher.from_environment(hash_key_file)
+    files = _input_files(paths)
+    lake = Lake(data_dir / "lake")
+    lake.ensure_layout(registry)
+    clock = parse_as_of(as_of)
+    total = sum(f.stat().st_size for f in files)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not sys.stderr.isatty(), leave=False)
+    done_bytes = 0
+
+    def progress(consumed: int) -> None:
+        bar.n = done_bytes + consumed
+        bar.refresh()
+
+    settings = IngestSettings(registry.root, hasher.key, hasher.key_id, clock, backfill=backfill,
+                              opted_out=_opted_out(data_dir, hasher), max_line_bytes=max_line_bytes)
+    runner = BatchIngest(registry, lake, settings, workers=workers, progress=progress)
+    rejected = damaged = False
+    totals = [0, 0, 0, 0, 0]
+    say = click.echo if bar.disable else (lambda text, err=True: bar.write(text, file=sys.stderr))
+    with runner:
+        for path in files:
+            result = runner.run(path)
+            done_bytes += path.stat().st_size
+            if result.skipped:
+                say(f"skip   {path}: batch {result.batch_id} is already in the ledger", err=True)
+                continue
+            line = (f"batch  {result.batch_id} {path}: read {result.lines_read} = landed {result.landed} + "
+                    f"quarantined {result.quarantined} + duplicates {result.duplicates} + dropped {result.dropped}")
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted((result.quarantined_by_reason + result.dropped_by_reason).items()))
+            say(line + (f" ({reasons})" if reasons else ""), err=True)
+            if result.damage:
+                say(f"warning: {path}: {result.damage}: {result.damage_message}", err=True)
+                damaged = True
+            rejected |= result.quarantined > 0
+            for i, n in enumerate((result.lines_read, result.landed, result.quarantined, result.duplicates, result.dropped)):
+                totals[i] += n
+    bar.close()
+    click.echo(f"total: read {totals[0]} = landed {totals[1]} + quarantined {totals[2]} + duplicates {totals[3]} "
+               f"+ dropped {totals[4]} ({len(files)} file(s)); lake: {lake.root}")
+    if strict and (rejected or damaged):
+        sys.exit(1)
+
+
+# warehouse ----------------------------------------------------------------------------------------------
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@data_dir_option
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(data_dir: Path, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt on this data directory's warehouse, e.g. `telemetry dbt build` (same as `dbt build` from the
+    repository root with TELEMETRY_DATA_DIR set)."""
+    from .warehouse import run_dbt
+
+    sys.exit(run_dbt(list(dbt_args) or ["build"], data_dir, check=False))
+
+
+@main.command()
+@data_dir_option
+def demo(data_dir: Path) -> None:
+    """The Open Bandit sample end to end: import → ingest --backfill → dbt build → CTR per day per bucket."""
+    from .demo import run_demo
+
+    run_demo(data_dir, echo=click.echo)
+
+
+# importers ----------------------------------------------------------------------------------------------
+@main.group(name="import")
+def import_() -> None:
+    """Convert real data sets into telemetry JSON-lines."""
+
+
+@import_.command("obd")
+@click.argument("csv_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the JSON-lines files.")
+def import_obd(csv_files: tuple[Path, ...], out_dir: Path) -> None:
+    """Open Bandit Dataset CSVs (<policy>/<campaign>/<campaign>.csv) → recsys JSON-lines (seed 003).
+
+    The mapping is documented in docs/importers/obd.md.
+    """
+    from .importers.obd import import_obd as run
+
+    result = run(list(csv_files), out_dir)
+    click.echo(str(result))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

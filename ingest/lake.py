@@ -1,0 +1,158 @@
+"""The Parquet lake under ``<data-dir>/lake`` (layout and columns: ``docs/lake.md``).
+
+Every write is atomic: a file is written under a temporary name in its target folder, then renamed. The
+ledger row of a batch is written last, so a batch without a ledger row is incomplete and is redone.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .registry import Registry
+
+SCHEMA_SENTINEL_DATE = "1970-01-01"
+QUARANTINE_SCHEMA = pa.schema([
+    ("batch_id", pa.string()),
+    ("source_file", pa.string()),
+    ("line_number", pa.int64()),
+    ("received_at", pa.timestamp("us")),
+    ("received_date", pa.date32()),
+    ("reason", pa.string()),
+    ("event_type", pa.string()),
+    ("schema_id", pa.string()),
+    ("event_date", pa.date32()),
+    ("errors", pa.list_(pa.struct([("pointer", pa.string()), ("keyword", pa.string()), ("message", pa.string())]))),
+    ("raw_bytes", pa.binary()),
+])
+PARTITION_STRUCT = pa.struct([
+    ("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()), ("duplicates", pa.int64()),
+])
+LEDGER_SCHEMA = pa.schema([
+    ("batch_id", pa.string()),
+    ("source_file", pa.string()),
+    ("source_sha256", pa.string()),
+    ("source_bytes", pa.int64()),
+    ("as_of", pa.timestamp("us")),
+    ("started_at", pa.timestamp("us")),
+    ("finished_at", pa.timestamp("us")),
+    ("backfill", pa.bool_()),
+    ("lines_read", pa.int64()),
+    ("landed", pa.int64()),
+    ("quarantined", pa.int64()),
+    ("duplicates", pa.int64()),
+    ("dropped", pa.int64()),
+    ("partitions", pa.list_(PARTITION_STRUCT)),
+])
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` via a temporary file in the same folder and a rename (zstd)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One ingested batch as recorded in ``lake/_ledger/<batch_id>.parquet``."""
+
+    batch_id: str
+    source_file: str
+    source_sha256: str
+    lines_read: int
+    landed: int
+    quarantined: int
+    duplicates: int
+    dropped: int
+    finished_at: datetime
+
+
+class Lake:
+    """Paths and file operations of one lake.
+
+    Args:
+        root: the ``lake`` folder (``<data-dir>/lake``).
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.events = self.root / "events"
+        self.quarantine = self.root / "quarantine"
+        self.ledger = self.root / "_ledger"
+        self.schemas = self.root / "_schemas"
+
+    def partition_dir(self, event_type: str, event_date: str) -> Path:
+        return self.events / f"event_type={event_type}" / f"event_date={event_date}"
+
+    def ensure_layout(self, registry: Registry) -> None:
+        """Create folders and the zero-row ``_schema.parquet`` files that keep every source readable.
+
+        Sentinels are rewritten only when the registry's columns for a type changed.
+        """
+        for qualified, schema in registry.lake_types().items():
+            path = self.schemas / f"event_type={qualified}" / f"event_date={SCHEMA_SENTINEL_DATE}" / "_schema.parquet"
+            self._ensure_sentinel(path, schema.arrow_schema)
+        self._ensure_sentinel(self.quarantine / "_schema.parquet", QUARANTINE_SCHEMA)
+        self._ensure_sentinel(self.ledger / "_schema.parquet", LEDGER_SCHEMA)
+        self.events.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _ensure_sentinel(path: Path, schema: pa.Schema) -> None:
+        if path.exists():
+            try:
+                if pq.read_schema(path).remove_metadata().equals(schema):
+                    return
+            except (OSError, pa.ArrowInvalid):
+                pass
+        write_parquet_atomic(schema.empty_table(), path)
+
+    # ledger -----------------------------------------------------------------------------------------------
+    def ledger_entry(self, batch_id: str) -> LedgerEntry | None:
+        """The ledger row of ``batch_id``, or None when the batch never completed."""
+        path = self.ledger / f"{batch_id}.parquet"
+        if not path.exists():
+            return None
+        row = pq.read_table(path).to_pylist()[0]
+        return LedgerEntry(**{k: row[k] for k in LedgerEntry.__dataclass_fields__})
+
+    def ledger_entries(self) -> list[LedgerEntry]:
+        return [e for p in sorted(self.ledger.glob("*.parquet")) if not p.name.startswith("_")
+                for e in [self.ledger_entry(p.stem)] if e is not None]
+
+    def write_ledger(self, row: dict) -> None:
+        write_parquet_atomic(pa.Table.from_pylist([row], schema=LEDGER_SCHEMA), self.ledger / f"{row['batch_id']}.parquet")
+
+    # batches ----------------------------------------------------------------------------------------------
+    def batch_files(self, batch_id: str) -> list[Path]:
+        """Every event and quarantine file a (possibly interrupted) run of ``batch_id`` left behind."""
+        return [*self.events.glob(f"event_type=*/event_date=*/{batch_id}-*.parquet"),
+                *self.quarantine.glob(f"{batch_id}-*.parquet")]
+
+    def existing_event_ids(self, event_type: str, event_date: str) -> set[str]:
+        """Event ids already landed in one partition (for dedup across batches, DESIGN §4)."""
+        ids: set[str] = set()
+        for path in self.partition_dir(event_type, event_date).glob("*.parquet"):
+            ids.update(pq.read_table(path, columns=["event_id"]).column(0).to_pylist())
+        return ids
+
+    def write_quarantine(self, batch_id: str, part: int, rows: Iterable[dict]) -> None:
+        """Write one part of a batch's quarantine: ``quarantine/<batch_id>-<part>.parquet``."""
+        table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
+        write_parquet_atomic(table, self.quarantine / f"{batch_id}-{part:04d}.parquet")
+
+
+def parse_date(value: str) -> date:
+    return date.fromisoformat(value)

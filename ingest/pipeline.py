@@ -1,0 +1,502 @@
+"""Ingest one input file as one batch: parse → resolve → validate → normalize → privacy → dedup → land.
+
+Contract (DESIGN §3–6, docs/lake.md): for every batch
+``lines_read = landed + quarantined + duplicates + dropped``, recorded in the ledger and returned. A file
+whose sha256 is already in the ledger is skipped; files left by an interrupted run of the same batch are
+removed before it is redone, and the ledger row is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import orjson
+import pyarrow as pa
+
+from .errors import InputError, Rejection
+from .identity import IdentityHasher
+from .lake import Lake, write_parquet_atomic
+from .reader import Line, LineReader
+from .registry import EventSchema, Registry, is_missing, resolve_pointer
+
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")
+FUTURE_TOLERANCE = timedelta(minutes=5)  # seed 000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+US_PER_DAY = 86_400_000_000
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+ROWS_PER_FILE = 200_000
+MAX_BUFFERED_ROWS = 400_000
+QUARANTINE_ROWS_PER_FILE = 50_000
+
+
+def uuid5_text(name: bytes) -> str:
+    """``str(uuid.uuid5(EVENT_ID_NAMESPACE, name))`` without building UUID objects (hot path, RFC 4122 §4.3)."""
+    digest = bytearray(hashlib.sha1(EVENT_ID_NAMESPACE.bytes + name).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def to_epoch_us(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def _occurred_us(value: Any, unit: str) -> int | None:
+    """Event time in epoch microseconds from a wire value, or None when unreadable."""
+    try:
+        if isinstance(value, bool):
+            return None
+        if unit == "epoch_ms" and isinstance(value, (int, float)):
+            return int(value * 1000)
+        if unit == "epoch_s" and isinstance(value, (int, float)):
+            return int(round(value * 1_000_000))
+        if unit == "iso8601" and isinstance(value, str):
+            return to_epoch_us(datetime.fromisoformat(value))
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+@dataclass
+class Dropped:
+    """An event dropped by policy (not an error): ``opted_out``, ``sampled_out`` or ``blank_line``."""
+
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    """What one batch did. ``lines_read == landed + quarantined + duplicates + dropped`` always holds.
+
+    Attributes:
+        partitions: ``(event_type, event_date)`` → ``[landed, duplicates]``.
+        damage: ``truncated_input`` / ``corrupt_input`` when the file was cut short, else None.
+    """
+
+    batch_id: str
+    source_file: str
+    source_sha256: str
+    skipped: bool = False
+    lines_read: int = 0
+    landed: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+    quarantined_by_reason: Counter = field(default_factory=Counter)
+    dropped_by_reason: Counter = field(default_factory=Counter)
+    partitions: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    damage: str | None = None
+    damage_message: str | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return self.lines_read == self.landed + self.quarantined + self.duplicates + self.dropped
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """(hex sha256, size in bytes) of a file. Raises InputError when unreadable."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as error:
+        raise InputError(str(path), error.strerror or str(error)) from error
+    return digest.hexdigest(), size
+
+
+class Normalizer:
+    """Turns valid wire events of one schema into lake rows (envelope + payload, docs/lake.md)."""
+
+    def __init__(self, schema: EventSchema, hasher: IdentityHasher):
+        self.schema = schema
+        self.hasher = hasher
+        env = schema.envelope
+        self.time_pointer = env["occurred_at"]["field"]
+        self.time_unit = env["occurred_at"]["unit"]
+        self.event_id_pointer = env.get("event_id")
+        self.event_id_from = env.get("event_id_from")
+        self.player_pointer = env.get("player_id")
+        self.session_pointer = env.get("session_id")
+        self.columns = [(c.pointer[1:], c.action, c.convert) for c in schema.payload_columns]
+        self.sample_rate = schema.sample_rate
+        self.schema_for_lake = schema.arrow_schema
+
+    def occurred_us(self, event: dict[str, Any]) -> int | None:
+        return _occurred_us(resolve_pointer(event, self.time_pointer), self.time_unit)
+
+    def _hashed(self, event: dict[str, Any], pointer: str | None) -> str | None:
+        if pointer is None:
+            return None
+        raw = resolve_pointer(event, pointer)
+        return None if raw is None or is_missing(raw) else self.hasher.hash(raw)
+
+    def player_key(self, event: dict[str, Any]) -> str | None:
+        return self._hashed(event, self.player_pointer)
+
+    def event_id(self, event: dict[str, Any]) -> str:
+        if self.event_id_pointer:
+            given = resolve_pointer(event, self.event_id_pointer)
+            if isinstance(given, str) and given:
+                return given
+        if self.event_id_from:
+            values = [resolve_pointer(event, p) for p in self.event_id_from]
+            basis: Any = [self.schema.family, [None if is_missing(v) else v for v in values]]
+        else:
+            basis = event
+        return uuid5_text(orjson.dumps(basis, option=orjson.OPT_SORT_KEYS))
+
+    def record_batch(self, events: list[dict[str, Any]], event_ids: list[str], occurred: list[int],
+                     players: list[str | None], received_us: int, batch_id: str) -> pa.RecordBatch:
+        """Lake rows (envelope + payload, docs/lake.md) for valid events of this schema, built column-wise."""
+        n = len(events)
+        sessions = [self._hashed(e, self.session_pointer) for e in events] if self.session_pointer else [None] * n
+        key_id = self.hasher.key_id
+        arrays: list[Any] = [
+            event_ids, [self.schema.version] * n, occurred, [received_us] * n, [batch_id] * n, players,
+            [key_id if (p is not None or s is not None) else None for p, s in zip(players, sessions)],
+            sessions, [self.sample_rate] * n,
+        ]
+        for name, action, convert in self.columns:
+            values = [e.get(name) for e in events]
+            if action == "hash":
+                values = [None if v is None else self.hasher.hash(v) for v in values]
+            elif action == "length":
+                values = [len(v) if isinstance(v, str) else None for v in values]
+            elif convert is not None:
+                values = [None if v is None else convert(v) for v in values]
+            arrays.append(values)
+        schema = self.schema_for_lake
+        return pa.RecordBatch.from_arrays([pa.array(v, type=f.type) for v, f in zip(arrays, schema)], schema=schema)
+
+
+def sampled_in(player_key: str | None, event_id: str, event_type: str, rate: float) -> bool:
+    """Deterministic sampling (DESIGN §9): keep when a hash of (player_key, event_type) falls under ``rate``.
+
+    Events with no player sample on their event id.
+    """
+    if rate >= 1.0:
+        return True
+    digest = hashlib.sha256(f"{player_key or event_id}|{event_type}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Everything a worker needs to classify lines (picklable)."""
+
+    schemas_root: Path
+    key: bytes
+    key_id: str
+    as_of: datetime
+    backfill: bool = False
+    opted_out: frozenset[str] = frozenset()
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+
+@dataclass
+class ChunkOutcome:
+    """What one chunk of lines became (built in a worker, merged in order by the batch).
+
+    Attributes:
+        landed: ``(event_type, event_date)`` → (event ids, record batch of rows), before dedup.
+        quarantine: quarantine rows (docs/lake.md columns).
+        dropped: reason → count.
+        lines: number of lines in the chunk.
+    """
+
+    landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]]
+    quarantine: list[dict[str, Any]]
+    dropped: Counter
+    lines: int
+
+
+class LineProcessor:
+    """Classifies lines: parse → resolve → validate → time checks → privacy → normalize (one per process)."""
+
+    def __init__(self, registry: Registry, settings: IngestSettings):
+        self.registry = registry
+        self.settings = settings
+        self.hasher = IdentityHasher(settings.key, settings.key_id)
+        as_of = settings.as_of if settings.as_of.tzinfo else settings.as_of.replace(tzinfo=timezone.utc)
+        self.as_of = as_of
+        self.as_of_us = to_epoch_us(as_of)
+        self.received_at = as_of.astimezone(timezone.utc).replace(tzinfo=None)
+        self.lake_types = registry.lake_types()
+        self._normalizers: dict[str, Normalizer] = {}
+        self._date_strings: dict[int, str] = {}
+
+    def normalizer(self, schema: EventSchema) -> Normalizer:
+        found = self._normalizers.get(schema.schema_id)
+        if found is None:
+            found = self._normalizers[schema.schema_id] = Normalizer(schema, self.hasher)
+        return found
+
+    def date_string(self, occurred_us: int) -> str:
+        day = occurred_us // US_PER_DAY
+        text = self._date_strings.get(day)
+        if text is None:
+            text = self._date_strings[day] = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+        return text
+
+    def process(self, line: Line) -> tuple[Normalizer, str, dict[str, Any], str, int, str | None] | Dropped:
+        """Classify one line.
+
+        Returns:
+            ``(normalizer, event_date, event, event_id, occurred_us, player_key)`` for an event to land, or
+            :class:`Dropped`.
+
+        Raises:
+            Rejection: the line is quarantined with this reason.
+        """
+        if line.damaged:
+            raise Rejection(line.damaged, [("", "", "partial last line of a damaged input file")])
+        if line.length > self.settings.max_line_bytes:
+            raise Rejection("line_too_long", [("", "maxLength", f"line is {line.length} bytes; the limit is {self.settings.max_line_bytes}")])
+        if not line.data.strip():
+            return Dropped("blank_line")
+        try:
+            event = orjson.loads(line.data)
+        except orjson.JSONDecodeError as error:
+            try:
+                line.data.decode("utf-8")
+            except UnicodeDecodeError as decode_error:
+                raise Rejection("encoding_error", [("", "", f"not UTF-8: {decode_error.reason} at byte {decode_error.start}")]) from None
+            raise Rejection("invalid_json", [("", "", str(error))]) from None
+        if not isinstance(event, dict):
+            raise Rejection("not_an_object", [("", "type", f"expected a JSON object, got {type(event).__name__}")])
+        family = self.registry.family_of(event)
+        schema = family.resolve(event)
+        normalizer = self.normalizer(schema)
+        occurred_us = normalizer.occurred_us(event)
+        rejection = schema.rejection(event)
+        if rejection is not None:
+            rejection.occurred_us = occurred_us
+            raise rejection
+        if occurred_us is None:
+            raise Rejection("schema_violation", [(normalizer.time_pointer, "format", "event time is not readable")],
+                            schema.qualified_type, schema.schema_id)
+        if occurred_us > self.as_of_us + FUTURE_TOLERANCE // timedelta(microseconds=1):
+            raise Rejection("future_timestamp", [(normalizer.time_pointer, "maximum",
+                            f"event time is more than 5 minutes after as-of {self.as_of.isoformat()}")],
+                            schema.qualified_type, schema.schema_id, occurred_us)
+        if not self.settings.backfill and occurred_us // US_PER_DAY < self.as_of_us // US_PER_DAY - family.late_window_days:
+            raise Rejection("too_late", [(normalizer.time_pointer, "minimum",
+                            f"event date is before the T+{family.late_window_days} days late window of as-of "
+                            f"{self.as_of.date().isoformat()} (use --backfill to load history)")],
+                            schema.qualified_type, schema.schema_id, occurred_us)
+        player_key = normalizer.player_key(event)
+        if player_key is not None and player_key in self.settings.opted_out:
+            return Dropped("opted_out")
+        event_id = normalizer.event_id(event)
+        if not sampled_in(player_key, event_id, schema.qualified_type, normalizer.sample_rate):
+            return Dropped("sampled_out")
+        return normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key
+
+    def quarantine_row(self, line: Line, rejection: Rejection, batch_id: str, source: str) -> dict[str, Any]:
+        event_date = None
+        if rejection.occurred_us is not None and 0 <= rejection.occurred_us < 253402300800 * 10**6:
+            event_date = date.fromisoformat(self.date_string(rejection.occurred_us))
+        return {
+            "batch_id": batch_id, "source_file": source, "line_number": line.number,
+            "received_at": self.received_at, "received_date": self.received_at.date(), "reason": rejection.reason,
+            "event_type": rejection.event_type, "schema_id": rejection.schema_id, "event_date": event_date,
+            "errors": [{"pointer": p, "keyword": k, "message": m} for p, k, m in rejection.errors],
+            "raw_bytes": line.data,
+        }
+
+    def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:
+        """Classify a chunk of lines and build one Arrow record batch per (event_type, event_date)."""
+        groups: dict[tuple[str, str], tuple[Normalizer, list, list, list, list]] = {}
+        quarantine: list[dict[str, Any]] = []
+        dropped: Counter = Counter()
+        for line in lines:
+            try:
+                outcome = self.process(line)
+            except Rejection as rejection:
+                quarantine.append(self.quarantine_row(line, rejection, batch_id, source))
+                continue
+            if isinstance(outcome, Dropped):
+                dropped[outcome.reason] += 1
+                continue
+            normalizer, event_date, event, event_id, occurred_us, player_key = outcome
+            key = (normalizer.schema.qualified_type, event_date)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = (normalizer, [], [], [], [])
+            group[1].append(event)
+            group[2].append(event_id)
+            group[3].append(occurred_us)
+            group[4].append(player_key)
+        landed = {key: (ids, normalizer.record_batch(events, ids, occurred, players, self.as_of_us, batch_id))
+                  for key, (normalizer, events, ids, occurred, players) in groups.items()}
+        return ChunkOutcome(landed, quarantine, dropped, len(lines))
+
+
+_WORKER: LineProcessor | None = None
+
+
+def _worker_init(settings: IngestSettings) -> None:
+    global _WORKER
+    _WORKER = LineProcessor(Registry.load(settings.schemas_root), settings)
+
+
+def _worker_chunk(task: tuple[list[tuple[int, bytes, int, str | None]], str, str]) -> ChunkOutcome:
+    raw_lines, batch_id, source = task
+    assert _WORKER is not None
+    return _WORKER.process_chunk([Line(*t) for t in raw_lines], batch_id, source)
+
+
+class BatchIngest:
+    """Runs batches (one input file each) through the pipeline, on ``workers`` processes.
+
+    Args:
+        registry: the loaded schema registry (``registry.root`` is reloaded in worker processes).
+        lake: the target lake.
+        settings: clock, key, late/backfill, opt-out, line limit.
+        workers: processes that parse and validate (1 = in this process). Merging, dedup and writing stay
+            in this process, in input order, so the result does not depend on ``workers``.
+        progress: called now and then with the number of input bytes consumed in the current file.
+    """
+
+    CHUNK_LINES = 5_000
+
+    def __init__(self, registry: Registry, lake: Lake, settings: IngestSettings, *, workers: int = 1,
+                 progress: Callable[[int], None] | None = None):
+        self.registry = registry
+        self.lake = lake
+        self.settings = settings
+        self.workers = max(1, workers)
+        self.progress = progress
+        self._local = LineProcessor(registry, settings)
+        self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> "BatchIngest":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _outcomes(self, reader: LineReader, batch_id: str, source: str) -> Iterator[ChunkOutcome]:
+        def chunks() -> Iterator[list[Line]]:
+            chunk: list[Line] = []
+            for line in reader:
+                chunk.append(line)
+                if len(chunk) >= self.CHUNK_LINES:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        if self.workers == 1:
+            for chunk in chunks():
+                yield self._local.process_chunk(chunk, batch_id, source)
+            return
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver" if os.name != "nt" else "spawn")
+            self._pool = context.Pool(self.workers, initializer=_worker_init, initargs=(self.settings,))
+        tasks = (([(l.number, l.data, l.length, l.damaged) for l in chunk], batch_id, source) for chunk in chunks())
+        yield from self._pool.imap(_worker_chunk, tasks, chunksize=1)
+
+    def run(self, path: Path) -> BatchResult:
+        """Ingest ``path`` as one batch and return its accounting.
+
+        Raises:
+            InputError: the file cannot be read at all.
+        """
+        path = Path(path)
+        sha, size = file_sha256(path)
+        batch_id = sha[:16]
+        result = BatchResult(batch_id, str(path), sha)
+        if self.lake.ledger_entry(batch_id) is not None:
+            result.skipped = True
+            return result
+        for leftover in self.lake.batch_files(batch_id):  # an interrupted earlier run of this batch
+            leftover.unlink()
+        started = datetime.now(timezone.utc)
+        buffers: dict[tuple[str, str], list[pa.RecordBatch]] = defaultdict(list)
+        buffered_rows: Counter = Counter()
+        seen: dict[tuple[str, str], set[str]] = {}
+        parts: Counter = Counter()
+        quarantine: list[dict[str, Any]] = []
+        quarantine_part = 0
+
+        def flush(key: tuple[str, str]) -> None:
+            if buffers[key]:
+                table = pa.Table.from_batches(buffers[key])
+                write_parquet_atomic(table, self.lake.partition_dir(*key) / f"{batch_id}-{parts[key]:04d}.parquet")
+                parts[key] += 1
+            buffers[key] = []
+            buffered_rows[key] = 0
+
+        reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
+        for outcome in self._outcomes(reader, batch_id, str(path)):
+            result.lines_read += outcome.lines
+            for row in outcome.quarantine:
+                result.quarantined_by_reason[row["reason"]] += 1
+            result.quarantined += len(outcome.quarantine)
+            quarantine += outcome.quarantine
+            if len(quarantine) >= QUARANTINE_ROWS_PER_FILE:
+                self.lake.write_quarantine(batch_id, quarantine_part, quarantine)
+                quarantine_part, quarantine = quarantine_part + 1, []
+            result.dropped_by_reason.update(outcome.dropped)
+            result.dropped += sum(outcome.dropped.values())
+            for key, (ids, batch) in outcome.landed.items():
+                known = seen.get(key)
+                if known is None:
+                    known = seen[key] = self.lake.existing_event_ids(*key)
+                keep = []
+                for event_id in ids:
+                    fresh = event_id not in known
+                    if fresh:
+                        known.add(event_id)
+                    keep.append(fresh)
+                kept = sum(keep)
+                stats = result.partitions.setdefault(key, [0, 0])
+                stats[0] += kept
+                stats[1] += len(ids) - kept
+                result.landed += kept
+                result.duplicates += len(ids) - kept
+                if kept:
+                    buffers[key].append(batch if kept == len(ids) else batch.filter(pa.array(keep)))
+                    buffered_rows[key] += kept
+                if buffered_rows[key] >= ROWS_PER_FILE:
+                    flush(key)
+            if sum(buffered_rows.values()) >= MAX_BUFFERED_ROWS:
+                for key in list(buffers):
+                    flush(key)
+            if self.progress is not None:
+                self.progress(reader.bytes_consumed)
+        for key in list(buffers):
+            flush(key)
+        if quarantine:
+            self.lake.write_quarantine(batch_id, quarantine_part, quarantine)
+        result.damage, result.damage_message = reader.damage, reader.damage_message
+        self.lake.write_ledger({
+            "batch_id": batch_id, "source_file": str(path), "source_sha256": sha, "source_bytes": size,
+            "as_of": self._local.received_at, "started_at": started.replace(tzinfo=None),
+            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "backfill": self.settings.backfill,
+            "lines_read": result.lines_read, "landed": result.landed, "quarantined": result.quarantined,
+            "duplicates": result.duplicates, "dropped": result.dropped,
+            "partitions": [{"event_type": t, "event_date": date.fromisoformat(d), "landed": n, "duplicates": dup}
+                           for (t, d), (n, dup) in sorted(result.partitions.items())],
+        })
+        return result

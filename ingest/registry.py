@@ -1,0 +1,457 @@
+"""The event registry: one JSON Schema (draft 2020-12) per event type and version under ``schemas/``.
+
+Layout: ``schemas/<family>/_family.json`` (how a wire line is routed to the family, its type and version;
+late window; retention) and ``schemas/<family>/<event_type>/<MAJOR.MINOR>.json`` (the schema). Each schema
+carries the annotation keyword ``x-telemetry`` (DESIGN §1):
+
+.. code-block:: json
+
+    {"family": "recsys", "event_type": "click", "version": "1.0",
+     "envelope": {"occurred_at": {"field": "/timestamp_ms", "unit": "epoch_ms"},
+                  "event_id": "/event_id", "player_id": "/user_id", "session_id": "/session_id",
+                  "event_id_from": ["/user_id", "/seq"]},
+     "personal": {"/message": "length"}, "sample_rate": 1.0}
+
+``envelope`` maps wire fields (JSON pointers) onto the lake envelope (``docs/lake.md``); ``personal`` marks
+fields that are hashed (``hash``), dropped (``drop``) or reduced to their length (``length``); player and
+session ids are always hashed. ``event_id_from`` (optional) lists the fields a missing event id is derived
+from (seed 002: player, client_guid, seq); otherwise the whole canonical event is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import fastjsonschema
+import jsonschema
+import pyarrow as pa
+
+from .errors import RegistryError, Rejection
+
+ANNOTATION = "x-telemetry"
+TIME_UNITS = ("epoch_ms", "epoch_s", "iso8601")
+PERSONAL_ACTIONS = ("hash", "drop", "length")
+ENVELOPE_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("event_id", pa.string()),
+    ("schema_version", pa.string()),
+    ("occurred_at", pa.timestamp("us")),
+    ("received_at", pa.timestamp("us")),
+    ("batch_id", pa.string()),
+    ("player_key", pa.string()),
+    ("hash_key_id", pa.string()),
+    ("session_id", pa.string()),
+    ("sample_rate", pa.float64()),
+]
+_MISSING = object()
+_VERSION = re.compile(r"^[1-9][0-9]*\.(0|[1-9][0-9]*)$")
+
+
+def snake_case(name: str) -> str:
+    """``billId`` → ``bill_id``, ``HTTPCode`` → ``http_code``; already-snake names are unchanged."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return name.replace("-", "_").replace(".", "_").lower()
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """Value at RFC 6901 ``pointer`` in ``document``, or the module's missing sentinel."""
+    if pointer == "":
+        return document
+    if pointer.count("/") == 1 and "~" not in pointer and isinstance(document, dict):
+        return document.get(pointer[1:], _MISSING)
+    node = document
+    for token in pointer.lstrip("/").split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(token, _MISSING)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+def version_key(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+def _arrow_type(prop: dict[str, Any]) -> tuple[pa.DataType, Callable[[Any], Any] | None]:
+    """Arrow type for a JSON Schema property and a converter for its JSON value (None = as is).
+
+    Mapping (docs/lake.md): string→string, integer→int64, number→float64, boolean→bool, object with
+    ``properties``→struct (snake_case fields), array→list, anything else (free-form object, unions)→JSON text.
+    """
+    types = prop.get("type")
+    if types is None and "const" in prop:
+        types = {str: "string", bool: "boolean", int: "integer", float: "number"}.get(type(prop["const"]))
+    if types is None and "enum" in prop:
+        kinds = {type(v) for v in prop["enum"]}
+        types = "string" if kinds == {str} else ("integer" if kinds == {int} else None)
+    if isinstance(types, list):
+        non_null = [t for t in types if t != "null"]
+        types = non_null[0] if len(non_null) == 1 else None
+    if types == "string":
+        return pa.string(), None
+    if types == "integer":
+        return pa.int64(), None
+    if types == "number":
+        return pa.float64(), float
+    if types == "boolean":
+        return pa.bool_(), None
+    if types == "array" and isinstance(prop.get("items"), dict):
+        item_type, item_conv = _arrow_type(prop["items"])
+        if item_conv is None:
+            return pa.list_(item_type), None
+        return pa.list_(item_type), lambda values: [None if v is None else item_conv(v) for v in values]
+    if types == "object" and prop.get("properties"):
+        fields, convs = [], {}
+        for name, sub in prop["properties"].items():
+            sub_type, sub_conv = _arrow_type(sub)
+            fields.append(pa.field(snake_case(name), sub_type))
+            convs[name] = (snake_case(name), sub_conv)
+
+        def to_struct(value: dict[str, Any]) -> dict[str, Any]:
+            out = {}
+            for key, (col, conv) in convs.items():
+                v = value.get(key)
+                out[col] = v if (v is None or conv is None) else conv(v)
+            return out
+
+        return pa.struct(fields), to_struct
+    return pa.string(), lambda value: json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PayloadColumn:
+    """One typed payload column of a lake table.
+
+    Attributes:
+        name: lake column name (snake_case).
+        pointer: JSON pointer of the wire field it comes from.
+        arrow_type: Parquet/Arrow type.
+        action: ``copy``, ``hash`` (keyed hash of the value) or ``length`` (length of a string).
+        convert: value converter or None.
+        description: from the schema, for dbt docs.
+    """
+
+    name: str
+    pointer: str
+    arrow_type: pa.DataType
+    action: str
+    convert: Callable[[Any], Any] | None
+    description: str
+
+
+@dataclass
+class EventSchema:
+    """One event type at one version, loaded from ``schemas/<family>/<type>/<version>.json``."""
+
+    family: str
+    event_type: str
+    version: str
+    path: Path
+    document: dict[str, Any]
+    family_route: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def schema_id(self) -> str:
+        return self.document["$id"]
+
+    @property
+    def qualified_type(self) -> str:
+        """Lake event type: ``<family>_<event_type>`` (docs/lake.md)."""
+        return f"{self.family}_{self.event_type}"
+
+    @property
+    def annotation(self) -> dict[str, Any]:
+        return self.document[ANNOTATION]
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        return self.annotation["envelope"]
+
+    @property
+    def personal(self) -> dict[str, str]:
+        return self.annotation.get("personal", {})
+
+    @property
+    def sample_rate(self) -> float:
+        return float(self.annotation.get("sample_rate", 1.0))
+
+    @cached_property
+    def fast_validate(self) -> Callable[[Any], Any]:
+        """fastjsonschema validator: raises on the first error (the fast path)."""
+        return fastjsonschema.compile(self.document)
+
+    @cached_property
+    def full_validator(self) -> jsonschema.Draft202012Validator:
+        """jsonschema validator: used only on failure, to collect every error (slow path)."""
+        return jsonschema.Draft202012Validator(self.document, format_checker=None)
+
+    def rejection(self, instance: Any) -> Rejection | None:
+        """Validate ``instance``; None when valid, else a ``schema_violation`` with every error."""
+        try:
+            self.fast_validate(instance)
+            return None
+        except fastjsonschema.JsonSchemaValueException as fast_error:
+            errors = [
+                ("/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in e.absolute_path),
+                 str(e.validator), e.message)
+                for e in sorted(self.full_validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+            ]
+            if not errors:  # the two validators disagree: trust the stricter one, keep its message
+                errors = [("/" + "/".join(fast_error.path[1:]), str(fast_error.rule), fast_error.message)]
+            return Rejection("schema_violation", errors, self.qualified_type, self.schema_id)
+
+    @cached_property
+    def envelope_pointers(self) -> set[str]:
+        env = self.envelope
+        pointers = {env["occurred_at"]["field"]}
+        for key in ("event_id", "player_id", "session_id"):
+            if key in env:
+                pointers.add(env[key])
+        return pointers
+
+    @cached_property
+    def payload_columns(self) -> list[PayloadColumn]:
+        """Typed payload columns in schema property order, after routing and envelope fields."""
+        columns = []
+        routing = set()
+        for pointer in (self.family_route.get("event_type"), self.family_route.get("schema_version")):
+            if isinstance(pointer, str) and pointer.startswith("/"):
+                routing.add(pointer)
+        for name, prop in self.document.get("properties", {}).items():
+            pointer = "/" + name
+            if pointer in self.envelope_pointers or pointer in routing:
+                continue
+            action = self.personal.get(pointer, "copy")
+            if action == "drop":
+                continue
+            description = prop.get("description", "")
+            if action == "length":
+                columns.append(PayloadColumn(snake_case(name) + "_length", pointer, pa.int64(), "length", None,
+                                             f"Length in characters of `{name}` (the text itself never lands)."))
+                continue
+            arrow_type, convert = _arrow_type(prop)
+            if action == "hash":
+                arrow_type, convert = pa.string(), None
+                description = f"{description} Keyed HMAC-SHA256 hash; raw value never lands.".strip()
+            columns.append(PayloadColumn(snake_case(name), pointer, arrow_type, action, convert, description))
+        return columns
+
+    @cached_property
+    def arrow_schema(self) -> pa.Schema:
+        """Columns of this type's Parquet files: the envelope, then the payload (docs/lake.md)."""
+        fields = [pa.field(n, t) for n, t in ENVELOPE_FIELDS]
+        fields += [pa.field(c.name, c.arrow_type) for c in self.payload_columns]
+        return pa.schema(fields)
+
+
+@dataclass
+class Family:
+    """A family manifest (``_family.json``) and its schemas.
+
+    Attributes:
+        name: family name, e.g. ``recsys``.
+        route: ``requires`` (keys a wire object must have to belong here), ``event_type`` (pointer, or
+            ``{"const": name}``) and ``schema_version`` (pointer).
+        late_window_days: events older than as-of date minus this many days are ``too_late`` (seed 003: 2).
+        retention_days: retention per layer, from the family's seed.
+        schemas: ``(event_type, version)`` → schema.
+    """
+
+    name: str
+    manifest: dict[str, Any]
+    schemas: dict[tuple[str, str], EventSchema] = field(default_factory=dict)
+
+    @property
+    def route(self) -> dict[str, Any]:
+        return self.manifest["route"]
+
+    @property
+    def late_window_days(self) -> int:
+        return int(self.manifest.get("late_window_days", 2))
+
+    @property
+    def retention_days(self) -> dict[str, Any]:
+        return self.manifest.get("retention_days", {})
+
+    def claims(self, event: dict[str, Any]) -> bool:
+        return all(key in event for key in self.route.get("requires", []))
+
+    def event_types(self) -> list[str]:
+        return sorted({t for t, _ in self.schemas})
+
+    def latest(self, event_type: str) -> EventSchema:
+        """Newest version of ``event_type``: its columns are the lake table's columns."""
+        versions = [s for (t, _), s in self.schemas.items() if t == event_type]
+        return max(versions, key=lambda s: version_key(s.version))
+
+    def resolve(self, event: dict[str, Any]) -> EventSchema:
+        """Schema for a wire event of this family.
+
+        Raises:
+            Rejection: ``unknown_event_type`` or ``unknown_schema_version`` (never guessed, DESIGN §1).
+        """
+        type_rule = self.route["event_type"]
+        event_type = type_rule["const"] if isinstance(type_rule, dict) else resolve_pointer(event, type_rule)
+        if not isinstance(event_type, str) or not any(t == event_type for t, _ in self.schemas):
+            shown = "missing" if is_missing(event_type) else repr(event_type)
+            raise Rejection("unknown_event_type",
+                            [(type_rule if isinstance(type_rule, str) else "", "enum",
+                              f"event type {shown} is not in the {self.name} registry")])
+        version = resolve_pointer(event, self.route["schema_version"])
+        if isinstance(version, (int, float)) and not isinstance(version, bool):
+            version = f"{int(version)}.0" if float(version).is_integer() else str(version)
+        schema = self.schemas.get((event_type, version)) if isinstance(version, str) else None
+        if schema is None:
+            shown = "missing" if is_missing(version) else repr(version)
+            raise Rejection("unknown_schema_version",
+                            [(self.route["schema_version"], "const",
+                              f"{self.name} {event_type} has no version {shown} in the registry "
+                              f"(known: {', '.join(sorted(v for t, v in self.schemas if t == event_type))})")],
+                            event_type=f"{self.name}_{event_type}")
+        return schema
+
+
+class Registry:
+    """All families under a ``schemas/`` root.
+
+    Raises:
+        RegistryError: on load, for an unreadable file, a missing annotation or a path/annotation mismatch.
+    """
+
+    def __init__(self, families: dict[str, Family], root: Path):
+        self.families = families
+        self.root = root
+
+    @classmethod
+    def load(cls, root: Path) -> "Registry":
+        root = Path(root)
+        if not root.is_dir():
+            raise RegistryError(str(root), "schema registry folder not found")
+        families: dict[str, Family] = {}
+        for manifest_path in sorted(root.glob("*/_family.json")):
+            manifest = _read_json(manifest_path)
+            family = Family(manifest_path.parent.name, manifest)
+            if manifest.get("family") != family.name:
+                raise RegistryError(str(manifest_path), "'family' must equal the folder name")
+            for path in sorted(manifest_path.parent.glob("*/*.json")):
+                document = _read_json(path)
+                note = document.get(ANNOTATION)
+                if not isinstance(note, dict):
+                    raise RegistryError(str(path), f"missing the '{ANNOTATION}' annotation")
+                event_type, version = path.parent.name, path.stem
+                if (note.get("family"), note.get("event_type"), note.get("version")) != (family.name, event_type, version):
+                    raise RegistryError(str(path), f"'{ANNOTATION}' family/event_type/version must match the path")
+                if not _VERSION.match(version):
+                    raise RegistryError(str(path), "version must be MAJOR.MINOR, e.g. 1.0")
+                family.schemas[(event_type, version)] = EventSchema(
+                    family.name, event_type, version, path, document, family_route=manifest["route"])
+            families[family.name] = family
+        return cls(families, root)
+
+    def schemas(self) -> list[EventSchema]:
+        return [s for f in self.families.values() for s in f.schemas.values()]
+
+    def family_of(self, event: dict[str, Any]) -> Family:
+        """First family (in name order) whose route claims ``event``.
+
+        Raises:
+            Rejection: ``unknown_event_type`` when no family claims it.
+        """
+        for family in self.families.values():
+            if family.claims(event):
+                return family
+        raise Rejection("unknown_event_type", [("", "required", "no registered family matches this event's keys")])
+
+    def resolve(self, event: dict[str, Any]) -> EventSchema:
+        return self.family_of(event).resolve(event)
+
+    def lake_types(self) -> dict[str, EventSchema]:
+        """Qualified lake event type → newest schema (whose columns the lake table has)."""
+        return {f"{f.name}_{t}": f.latest(t) for f in self.families.values() for t in f.event_types()}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RegistryError(str(path), f"cannot read JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise RegistryError(str(path), "must hold a JSON object")
+    return data
+
+
+def check_registry(registry: Registry) -> list[str]:
+    """Every problem in the registry, as ``<path>: <message>`` lines (empty = healthy).
+
+    Checks: each schema is valid draft 2020-12 and strict (``additionalProperties: false``); ``$id`` values
+    are unique; every example validates under both validators and routes back to its own schema; every
+    envelope, routing and personal-data pointer names a real property; time units and actions are known.
+    """
+    problems: list[str] = []
+    seen_ids: dict[str, Path] = {}
+    for schema in registry.schemas():
+        where = str(schema.path)
+        doc = schema.document
+        try:
+            jsonschema.Draft202012Validator.check_schema(doc)
+        except jsonschema.SchemaError as error:
+            problems.append(f"{where}: not a valid draft 2020-12 schema: {error.message}")
+            continue
+        if doc.get("$schema") != "https://json-schema.org/draft/2020-12/schema":
+            problems.append(f"{where}: $schema must be https://json-schema.org/draft/2020-12/schema")
+        if doc.get("additionalProperties") is not False:
+            problems.append(f"{where}: must be strict (additionalProperties: false)")
+        if "$id" not in doc:
+            problems.append(f"{where}: missing $id")
+        elif doc["$id"] in seen_ids:
+            problems.append(f"{where}: $id {doc['$id']} already used by {seen_ids[doc['$id']]}")
+        else:
+            seen_ids[doc["$id"]] = schema.path
+        properties = doc.get("properties", {})
+        env = schema.envelope
+        occurred = env.get("occurred_at", {})
+        pointers = [("envelope.occurred_at", occurred.get("field"))]
+        pointers += [(f"envelope.{k}", env[k]) for k in ("event_id", "player_id", "session_id") if k in env]
+        pointers += [(f"envelope.event_id_from", p) for p in env.get("event_id_from", [])]
+        pointers += [(f"personal {p}", p) for p in schema.personal]
+        route = schema.family_route
+        pointers += [(f"route.{k}", route[k]) for k in ("event_type", "schema_version") if isinstance(route.get(k), str)]
+        for label, pointer in pointers:
+            if not isinstance(pointer, str) or pointer.count("/") != 1 or pointer[1:] not in properties:
+                problems.append(f"{where}: {label} points at {pointer!r}, which is not a top-level property")
+        if occurred.get("unit") not in TIME_UNITS:
+            problems.append(f"{where}: envelope.occurred_at.unit must be one of {', '.join(TIME_UNITS)}")
+        for pointer, action in schema.personal.items():
+            if action not in PERSONAL_ACTIONS:
+                problems.append(f"{where}: personal {pointer} action must be one of {', '.join(PERSONAL_ACTIONS)}")
+        examples = doc.get("examples", [])
+        if not examples:
+            problems.append(f"{where}: has no examples")
+        for index, example in enumerate(examples):
+            rejection = schema.rejection(example)
+            if rejection is not None:
+                problems.append(f"{where}: examples[{index}] does not validate: {rejection}")
+                continue
+            try:
+                resolved = registry.resolve(example)
+            except Rejection as error:
+                problems.append(f"{where}: examples[{index}] does not route: {error}")
+                continue
+            if resolved is not schema:
+                problems.append(f"{where}: examples[{index}] routes to {resolved.path}")
+    return problems
