@@ -198,7 +198,8 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
             if result.skipped:
                 say(f"skip   {path}: batch {result.batch_id} is already in the ledger", err=True)
                 continue
-            line = (f"batch  {result.batch_id} {path}: read {result.lines_read} = landed {result.landed} + "
+            read = f"{result.records_read}" + (f" records in {result.lines_read} lines" if result.records_read != result.lines_read else "")
+            line = (f"batch  {result.batch_id} {path}: read {read} = landed {result.landed} + "
                     f"quarantined {result.quarantined} + duplicates {result.duplicates} + dropped {result.dropped}")
             reasons = ", ".join(f"{k} {v}" for k, v in sorted((result.quarantined_by_reason + result.dropped_by_reason).items()))
             say(line + (f" ({reasons})" if reasons else ""), err=True)
@@ -206,7 +207,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
                 say(f"warning: {path}: {result.damage}: {result.damage_message}", err=True)
                 damaged = True
             rejected |= result.quarantined > 0
-            for i, n in enumerate((result.lines_read, result.landed, result.quarantined, result.duplicates, result.dropped)):
+            for i, n in enumerate((result.records_read, result.landed, result.quarantined, result.duplicates, result.dropped)):
                 totals[i] += n
     bar.close()
     click.echo(f"total: read {totals[0]} = landed {totals[1]} + quarantined {totals[2]} + duplicates {totals[3]} "

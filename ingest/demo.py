@@ -55,7 +55,7 @@ def run_demo(data_dir: Path, echo=print) -> None:
         for path in sorted((data_dir / "import" / "obd").glob("*.jsonl")):
             batch = runner.run(path)
             state = "already in the ledger, skipped" if batch.skipped else (
-                f"read {batch.lines_read} = landed {batch.landed} + quarantined {batch.quarantined} + "
+                f"read {batch.records_read} = landed {batch.landed} + quarantined {batch.quarantined} + "
                 f"duplicates {batch.duplicates} + dropped {batch.dropped}")
             echo(f"    {path.name}: {state}")
     echo("3/4 dbt build")

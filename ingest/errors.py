@@ -9,6 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+REASON_CODES = (
+    "invalid_json", "encoding_error", "line_too_long", "not_an_object", "truncated_input", "corrupt_input",
+    "batch_too_large", "unknown_event_type", "unknown_schema_version", "schema_violation", "unknown_reference",
+    "future_timestamp", "too_late",
+)
+"""Quarantine reason codes: a closed list (DESIGN §3, docs/lake.md)."""
+
+DROP_REASONS = ("blank_line", "opted_out", "sampled_out")
+"""Reasons an event is dropped by policy (counted, not quarantined)."""
+
+
 class TelemetryError(Exception):
     """Root of every error this package raises on purpose."""
 
@@ -62,6 +73,10 @@ class Rejection(TelemetryError):
     event_type: str | None = None
     schema_id: str | None = None
     occurred_us: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASON_CODES:
+            raise ValueError(f"{self.reason!r} is not a quarantine reason code")
 
     def __str__(self) -> str:
         first = f": {self.errors[0][0] or '/'} {self.errors[0][2]}" if self.errors else ""

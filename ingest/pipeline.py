@@ -1,7 +1,8 @@
 """Ingest one input file as one batch: parse → resolve → validate → normalize → privacy → dedup → land.
 
 Contract (DESIGN §3–6, docs/lake.md): for every batch
-``lines_read = landed + quarantined + duplicates + dropped``, recorded in the ledger and returned. A file
+``records_read = landed + quarantined + duplicates + dropped`` (a record is a line, or one event of a batch
+envelope), recorded in the ledger and returned. A file
 whose sha256 is already in the ledger is skipped; files left by an interrupted run of the same batch are
 removed before it is redone, and the ledger row is written last.
 """
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterator
 import orjson
 import pyarrow as pa
 
-from .errors import InputError, Rejection
+from .errors import InputError, RegistryError, Rejection
 from .identity import IdentityHasher
 from .lake import Lake, write_parquet_atomic
 from .reader import Line, LineReader
@@ -77,7 +78,8 @@ class Dropped:
 
 @dataclass
 class BatchResult:
-    """What one batch did. ``lines_read == landed + quarantined + duplicates + dropped`` always holds.
+    """What one batch did. ``records_read == landed + quarantined + duplicates + dropped`` always holds;
+    ``records_read == lines_read`` unless the input holds batch envelopes (seed 004: one record per event).
 
     Attributes:
         partitions: ``(event_type, event_date)`` → ``[landed, duplicates]``.
@@ -89,6 +91,7 @@ class BatchResult:
     source_sha256: str
     skipped: bool = False
     lines_read: int = 0
+    records_read: int = 0
     landed: int = 0
     quarantined: int = 0
     duplicates: int = 0
@@ -101,7 +104,7 @@ class BatchResult:
 
     @property
     def balanced(self) -> bool:
-        return self.lines_read == self.landed + self.quarantined + self.duplicates + self.dropped
+        return self.records_read == self.landed + self.quarantined + self.duplicates + self.dropped
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -133,6 +136,8 @@ class Normalizer:
         self.columns = [(c.pointer[1:], c.action, c.convert) for c in schema.payload_columns]
         self.sample_rate = schema.sample_rate
         self.schema_for_lake = schema.arrow_schema
+        self.references = [(pointer, reference_values(schema.path.parents[3] / "seeds", rule))
+                           for pointer, rule in schema.references.items()]
 
     def occurred_us(self, event: dict[str, Any]) -> int | None:
         return _occurred_us(resolve_pointer(event, self.time_pointer), self.time_unit)
@@ -182,6 +187,28 @@ class Normalizer:
         return pa.RecordBatch.from_arrays([pa.array(v, type=f.type) for v, f in zip(arrays, schema)], schema=schema)
 
 
+_REFERENCE_CACHE: dict[tuple[Path, str, str], frozenset[str]] = {}
+
+
+def reference_values(seeds_dir: Path, rule: dict[str, str]) -> frozenset[str]:
+    """Values of ``rule["column"]`` in the dbt seed ``seeds/<rule["seed"]>.csv`` (cached per process).
+
+    Raises:
+        RegistryError: the seed file or column does not exist.
+    """
+    key = (seeds_dir, rule["seed"], rule["column"])
+    if key not in _REFERENCE_CACHE:
+        import csv
+
+        path = seeds_dir / f"{rule['seed']}.csv"
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                _REFERENCE_CACHE[key] = frozenset(row[rule["column"]] for row in csv.DictReader(handle))
+        except (OSError, KeyError) as error:
+            raise RegistryError(str(path), f"reference table unreadable or without column {rule['column']!r}: {error}") from error
+    return _REFERENCE_CACHE[key]
+
+
 def sampled_in(player_key: str | None, event_id: str, event_type: str, rate: float) -> bool:
     """Deterministic sampling (DESIGN §9): keep when a hash of (player_key, event_type) falls under ``rate``.
 
@@ -215,12 +242,14 @@ class ChunkOutcome:
         quarantine: quarantine rows (docs/lake.md columns).
         dropped: reason → count.
         lines: number of lines in the chunk.
+        records: number of accounting units: one per line, but one per event for a batch-envelope line.
     """
 
     landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]]
     quarantine: list[dict[str, Any]]
     dropped: Counter
     lines: int
+    records: int
 
 
 class LineProcessor:
@@ -235,6 +264,7 @@ class LineProcessor:
         self.as_of_us = to_epoch_us(as_of)
         self.received_at = as_of.astimezone(timezone.utc).replace(tzinfo=None)
         self.lake_types = registry.lake_types()
+        self.batch_families = any(f.batch for f in registry.families.values())
         self._normalizers: dict[str, Normalizer] = {}
         self._date_strings: dict[int, str] = {}
 
@@ -251,15 +281,12 @@ class LineProcessor:
             text = self._date_strings[day] = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
         return text
 
-    def process(self, line: Line) -> tuple[Normalizer, str, dict[str, Any], str, int, str | None] | Dropped:
-        """Classify one line.
-
-        Returns:
-            ``(normalizer, event_date, event, event_id, occurred_us, player_key)`` for an event to land, or
-            :class:`Dropped`.
+    def parse(self, line: Line) -> list[tuple[int | None, dict[str, Any]]] | Dropped:
+        """Parse one line into its events: ``[(None, event)]`` for a single event, ``[(index, event), …]`` for a
+        batch envelope (seed 004), or :class:`Dropped` for a blank line.
 
         Raises:
-            Rejection: the line is quarantined with this reason.
+            Rejection: the whole line is quarantined (bad JSON, encoding, too long, not an object, batch too large).
         """
         if line.damaged:
             raise Rejection(line.damaged, [("", "", "partial last line of a damaged input file")])
@@ -277,6 +304,40 @@ class LineProcessor:
             raise Rejection("invalid_json", [("", "", str(error))]) from None
         if not isinstance(event, dict):
             raise Rejection("not_an_object", [("", "type", f"expected a JSON object, got {type(event).__name__}")])
+        family = self.registry.batch_family(event) if self.batch_families else None
+        if family is None:
+            return [(None, event)]
+        rule = family.batch
+        events = resolve_pointer(event, rule["events"])
+        if not isinstance(events, list):
+            raise Rejection("schema_violation", [(rule["events"], "type", "batch events must be an array")])
+        limit = int(rule.get("max_events", 1000))
+        if len(events) > limit:
+            raise Rejection("batch_too_large", [(rule["events"], "maxItems",
+                            f"batch holds {len(events)} events; at most {limit} are accepted (seed 004)")])
+        inherit = rule.get("inherit", {})
+        out = []
+        for index, item in enumerate(events):
+            if isinstance(item, dict):
+                for pointer, key in inherit.items():
+                    value = resolve_pointer(event, pointer)
+                    if key not in item and not is_missing(value):
+                        item[key] = value
+            out.append((index, item))
+        return out
+
+    def classify(self, event: Any) -> tuple[Normalizer, str, dict[str, Any], str, int, str | None] | Dropped:
+        """Classify one event.
+
+        Returns:
+            ``(normalizer, event_date, event, event_id, occurred_us, player_key)`` for an event to land, or
+            :class:`Dropped` (opted out, sampled out).
+
+        Raises:
+            Rejection: the event is quarantined with this reason.
+        """
+        if not isinstance(event, dict):
+            raise Rejection("not_an_object", [("", "type", f"expected a JSON object, got {type(event).__name__}")])
         family = self.registry.family_of(event)
         schema = family.resolve(event)
         normalizer = self.normalizer(schema)
@@ -288,6 +349,11 @@ class LineProcessor:
         if occurred_us is None:
             raise Rejection("schema_violation", [(normalizer.time_pointer, "format", "event time is not readable")],
                             schema.qualified_type, schema.schema_id)
+        for pointer, allowed in normalizer.references:
+            value = resolve_pointer(event, pointer)
+            if not is_missing(value) and value is not None and str(value) not in allowed:
+                raise Rejection("unknown_reference", [(pointer, "enum", f"{value!r} is not in the reference table")],
+                                schema.qualified_type, schema.schema_id, occurred_us)
         if occurred_us > self.as_of_us + FUTURE_TOLERANCE // timedelta(microseconds=1):
             raise Rejection("future_timestamp", [(normalizer.time_pointer, "maximum",
                             f"event time is more than 5 minutes after as-of {self.as_of.isoformat()}")],
@@ -305,16 +371,17 @@ class LineProcessor:
             return Dropped("sampled_out")
         return normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key
 
-    def quarantine_row(self, line: Line, rejection: Rejection, batch_id: str, source: str) -> dict[str, Any]:
+    def quarantine_row(self, line: Line, rejection: Rejection, batch_id: str, source: str,
+                       record_index: int | None = None, event: Any = None) -> dict[str, Any]:
         event_date = None
         if rejection.occurred_us is not None and 0 <= rejection.occurred_us < 253402300800 * 10**6:
             event_date = date.fromisoformat(self.date_string(rejection.occurred_us))
         return {
-            "batch_id": batch_id, "source_file": source, "line_number": line.number,
+            "batch_id": batch_id, "source_file": source, "line_number": line.number, "record_index": record_index,
             "received_at": self.received_at, "received_date": self.received_at.date(), "reason": rejection.reason,
             "event_type": rejection.event_type, "schema_id": rejection.schema_id, "event_date": event_date,
             "errors": [{"pointer": p, "keyword": k, "message": m} for p, k, m in rejection.errors],
-            "raw_bytes": line.data,
+            "raw_bytes": line.data if record_index is None else orjson.dumps(event),
         }
 
     def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:
@@ -322,27 +389,40 @@ class LineProcessor:
         groups: dict[tuple[str, str], tuple[Normalizer, list, list, list, list]] = {}
         quarantine: list[dict[str, Any]] = []
         dropped: Counter = Counter()
+        records = 0
         for line in lines:
             try:
-                outcome = self.process(line)
+                items = self.parse(line)
             except Rejection as rejection:
+                records += 1
                 quarantine.append(self.quarantine_row(line, rejection, batch_id, source))
                 continue
-            if isinstance(outcome, Dropped):
-                dropped[outcome.reason] += 1
+            if isinstance(items, Dropped):
+                records += 1
+                dropped[items.reason] += 1
                 continue
-            normalizer, event_date, event, event_id, occurred_us, player_key = outcome
-            key = (normalizer.schema.qualified_type, event_date)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = (normalizer, [], [], [], [])
-            group[1].append(event)
-            group[2].append(event_id)
-            group[3].append(occurred_us)
-            group[4].append(player_key)
+            for record_index, event in items:
+                records += 1
+                try:
+                    outcome = self.classify(event)
+                except Rejection as rejection:
+                    quarantine.append(self.quarantine_row(line, rejection, batch_id, source, record_index, event))
+                    continue
+                if isinstance(outcome, Dropped):
+                    dropped[outcome.reason] += 1
+                    continue
+                normalizer, event_date, event, event_id, occurred_us, player_key = outcome
+                key = (normalizer.schema.qualified_type, event_date)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = (normalizer, [], [], [], [])
+                group[1].append(event)
+                group[2].append(event_id)
+                group[3].append(occurred_us)
+                group[4].append(player_key)
         landed = {key: (ids, normalizer.record_batch(events, ids, occurred, players, self.as_of_us, batch_id))
                   for key, (normalizer, events, ids, occurred, players) in groups.items()}
-        return ChunkOutcome(landed, quarantine, dropped, len(lines))
+        return ChunkOutcome(landed, quarantine, dropped, len(lines), records)
 
 
 _WORKER: LineProcessor | None = None
@@ -450,6 +530,7 @@ class BatchIngest:
         reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
         for outcome in self._outcomes(reader, batch_id, str(path)):
             result.lines_read += outcome.lines
+            result.records_read += outcome.records
             for row in outcome.quarantine:
                 result.quarantined_by_reason[row["reason"]] += 1
             result.quarantined += len(outcome.quarantine)
@@ -494,7 +575,7 @@ class BatchIngest:
             "batch_id": batch_id, "source_file": str(path), "source_sha256": sha, "source_bytes": size,
             "as_of": self._local.received_at, "started_at": started.replace(tzinfo=None),
             "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "backfill": self.settings.backfill,
-            "lines_read": result.lines_read, "landed": result.landed, "quarantined": result.quarantined,
+            "lines_read": result.lines_read, "records_read": result.records_read, "landed": result.landed, "quarantined": result.quarantined,
             "duplicates": result.duplicates, "dropped": result.dropped,
             "partitions": [{"event_type": t, "event_date": date.fromisoformat(d), "landed": n, "duplicates": dup}
                            for (t, d), (n, dup) in sorted(result.partitions.items())],

@@ -187,6 +187,12 @@ class EventSchema:
         return self.annotation.get("personal", {})
 
     @property
+    def references(self) -> dict[str, dict[str, str]]:
+        """Pointer → ``{"seed": <dbt seed name>, "column": <column>}``: the value must be one of the seed's
+        values (e.g. politics ``/billId`` in the bills seed, seed 000 §9); else ``unknown_reference``."""
+        return self.annotation.get("references", {})
+
+    @property
     def sample_rate(self) -> float:
         return float(self.annotation.get("sample_rate", 1.0))
 
@@ -281,6 +287,14 @@ class Family:
         return self.manifest["route"]
 
     @property
+    def batch(self) -> dict[str, Any] | None:
+        """Batch envelope rule (seed 004), or None: ``requires`` (keys that mark a batch line), ``events``
+        (pointer to the array of events), ``max_events`` (larger batches are rejected whole as
+        ``batch_too_large``), ``inherit`` (batch-level pointer → event key copied into each event that lacks it).
+        """
+        return self.manifest.get("batch")
+
+    @property
     def late_window_days(self) -> int:
         return int(self.manifest.get("late_window_days", 2))
 
@@ -307,6 +321,8 @@ class Family:
         """
         type_rule = self.route["event_type"]
         event_type = type_rule["const"] if isinstance(type_rule, dict) else resolve_pointer(event, type_rule)
+        if isinstance(event_type, str) and self.route.get("event_type_case") == "lower":
+            event_type = event_type.lower()  # e.g. politics BILL_VOTE on the wire → bill_vote in the registry
         if not isinstance(event_type, str) or not any(t == event_type for t, _ in self.schemas):
             shown = "missing" if is_missing(event_type) else repr(event_type)
             raise Rejection("unknown_event_type",
@@ -365,6 +381,14 @@ class Registry:
 
     def schemas(self) -> list[EventSchema]:
         return [s for f in self.families.values() for s in f.schemas.values()]
+
+    def batch_family(self, line: dict[str, Any]) -> Family | None:
+        """The family whose batch envelope this wire object is, or None for a single event."""
+        for family in self.families.values():
+            rule = family.batch
+            if rule and all(key in line for key in rule.get("requires", [])):
+                return family
+        return None
 
     def family_of(self, event: dict[str, Any]) -> Family:
         """First family (in name order) whose route claims ``event``.
@@ -429,6 +453,7 @@ def check_registry(registry: Registry) -> list[str]:
         pointers += [(f"envelope.{k}", env[k]) for k in ("event_id", "player_id", "session_id") if k in env]
         pointers += [(f"envelope.event_id_from", p) for p in env.get("event_id_from", [])]
         pointers += [(f"personal {p}", p) for p in schema.personal]
+        pointers += [(f"references {p}", p) for p in schema.references]
         route = schema.family_route
         pointers += [(f"route.{k}", route[k]) for k in ("event_type", "schema_version") if isinstance(route.get(k), str)]
         for label, pointer in pointers:

@@ -64,7 +64,7 @@ def landed(lake_root: Path, event_type: str = "*") -> list[dict]:
 
 
 def assert_balanced(result) -> None:
-    assert result.lines_read == result.landed + result.quarantined + result.duplicates + result.dropped
+    assert result.lines_read == result.records_read == result.landed + result.quarantined + result.duplicates + result.dropped
 
 
 def test_valid_examples_land_with_envelope_and_hashed_ids(registry, tmp_path):
@@ -270,3 +270,61 @@ def test_workers_do_not_change_the_result(registry, tmp_path):
         assert r.landed == len(events) - 2
     rows1, rows2 = landed(tmp_path / "lake1"), landed(tmp_path / "lake2")
     assert rows1 == rows2
+
+
+def toy_registry(tmp_path: Path):
+    """A registry with one extra family that uses the generic hooks: upper-case wire types, integer versions,
+    ISO times, a reference table, and a batch envelope of at most 3 events."""
+    from ingest.registry import Registry
+
+    root = tmp_path / "project"
+    (root / "seeds").mkdir(parents=True)
+    (root / "seeds" / "toy_bills.csv").write_text("bill_id,title\nB-1,Budget\nB-2,Roads\n")
+    family = root / "schemas" / "toy"
+    (family / "vote").mkdir(parents=True)
+    (family / "_family.json").write_text(json.dumps({
+        "family": "toy", "route": {"requires": ["kind", "createdAt"], "event_type": "/kind", "event_type_case": "lower",
+                                   "schema_version": "/metaVersion"},
+        "batch": {"requires": ["batch_id", "events"], "events": "/events", "max_events": 3,
+                  "inherit": {"/client_version": "clientVersion"}}}))
+    (family / "vote" / "1.0.json").write_text(json.dumps({
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.test/toy/vote/1.0.json",
+        "type": "object", "additionalProperties": False, "required": ["kind", "metaVersion", "createdAt", "billId"],
+        "properties": {"kind": {"const": "VOTE"}, "metaVersion": {"const": 1}, "createdAt": {"type": "string"},
+                       "userId": {"type": "string"}, "billId": {"type": "string"},
+                       "seatWeight": {"type": "number", "exclusiveMinimum": 0}, "clientVersion": {"type": "string"}},
+        "examples": [{"kind": "VOTE", "metaVersion": 1, "createdAt": "2024-11-24T10:00:00Z", "billId": "B-1"}],
+        "x-telemetry": {"family": "toy", "event_type": "vote", "version": "1.0",
+                        "envelope": {"occurred_at": {"field": "/createdAt", "unit": "iso8601"}, "player_id": "/userId"},
+                        "references": {"/billId": {"seed": "toy_bills", "column": "bill_id"}}}}))
+    return Registry.load(root / "schemas")
+
+
+def test_generic_hooks_case_references_and_batches(tmp_path):
+    from ingest.registry import check_registry
+
+    toy = toy_registry(tmp_path)
+    assert check_registry(toy) == []
+    vote = {"kind": "VOTE", "metaVersion": 1, "createdAt": "2024-11-24T10:00:00Z", "billId": "B-1", "userId": "p1"}
+    lines = [
+        vote,                                                                  # lands (bill_id column)
+        {**vote, "billId": "B-404", "userId": "p2"},                           # unknown_reference
+        {**vote, "seatWeight": 0, "userId": "p3"},                             # schema_violation (exclusiveMinimum)
+        {"batch_id": "b1", "client_version": "2.1", "events": [               # 3 records: 2 land, 1 rejected
+            {**vote, "userId": "p4"}, {**vote, "userId": "p5", "createdAt": "2024-11-24T11:00:00"},
+            {**vote, "userId": "p6", "kind": "NOPE"}]},
+        {"batch_id": "b2", "events": [vote, vote, vote, vote]},                # batch_too_large: 1 record
+    ]
+    [result] = ingest(toy, tmp_path / "lake", write_lines(tmp_path / "a.jsonl", lines))
+    assert (result.lines_read, result.records_read) == (5, 7)
+    assert (result.landed, result.quarantined, result.duplicates, result.dropped) == (3, 4, 0, 0)
+    assert result.quarantined_by_reason == {"unknown_reference": 1, "schema_violation": 1, "unknown_event_type": 1,
+                                            "batch_too_large": 1}
+    rows = landed(tmp_path / "lake", "toy_vote")
+    assert [r["bill_id"] for r in rows] == ["B-1", "B-1", "B-1"]
+    assert sorted(r["client_version"] or "" for r in rows) == ["", "2.1", "2.1"]
+    assert rows[2]["occurred_at"] == datetime(2024, 11, 24, 11, 0)  # naive ISO time read as UTC
+    rejected = {r["reason"]: r for r in quarantine(tmp_path / "lake")}
+    assert rejected["unknown_event_type"]["record_index"] == 2
+    assert json.loads(rejected["unknown_event_type"]["raw_bytes"])["userId"] == "p6"
+    assert rejected["batch_too_large"]["record_index"] is None and rejected["batch_too_large"]["line_number"] == 5
