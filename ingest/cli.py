@@ -258,5 +258,10 @@ def import_obd(csv_files: tuple[Path, ...], out_dir: Path) -> None:
     click.echo(str(result))
 
 
+# Commands defined in their own modules are registered here, one line each (keep the list sorted).
+# <registered-commands>
+# </registered-commands>
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
