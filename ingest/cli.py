@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import ConfigError, InputError, RegistryError, TelemetryError
-from .identity import IdentityHasher
+from .identity import IdentityHasher, Keyring
 from .lake import Lake
 from .registry import Registry, check_registry
 
@@ -134,12 +134,13 @@ def _input_files(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-def _opted_out(data_dir: Path, hasher: IdentityHasher) -> frozenset[str]:
+def _opted_out(data_dir: Path, keyring: Keyring) -> frozenset[str]:
+    """Player keys (under every key of the keyring) of the raw ids listed in ``privacy/opt_out.txt``."""
     path = data_dir / "privacy" / "opt_out.txt"
     if not path.exists():
         return frozenset()
     ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return frozenset(hasher.hash(i) for i in ids if i and not i.startswith("#"))
+    return frozenset(h.hash(i) for i in ids if i and not i.startswith("#") for h in keyring.all())
 
 
 @main.command()
@@ -149,7 +150,8 @@ def _opted_out(data_dir: Path, hasher: IdentityHasher) -> frozenset[str]:
 @click.option("--as-of", "as_of", metavar="T", help="The run's clock, ISO 8601 (default: now, UTC).")
 @click.option("--backfill", is_flag=True, help="Load history: accept events older than the late window.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any line was quarantined or an input was damaged.")
-@click.option("--hash-key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the HMAC key (else TELEMETRY_HASH_KEY).")
+@click.option("--hash-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding the HMAC key (else TELEMETRY_HASH_KEYRING, else TELEMETRY_HASH_KEY).")
 @click.option("--demo-key", is_flag=True, help="Use the public demo hash key (demos only: ids are NOT protected).")
 @click.option("--max-line-bytes", type=click.IntRange(min=64), default=1 << 20, show_default=True,
               help="Longer lines are quarantined as line_too_long.")
@@ -169,10 +171,10 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
 
     registry = load_registry(schemas_dir)
     if demo_key:
-        hasher = IdentityHasher.demo()
+        keyring = Keyring.single(IdentityHasher.demo())
         click.echo("note: using the public demo hash key 'demo' — fine for demos, never for real players", err=True)
     else:
-        hasher = IdentityHasher.from_environment(hash_key_file)
+        keyring = Keyring.from_environment(hash_key_file)
     files = _input_files(paths)
     lake = Lake(data_dir / "lake")
     lake.ensure_layout(registry)
@@ -185,8 +187,8 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
         bar.n = done_bytes + consumed
         bar.refresh()
 
-    settings = IngestSettings(registry.root, hasher.key, hasher.key_id, clock, backfill=backfill,
-                              opted_out=_opted_out(data_dir, hasher), max_line_bytes=max_line_bytes)
+    settings = IngestSettings.with_keyring(registry.root, keyring, clock, backfill=backfill,
+                                           opted_out=_opted_out(data_dir, keyring), max_line_bytes=max_line_bytes)
     runner = BatchIngest(registry, lake, settings, workers=workers, progress=progress)
     rejected = damaged = False
     totals = [0, 0, 0, 0, 0]

@@ -7,10 +7,13 @@ Every landed row records the key id so keys can rotate.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
+import json
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from .errors import ConfigError
@@ -76,3 +79,81 @@ class IdentityHasher:
             raise ConfigError("hash key must be at least 16 bytes long")
         key_id = os.environ.get("TELEMETRY_HASH_KEY_ID") or "sha256:" + hashlib.sha256(key).hexdigest()[:8]
         return cls(key, key_id)
+
+
+EPOCH_DATE = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The hash keys of a deployment over time: a base key, and rotations that take effect from a UTC date.
+
+    An event is hashed with the key in effect on its event date (not the ingest date), so re-ingesting or
+    replaying old events reproduces the keys they got the first time. Across a rotation boundary the same
+    player has two different ``player_key`` values: joins by ``player_key`` across the boundary need the
+    erasure/identity tooling, which hashes a raw id under every key (README, "Key rotation").
+
+    Attributes:
+        base: the key in effect before the first rotation.
+        rotations: ``(effective_from, hasher)`` pairs sorted by date.
+    """
+
+    base: IdentityHasher
+    rotations: tuple[tuple[date, IdentityHasher], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_days", [(d - EPOCH_DATE).days for d, _ in self.rotations])
+
+    def for_day(self, day: int) -> IdentityHasher:
+        """Key in effect on ``day`` (days since 1970-01-01)."""
+        index = bisect.bisect_right(self._days, day)  # type: ignore[attr-defined]
+        return self.base if index == 0 else self.rotations[index - 1][1]
+
+    def all(self) -> list[IdentityHasher]:
+        return [self.base, *(h for _, h in self.rotations)]
+
+    @classmethod
+    def single(cls, hasher: IdentityHasher) -> "Keyring":
+        return cls(hasher)
+
+    @classmethod
+    def load(cls, path: Path) -> "Keyring":
+        """Read a keyring file (kept outside the repository)::
+
+            {"keys": [{"id": "k2025", "from": "1970-01-01", "secret_file": "/run/secrets/k2025"},
+                      {"id": "k2026", "from": "2026-12-01", "secret": "…"}]}
+
+        Raises:
+            ConfigError: unreadable file, bad JSON, missing fields, a secret under 16 bytes, duplicate ids.
+        """
+        try:
+            entries = json.loads(Path(path).read_text(encoding="utf-8"))["keys"]
+            keys = []
+            for entry in entries:
+                secret = (Path(entry["secret_file"]).read_bytes().strip() if "secret_file" in entry
+                          else entry["secret"].encode("utf-8"))
+                if len(secret) < 16:
+                    raise ConfigError(f"keyring {path}: key {entry['id']} is shorter than 16 bytes")
+                keys.append((date.fromisoformat(entry["from"]), IdentityHasher(secret, entry["id"])))
+        except ConfigError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"keyring {path} is unreadable: {error}") from error
+        if not keys:
+            raise ConfigError(f"keyring {path} holds no keys")
+        if len({h.key_id for _, h in keys}) != len(keys):
+            raise ConfigError(f"keyring {path}: key ids must be unique")
+        keys.sort(key=lambda pair: pair[0])
+        return cls(keys[0][1], tuple(keys[1:]))
+
+    @classmethod
+    def from_environment(cls, key_file: Path | None = None) -> "Keyring":
+        """``TELEMETRY_HASH_KEYRING`` (a keyring file) when set, else the single key of
+        :meth:`IdentityHasher.from_environment`.
+
+        Raises:
+            ConfigError: see :meth:`load` and :meth:`IdentityHasher.from_environment`.
+        """
+        if key_file is None and os.environ.get("TELEMETRY_HASH_KEYRING"):
+            return cls.load(Path(os.environ["TELEMETRY_HASH_KEYRING"]))
+        return cls(IdentityHasher.from_environment(key_file))

@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 
 from .errors import InputError, RegistryError, Rejection
-from .identity import IdentityHasher
+from .identity import IdentityHasher, Keyring
 from .lake import Lake, write_parquet_atomic
 from .reader import Line, LineReader
 from .registry import EventSchema, Registry, is_missing, resolve_pointer
@@ -123,9 +123,8 @@ def file_sha256(path: Path) -> tuple[str, int]:
 class Normalizer:
     """Turns valid wire events of one schema into lake rows (envelope + payload, docs/lake.md)."""
 
-    def __init__(self, schema: EventSchema, hasher: IdentityHasher):
+    def __init__(self, schema: EventSchema):
         self.schema = schema
-        self.hasher = hasher
         env = schema.envelope
         self.time_pointer = env["occurred_at"]["field"]
         self.time_unit = env["occurred_at"]["unit"]
@@ -142,14 +141,15 @@ class Normalizer:
     def occurred_us(self, event: dict[str, Any]) -> int | None:
         return _occurred_us(resolve_pointer(event, self.time_pointer), self.time_unit)
 
-    def _hashed(self, event: dict[str, Any], pointer: str | None) -> str | None:
+    @staticmethod
+    def _hashed(event: dict[str, Any], pointer: str | None, hasher: IdentityHasher) -> str | None:
         if pointer is None:
             return None
         raw = resolve_pointer(event, pointer)
-        return None if raw is None or is_missing(raw) else self.hasher.hash(raw)
+        return None if raw is None or is_missing(raw) else hasher.hash(raw)
 
-    def player_key(self, event: dict[str, Any]) -> str | None:
-        return self._hashed(event, self.player_pointer)
+    def player_key(self, event: dict[str, Any], hasher: IdentityHasher) -> str | None:
+        return self._hashed(event, self.player_pointer, hasher)
 
     def event_id(self, event: dict[str, Any]) -> str:
         if self.event_id_pointer:
@@ -164,11 +164,13 @@ class Normalizer:
         return uuid5_text(orjson.dumps(basis, option=orjson.OPT_SORT_KEYS))
 
     def record_batch(self, events: list[dict[str, Any]], event_ids: list[str], occurred: list[int],
-                     players: list[str | None], received_us: int, batch_id: str) -> pa.RecordBatch:
-        """Lake rows (envelope + payload, docs/lake.md) for valid events of this schema, built column-wise."""
+                     players: list[str | None], received_us: int, batch_id: str,
+                     hasher: IdentityHasher) -> pa.RecordBatch:
+        """Lake rows (envelope + payload, docs/lake.md) for valid events of this schema and one event date,
+        built column-wise; ids are hashed with ``hasher``, the key in effect on that date."""
         n = len(events)
-        sessions = [self._hashed(e, self.session_pointer) for e in events] if self.session_pointer else [None] * n
-        key_id = self.hasher.key_id
+        sessions = [self._hashed(e, self.session_pointer, hasher) for e in events] if self.session_pointer else [None] * n
+        key_id = hasher.key_id
         arrays: list[Any] = [
             event_ids, [self.schema.version] * n, occurred, [received_us] * n, [batch_id] * n, players,
             [key_id if (p is not None or s is not None) else None for p, s in zip(players, sessions)],
@@ -177,7 +179,7 @@ class Normalizer:
         for name, action, convert in self.columns:
             values = [e.get(name) for e in events]
             if action == "hash":
-                values = [None if v is None else self.hasher.hash(v) for v in values]
+                values = [None if v is None else hasher.hash(v) for v in values]
             elif action == "length":
                 values = [len(v) if isinstance(v, str) else None for v in values]
             elif convert is not None:
@@ -231,6 +233,17 @@ class IngestSettings:
     backfill: bool = False
     opted_out: frozenset[str] = frozenset()
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    rotations: tuple[tuple[str, bytes, str], ...] = ()
+    """Keys that take effect from a date: ``(ISO date, key, key id)``; ``key``/``key_id`` apply before."""
+
+    @classmethod
+    def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> "IngestSettings":
+        rotations = tuple((d.isoformat(), h.key, h.key_id) for d, h in keyring.rotations)
+        return cls(schemas_root, keyring.base.key, keyring.base.key_id, as_of, rotations=rotations, **options)
+
+    def keyring(self) -> Keyring:
+        return Keyring(IdentityHasher(self.key, self.key_id),
+                       tuple((date.fromisoformat(d), IdentityHasher(k, i)) for d, k, i in self.rotations))
 
 
 @dataclass
@@ -258,7 +271,7 @@ class LineProcessor:
     def __init__(self, registry: Registry, settings: IngestSettings):
         self.registry = registry
         self.settings = settings
-        self.hasher = IdentityHasher(settings.key, settings.key_id)
+        self.keyring = settings.keyring()
         as_of = settings.as_of if settings.as_of.tzinfo else settings.as_of.replace(tzinfo=timezone.utc)
         self.as_of = as_of
         self.as_of_us = to_epoch_us(as_of)
@@ -271,7 +284,7 @@ class LineProcessor:
     def normalizer(self, schema: EventSchema) -> Normalizer:
         found = self._normalizers.get(schema.schema_id)
         if found is None:
-            found = self._normalizers[schema.schema_id] = Normalizer(schema, self.hasher)
+            found = self._normalizers[schema.schema_id] = Normalizer(schema)
         return found
 
     def date_string(self, occurred_us: int) -> str:
@@ -363,7 +376,7 @@ class LineProcessor:
                             f"event date is before the T+{family.late_window_days} days late window of as-of "
                             f"{self.as_of.date().isoformat()} (use --backfill to load history)")],
                             schema.qualified_type, schema.schema_id, occurred_us)
-        player_key = normalizer.player_key(event)
+        player_key = normalizer.player_key(event, self.keyring.for_day(occurred_us // US_PER_DAY))
         if player_key is not None and player_key in self.settings.opted_out:
             return Dropped("opted_out")
         event_id = normalizer.event_id(event)
@@ -420,7 +433,8 @@ class LineProcessor:
                 group[2].append(event_id)
                 group[3].append(occurred_us)
                 group[4].append(player_key)
-        landed = {key: (ids, normalizer.record_batch(events, ids, occurred, players, self.as_of_us, batch_id))
+        landed = {key: (ids, normalizer.record_batch(events, ids, occurred, players, self.as_of_us, batch_id,
+                                                     self.keyring.for_day(occurred[0] // US_PER_DAY)))
                   for key, (normalizer, events, ids, occurred, players) in groups.items()}
         return ChunkOutcome(landed, quarantine, dropped, len(lines), records)
 

@@ -328,3 +328,42 @@ def test_generic_hooks_case_references_and_batches(tmp_path):
     assert rejected["unknown_event_type"]["record_index"] == 2
     assert json.loads(rejected["unknown_event_type"]["raw_bytes"])["userId"] == "p6"
     assert rejected["batch_too_large"]["record_index"] is None and rejected["batch_too_large"]["line_number"] == 5
+
+
+def test_key_rotation_takes_effect_from_its_date(registry, tmp_path, monkeypatch):
+    """Events before the rotation date keep the old key; from that date on, the new key and its id."""
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+
+    new_secret = tmp_path / "k2.secret"
+    new_secret.write_text("second-secret-0123456789\n")
+    keyring = tmp_path / "keyring.json"
+    keyring.write_text(json.dumps({"keys": [
+        {"id": "k2", "from": "2024-11-24", "secret_file": str(new_secret)},
+        {"id": "k1", "from": "1970-01-01", "secret": KEY.decode()},
+    ]}))
+    monkeypatch.setenv("TELEMETRY_HASH_KEYRING", str(keyring))
+    before = example(registry, "request", timestamp_ms=T0 - 3_600_000, request_id="00000000-0000-4000-8000-0000000000b1")
+    after = example(registry, "request", request_id="00000000-0000-4000-8000-0000000000a1")
+    path = write_lines(tmp_path / "a.jsonl", [before, after])
+    result = CliRunner().invoke(main, ["ingest", str(path), "--data-dir", str(tmp_path / "d"), "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    rows = {r["request_id"][-2:]: r for r in landed(tmp_path / "d" / "lake", "recsys_request")}
+    assert (rows["b1"]["hash_key_id"], rows["a1"]["hash_key_id"]) == ("k1", "k2")
+    assert rows["b1"]["player_key"] == IdentityHasher(KEY, "k1").hash("u-1842")
+    assert rows["a1"]["player_key"] == IdentityHasher(b"second-secret-0123456789", "k2").hash("u-1842")
+    assert rows["a1"]["session_id"] == IdentityHasher(b"second-secret-0123456789", "k2").hash("s-77")
+
+
+def test_bad_keyring_is_a_usage_error(registry, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+
+    keyring = tmp_path / "keyring.json"
+    keyring.write_text(json.dumps({"keys": [{"id": "k1", "from": "1970-01-01", "secret": "short"}]}))
+    monkeypatch.setenv("TELEMETRY_HASH_KEYRING", str(keyring))
+    path = write_lines(tmp_path / "a.jsonl", [example(registry, "request")])
+    result = CliRunner().invoke(main, ["ingest", str(path), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "shorter than 16 bytes" in result.output
