@@ -90,11 +90,21 @@ def schemas_list(schemas_dir: Path) -> None:
 
 @schemas.command("check")
 @schemas_option
-def schemas_check(schemas_dir: Path) -> None:
+@click.option("--against", "revision", metavar="REV",
+              help="Also classify every schema changed since git revision REV (minor/major) and fail a wrong bump.")
+def schemas_check(schemas_dir: Path, revision: str | None) -> None:
     """Check the registry: valid draft 2020-12, strict, unique $id, examples validate, mappings point at
-    real fields. Exit 1 when anything is wrong."""
+    real fields. With --against REV, schema evolution too (added optional field = minor bump, anything else =
+    major; published versions are never edited in place). Exit 1 when anything is wrong."""
     registry = load_registry(schemas_dir)
     problems = check_registry(registry)
+    if revision is not None:
+        from .evolution import check_evolution
+
+        for finding in check_evolution(registry, revision):
+            click.echo(str(finding))
+            if not finding.ok:
+                problems.append(str(finding))
     for problem in problems:
         click.echo(problem, err=True)
     count = len(registry.schemas())
