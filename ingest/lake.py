@@ -6,12 +6,14 @@ ledger row of a batch is written last, so a batch without a ledger row is incomp
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -136,6 +138,19 @@ class Lake:
 
     def write_ledger(self, row: dict) -> None:
         write_parquet_atomic(pa.Table.from_pylist([row], schema=LEDGER_SCHEMA), self.ledger / f"{row['batch_id']}.parquet")
+
+    @contextmanager
+    def batch_lock(self, batch_id: str) -> Iterator[None]:
+        """Exclusive lock on one batch id across processes (two ingests of the same file at once: the second
+        waits, then finds the ledger row and skips)."""
+        locks = self.root / "_locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{batch_id}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # batches ----------------------------------------------------------------------------------------------
     def batch_files(self, batch_id: str) -> list[Path]:

@@ -519,78 +519,106 @@ class BatchIngest:
         path = Path(path)
         sha, size = file_sha256(path)
         batch_id = sha[:16]
-        result = BatchResult(batch_id, str(path), sha)
-        if self.lake.ledger_entry(batch_id) is not None:
-            result.skipped = True
-            return result
-        for leftover in self.lake.batch_files(batch_id):  # an interrupted earlier run of this batch
+        with self.lake.batch_lock(batch_id):
+            if self.lake.ledger_entry(batch_id) is not None:
+                return BatchResult(batch_id, str(path), sha, skipped=True)
+            writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha))
+            reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
+            for outcome in self._outcomes(reader, batch_id, str(path)):
+                writer.add(outcome)
+                if self.progress is not None:
+                    self.progress(reader.bytes_consumed)
+            writer.result.damage, writer.result.damage_message = reader.damage, reader.damage_message
+            return writer.finish(source_bytes=size, as_of=self._local.received_at, backfill=self.settings.backfill)
+
+
+class BatchWriter:
+    """Merges chunk outcomes of one batch in order: dedup by event id, buffered Parquet writes, quarantine,
+    and the ledger row last (DESIGN §4).
+
+    Creating a writer removes every file an interrupted earlier run of the same batch left behind, so a
+    re-run lands each event exactly once.
+    """
+
+    def __init__(self, lake: Lake, result: BatchResult, *, write_quarantine: bool = True):
+        self.lake = lake
+        self.result = result
+        self.write_quarantine = write_quarantine
+        self.started = datetime.now(timezone.utc)
+        self.buffers: dict[tuple[str, str], list[pa.RecordBatch]] = defaultdict(list)
+        self.buffered: Counter = Counter()
+        self.seen: dict[tuple[str, str], set[str]] = {}
+        self.parts: Counter = Counter()
+        self.quarantine: list[dict[str, Any]] = []
+        self.quarantine_part = 0
+        for leftover in lake.batch_files(result.batch_id):
             leftover.unlink()
-        started = datetime.now(timezone.utc)
-        buffers: dict[tuple[str, str], list[pa.RecordBatch]] = defaultdict(list)
-        buffered_rows: Counter = Counter()
-        seen: dict[tuple[str, str], set[str]] = {}
-        parts: Counter = Counter()
-        quarantine: list[dict[str, Any]] = []
-        quarantine_part = 0
 
-        def flush(key: tuple[str, str]) -> None:
-            if buffers[key]:
-                table = pa.Table.from_batches(buffers[key])
-                write_parquet_atomic(table, self.lake.partition_dir(*key) / f"{batch_id}-{parts[key]:04d}.parquet")
-                parts[key] += 1
-            buffers[key] = []
-            buffered_rows[key] = 0
+    def _flush(self, key: tuple[str, str]) -> None:
+        if self.buffers[key]:
+            table = pa.Table.from_batches(self.buffers[key])
+            name = f"{self.result.batch_id}-{self.parts[key]:04d}.parquet"
+            write_parquet_atomic(table, self.lake.partition_dir(*key) / name)
+            self.parts[key] += 1
+        self.buffers[key] = []
+        self.buffered[key] = 0
 
-        reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
-        for outcome in self._outcomes(reader, batch_id, str(path)):
-            result.lines_read += outcome.lines
-            result.records_read += outcome.records
-            for row in outcome.quarantine:
-                result.quarantined_by_reason[row["reason"]] += 1
-            result.quarantined += len(outcome.quarantine)
-            quarantine += outcome.quarantine
-            if len(quarantine) >= QUARANTINE_ROWS_PER_FILE:
-                self.lake.write_quarantine(batch_id, quarantine_part, quarantine)
-                quarantine_part, quarantine = quarantine_part + 1, []
-            result.dropped_by_reason.update(outcome.dropped)
-            result.dropped += sum(outcome.dropped.values())
-            for key, (ids, batch) in outcome.landed.items():
-                known = seen.get(key)
-                if known is None:
-                    known = seen[key] = self.lake.existing_event_ids(*key)
-                keep = []
-                for event_id in ids:
-                    fresh = event_id not in known
-                    if fresh:
-                        known.add(event_id)
-                    keep.append(fresh)
-                kept = sum(keep)
-                stats = result.partitions.setdefault(key, [0, 0])
-                stats[0] += kept
-                stats[1] += len(ids) - kept
-                result.landed += kept
-                result.duplicates += len(ids) - kept
-                if kept:
-                    buffers[key].append(batch if kept == len(ids) else batch.filter(pa.array(keep)))
-                    buffered_rows[key] += kept
-                if buffered_rows[key] >= ROWS_PER_FILE:
-                    flush(key)
-            if sum(buffered_rows.values()) >= MAX_BUFFERED_ROWS:
-                for key in list(buffers):
-                    flush(key)
-            if self.progress is not None:
-                self.progress(reader.bytes_consumed)
-        for key in list(buffers):
-            flush(key)
-        if quarantine:
-            self.lake.write_quarantine(batch_id, quarantine_part, quarantine)
-        result.damage, result.damage_message = reader.damage, reader.damage_message
+    def _flush_quarantine(self) -> None:
+        if self.quarantine and self.write_quarantine:
+            self.lake.write_quarantine(self.result.batch_id, self.quarantine_part, self.quarantine)
+            self.quarantine_part += 1
+        self.quarantine = []
+
+    def add(self, outcome: ChunkOutcome) -> None:
+        """Account for one chunk and buffer its new events (first occurrence of an event id wins)."""
+        result = self.result
+        result.lines_read += outcome.lines
+        result.records_read += outcome.records
+        for row in outcome.quarantine:
+            result.quarantined_by_reason[row["reason"]] += 1
+        result.quarantined += len(outcome.quarantine)
+        self.quarantine += outcome.quarantine
+        if len(self.quarantine) >= QUARANTINE_ROWS_PER_FILE:
+            self._flush_quarantine()
+        result.dropped_by_reason.update(outcome.dropped)
+        result.dropped += sum(outcome.dropped.values())
+        for key, (ids, batch) in outcome.landed.items():
+            known = self.seen.get(key)
+            if known is None:
+                known = self.seen[key] = self.lake.existing_event_ids(*key)
+            keep = []
+            for event_id in ids:
+                fresh = event_id not in known
+                if fresh:
+                    known.add(event_id)
+                keep.append(fresh)
+            kept = sum(keep)
+            stats = result.partitions.setdefault(key, [0, 0])
+            stats[0] += kept
+            stats[1] += len(ids) - kept
+            result.landed += kept
+            result.duplicates += len(ids) - kept
+            if kept:
+                self.buffers[key].append(batch if kept == len(ids) else batch.filter(pa.array(keep)))
+                self.buffered[key] += kept
+            if self.buffered[key] >= ROWS_PER_FILE:
+                self._flush(key)
+        if sum(self.buffered.values()) >= MAX_BUFFERED_ROWS:
+            for key in list(self.buffers):
+                self._flush(key)
+
+    def finish(self, *, source_bytes: int, as_of: datetime, backfill: bool) -> BatchResult:
+        """Write what is buffered, then the ledger row (last)."""
+        for key in list(self.buffers):
+            self._flush(key)
+        self._flush_quarantine()
+        result = self.result
         self.lake.write_ledger({
-            "batch_id": batch_id, "source_file": str(path), "source_sha256": sha, "source_bytes": size,
-            "as_of": self._local.received_at, "started_at": started.replace(tzinfo=None),
-            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "backfill": self.settings.backfill,
-            "lines_read": result.lines_read, "records_read": result.records_read, "landed": result.landed, "quarantined": result.quarantined,
-            "duplicates": result.duplicates, "dropped": result.dropped,
+            "batch_id": result.batch_id, "source_file": result.source_file, "source_sha256": result.source_sha256,
+            "source_bytes": source_bytes, "as_of": as_of, "started_at": self.started.replace(tzinfo=None),
+            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "backfill": backfill,
+            "lines_read": result.lines_read, "records_read": result.records_read, "landed": result.landed,
+            "quarantined": result.quarantined, "duplicates": result.duplicates, "dropped": result.dropped,
             "partitions": [{"event_type": t, "event_date": date.fromisoformat(d), "landed": n, "duplicates": dup}
                            for (t, d), (n, dup) in sorted(result.partitions.items())],
         })
