@@ -228,6 +228,42 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
         sys.exit(1)
 
 
+# quarantine ---------------------------------------------------------------------------------------------
+@main.group()
+def quarantine() -> None:
+    """Inspect and replay the quarantine (lake/quarantine)."""
+
+
+@quarantine.command("replay")
+@data_dir_option
+@schemas_option
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only lines received on or after this UTC date.")
+@click.option("--hash-key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the HMAC key.")
+@click.option("--demo-key", is_flag=True, help="Use the public demo hash key (demos only).")
+@click.option("--backfill", is_flag=True, help="Accept events older than the late window of their arrival.")
+def quarantine_replay(data_dir: Path, schemas_dir: Path, since: datetime | None, hash_key_file: Path | None,
+                      demo_key: bool, backfill: bool) -> None:
+    """Re-validate quarantined lines against today's registry; land those that now pass, keep the rest with
+    their current reason. Each line is judged by the clock of its original arrival. Idempotent."""
+    from .pipeline import IngestSettings
+    from .replay import replay_quarantine
+
+    registry = load_registry(schemas_dir)
+    keyring = Keyring.single(IdentityHasher.demo()) if demo_key else Keyring.from_environment(hash_key_file)
+    lake = Lake(data_dir / "lake")
+    lake.ensure_layout(registry)
+    settings = IngestSettings.with_keyring(registry.root, keyring, datetime.now(timezone.utc), backfill=backfill,
+                                           opted_out=_opted_out(data_dir, keyring))
+    result = replay_quarantine(registry, lake, settings, since.date() if since else None)
+    if result.batch is None:
+        click.echo("nothing to replay")
+        return
+    b = result.batch
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(b.quarantined_by_reason.items()))
+    click.echo(f"replay {b.batch_id}: replayed {result.replayed} = landed {b.landed} + still quarantined "
+               f"{b.quarantined}{f' ({reasons})' if reasons else ''} + duplicates {b.duplicates} + dropped {b.dropped}")
+
+
 # warehouse ----------------------------------------------------------------------------------------------
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @data_dir_option
