@@ -167,8 +167,11 @@ def _opted_out(data_dir: Path, keyring: Keyring) -> frozenset[str]:
               help="Longer lines are quarantined as line_too_long.")
 @click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True,
               help="Processes that parse and validate (1 = in process).")
+@click.option("--rows-per-file", type=click.IntRange(min=1), default=200_000, show_default=True,
+              help="Rows per Parquet file within a partition (memory is bounded by about twice this).")
 def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: str | None, backfill: bool,
-           strict: bool, hash_key_file: Path | None, demo_key: bool, max_line_bytes: int, workers: int) -> None:
+           strict: bool, hash_key_file: Path | None, demo_key: bool, max_line_bytes: int, workers: int,
+           rows_per_file: int) -> None:
     """Validate JSON-lines files (.jsonl, .jsonl.gz, or folders of them) and land them in the lake.
 
     Each file is one batch: valid events land as Parquet under lake/events/event_type=…/event_date=…,
@@ -199,7 +202,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
 
     settings = IngestSettings.with_keyring(registry.root, keyring, clock, backfill=backfill,
                                            opted_out=_opted_out(data_dir, keyring), max_line_bytes=max_line_bytes)
-    runner = BatchIngest(registry, lake, settings, workers=workers, progress=progress)
+    runner = BatchIngest(registry, lake, settings, workers=workers, progress=progress, rows_per_file=rows_per_file)
     rejected = damaged = False
     totals = [0, 0, 0, 0, 0]
     say = click.echo if bar.disable else (lambda text, err=True: bar.write(text, file=sys.stderr))

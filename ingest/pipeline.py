@@ -463,17 +463,19 @@ class BatchIngest:
         workers: processes that parse and validate (1 = in this process). Merging, dedup and writing stay
             in this process, in input order, so the result does not depend on ``workers``.
         progress: called now and then with the number of input bytes consumed in the current file.
+        rows_per_file: a partition's buffer is written out as a Parquet file at this many rows.
     """
 
     CHUNK_LINES = 5_000
 
     def __init__(self, registry: Registry, lake: Lake, settings: IngestSettings, *, workers: int = 1,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None, rows_per_file: int = ROWS_PER_FILE):
         self.registry = registry
         self.lake = lake
         self.settings = settings
         self.workers = max(1, workers)
         self.progress = progress
+        self.rows_per_file = rows_per_file
         self._local = LineProcessor(registry, settings)
         self._pool = None
 
@@ -522,7 +524,7 @@ class BatchIngest:
         with self.lake.batch_lock(batch_id):
             if self.lake.ledger_entry(batch_id) is not None:
                 return BatchResult(batch_id, str(path), sha, skipped=True)
-            writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha))
+            writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha), rows_per_file=self.rows_per_file)
             reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
             for outcome in self._outcomes(reader, batch_id, str(path)):
                 writer.add(outcome)
@@ -540,9 +542,11 @@ class BatchWriter:
     re-run lands each event exactly once.
     """
 
-    def __init__(self, lake: Lake, result: BatchResult, *, write_quarantine: bool = True):
+    def __init__(self, lake: Lake, result: BatchResult, *, write_quarantine: bool = True,
+                 rows_per_file: int = ROWS_PER_FILE):
         self.lake = lake
         self.result = result
+        self.rows_per_file = rows_per_file
         self.write_quarantine = write_quarantine
         self.started = datetime.now(timezone.utc)
         self.buffers: dict[tuple[str, str], list[pa.RecordBatch]] = defaultdict(list)
@@ -601,7 +605,7 @@ class BatchWriter:
             if kept:
                 self.buffers[key].append(batch if kept == len(ids) else batch.filter(pa.array(keep)))
                 self.buffered[key] += kept
-            if self.buffered[key] >= ROWS_PER_FILE:
+            if self.buffered[key] >= self.rows_per_file:
                 self._flush(key)
         if sum(self.buffered.values()) >= MAX_BUFFERED_ROWS:
             for key in list(self.buffers):
