@@ -267,6 +267,69 @@ def quarantine_replay(data_dir: Path, schemas_dir: Path, since: datetime | None,
                f"{b.quarantined}{f' ({reasons})' if reasons else ''} + duplicates {b.duplicates} + dropped {b.dropped}")
 
 
+# lifecycle ----------------------------------------------------------------------------------------------
+@main.group()
+def retention() -> None:
+    """Retention windows per family and layer (from each family's seed)."""
+
+
+@retention.command("apply")
+@data_dir_option
+@schemas_option
+@click.option("--as-of", "as_of", metavar="T", help="Apply the windows as of this date (default: today, UTC).")
+@click.option("--dry-run", is_flag=True, help="Print what would be dropped; change nothing.")
+def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_run: bool) -> None:
+    """Drop raw partitions, quarantine files and aggregate rows older than their family's windows. Every drop
+    is printed and logged to lake/_maintenance/retention.jsonl. Rollups keep their own (longer) history."""
+    from . import retention as policy
+
+    registry = load_registry(schemas_dir)
+    drops = policy.apply(registry, Lake(data_dir / "lake"), parse_as_of(as_of).date(), data_dir / "warehouse.duckdb",
+                         dry_run=dry_run)
+    verb = "would drop" if dry_run else "dropped"
+    for drop in drops:
+        rows = f" ({drop.rows} rows)" if drop.rows is not None else ""
+        click.echo(f"{verb} {drop.layer:<10} {drop.target}{rows}  [{drop.family}, kept from {drop.cutoff}]")
+    click.echo(f"{len(drops)} drop(s){' planned' if dry_run else ''}")
+
+
+@main.command()
+@click.option("--player", "player_id", required=True, help="The player's raw id, as producers send it.")
+@data_dir_option
+@click.option("--hash-key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the HMAC key.")
+@click.option("--demo-key", is_flag=True, help="Use the public demo hash key (demos only).")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@click.option("--no-build", is_flag=True, help="Skip the dbt build that re-aggregates the affected dates.")
+def erase(player_id: str, data_dir: Path, hash_key_file: Path | None, demo_key: bool, dry_run: bool, no_build: bool) -> None:
+    """Erase one player: remove their rows from every lake partition (rewriting only affected files) and the
+    quarantine, re-aggregate the affected dates with dbt, and print a before/after report."""
+    from .erasure import erase_player, warehouse_rows
+    from .warehouse import run_dbt
+
+    keyring = Keyring.single(IdentityHasher.demo()) if demo_key else Keyring.from_environment(hash_key_file)
+    lake = Lake(data_dir / "lake")
+    database = data_dir / "warehouse.duckdb"
+    report = erase_player(lake, keyring, player_id, dry_run=True)
+    before = warehouse_rows(database, report.player_keys)
+    if not dry_run:
+        report = erase_player(lake, keyring, player_id)
+        if not no_build and database.exists():
+            run_dbt(["build"], data_dir, quiet=True)
+    after = before if dry_run else warehouse_rows(database, report.player_keys)
+    click.echo(f"player keys: {', '.join(k[:12] + '…' for k in report.player_keys)}")
+    click.echo(f"lake: {report.rows_removed} row(s) in {len(report.partitions)} partition(s), "
+               f"{report.files_rewritten} file(s) {'to rewrite' if dry_run else 'rewritten'}")
+    for (event_type, event_date), n in sorted(report.partitions.items()):
+        click.echo(f"  {event_type}/{event_date}: -{n}")
+    click.echo(f"quarantine: {report.quarantine_removed} line(s) {'to remove' if dry_run else 'removed'}")
+    click.echo("warehouse (rows holding the player, before → after):")
+    for table in sorted(set(before) | set(after)):
+        if before.get(table) or after.get(table):
+            click.echo(f"  {table}: {before.get(table, 0)} → {after.get(table, 0)}")
+    if dry_run:
+        click.echo("dry run: nothing changed")
+
+
 # warehouse ----------------------------------------------------------------------------------------------
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @data_dir_option

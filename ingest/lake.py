@@ -38,8 +38,10 @@ QUARANTINE_SCHEMA = pa.schema([
 PARTITION_STRUCT = pa.struct([
     ("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()), ("duplicates", pa.int64()),
 ])
+LEDGER_KINDS = ("ingest", "replay", "erasure")
 LEDGER_SCHEMA = pa.schema([
     ("batch_id", pa.string()),
+    ("kind", pa.string()),
     ("source_file", pa.string()),
     ("source_sha256", pa.string()),
     ("source_bytes", pa.int64()),
@@ -137,6 +139,8 @@ class Lake:
                 for e in [self.ledger_entry(p.stem)] if e is not None]
 
     def write_ledger(self, row: dict) -> None:
+        """Write one ledger row (``kind`` defaults to ``ingest``); the batch is complete once this exists."""
+        row = {"kind": "ingest", **row}
         write_parquet_atomic(pa.Table.from_pylist([row], schema=LEDGER_SCHEMA), self.ledger / f"{row['batch_id']}.parquet")
 
     @contextmanager

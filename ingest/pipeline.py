@@ -611,14 +611,14 @@ class BatchWriter:
             for key in list(self.buffers):
                 self._flush(key)
 
-    def finish(self, *, source_bytes: int, as_of: datetime, backfill: bool) -> BatchResult:
+    def finish(self, *, source_bytes: int, as_of: datetime, backfill: bool, kind: str = "ingest") -> BatchResult:
         """Write what is buffered, then the ledger row (last)."""
         for key in list(self.buffers):
             self._flush(key)
         self._flush_quarantine()
         result = self.result
         self.lake.write_ledger({
-            "batch_id": result.batch_id, "source_file": result.source_file, "source_sha256": result.source_sha256,
+            "batch_id": result.batch_id, "kind": kind, "source_file": result.source_file, "source_sha256": result.source_sha256,
             "source_bytes": source_bytes, "as_of": as_of, "started_at": self.started.replace(tzinfo=None),
             "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "backfill": backfill,
             "lines_read": result.lines_read, "records_read": result.records_read, "landed": result.landed,

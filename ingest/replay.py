@@ -86,7 +86,7 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
                 outcome.landed = {key: (ids, _rebatch(batch, batch_id)) for key, (ids, batch) in outcome.landed.items()}
             writer.add(outcome)
     result = writer.finish(source_bytes=0, as_of=datetime.now(timezone.utc).replace(tzinfo=None),
-                           backfill=settings.backfill)
+                           backfill=settings.backfill, kind="replay")
     # only now, with the replayed events and the ledger row written, shrink the quarantine
     rewritten = 0
     chosen = {(path, index) for path, index, _ in selected}

@@ -1,0 +1,124 @@
+"""Retention (DESIGN §7): each family's windows from its seed, per layer, applied as of a date.
+
+- raw: whole ``event_date`` partitions older than the window are dropped (per event type overrides, e.g.
+  recsys errors 30 days, seed 003);
+- quarantine: batch files received before the window are deleted;
+- aggregates: rows of ``agg_<family>_<grain>`` older than the window are deleted from the warehouse.
+
+Raw data expires before its aggregates, so the rollups keep their history: retention writes no ledger row
+(the incremental models never revisit a dropped date), and the marts refuse a full refresh that would lose
+history the lake no longer holds (``macros/guard_full_refresh.sql``). Every drop is appended to
+``lake/_maintenance/retention.jsonl`` and returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from .lake import Lake
+from .registry import Registry
+
+GRAIN_COLUMNS = {"daily": "event_date", "weekly": "week_start", "monthly": "month_start"}
+
+
+@dataclass
+class Drop:
+    """One retention action: ``layer`` raw|quarantine|aggregate, what, the cutoff (kept: dates ≥ cutoff)."""
+
+    layer: str
+    family: str
+    target: str
+    cutoff: str
+    rows: int | None = None
+
+
+def _window(retention: dict, layer: str, grain: str | None = None) -> int | None:
+    value = retention.get(layer)
+    if isinstance(value, dict):
+        value = value.get(grain) if grain else None
+    return int(value) if value is not None else None
+
+
+def plan(registry: Registry, lake: Lake, as_of: date, database: Path | None = None) -> list[Drop]:
+    """Everything retention would drop as of ``as_of`` (nothing is changed)."""
+    drops: list[Drop] = []
+    for family in registry.families.values():
+        retention = family.retention_days
+        raw_days = _window(retention, "raw")
+        overrides = retention.get("raw_by_event_type", {})
+        for event_type in family.event_types():
+            days = overrides.get(event_type, raw_days)
+            if days is None:
+                continue
+            cutoff = as_of - timedelta(days=int(days))
+            folder = lake.events / f"event_type={family.name}_{event_type}"
+            for partition in sorted(folder.glob("event_date=*")):
+                if date.fromisoformat(partition.name.split("=", 1)[1]) < cutoff:
+                    drops.append(Drop("raw", family.name, str(partition), cutoff.isoformat()))
+    quarantine_days = min((d for d in (_window(f.retention_days, "quarantine") for f in registry.families.values())
+                           if d is not None), default=None)
+    if quarantine_days is not None:
+        cutoff = as_of - timedelta(days=quarantine_days)
+        for path in sorted(lake.quarantine.glob("*.parquet")):
+            if path.name.startswith("_"):
+                continue
+            received = pq.read_table(path, columns=["received_date"]).column(0).to_pylist()
+            if received and max(received) < cutoff:
+                drops.append(Drop("quarantine", "*", str(path), cutoff.isoformat(), len(received)))
+    if database is not None and Path(database).exists():
+        import duckdb
+
+        with duckdb.connect(str(database), read_only=True) as con:
+            tables = {name for (name,) in con.sql("select table_name from information_schema.tables "
+                                                   "where table_type = 'BASE TABLE'").fetchall()}
+            for family in registry.families.values():
+                for grain, column in GRAIN_COLUMNS.items():
+                    table = f"agg_{family.name}_{grain}"
+                    days = _window(family.retention_days, "aggregates", grain)
+                    if days is None and isinstance(family.retention_days.get("aggregates"), (int, float)):
+                        days = int(family.retention_days["aggregates"])
+                    if table not in tables or days is None:
+                        continue
+                    cutoff = as_of - timedelta(days=days)
+                    n = con.execute(f"select count(*) from {table} where {column} < ?", [cutoff]).fetchall()[0][0]
+                    if n:
+                        drops.append(Drop("aggregate", family.name, table, cutoff.isoformat(), n))
+    return drops
+
+
+def apply(registry: Registry, lake: Lake, as_of: date, database: Path | None = None, *, dry_run: bool = False) -> list[Drop]:
+    """Plan, then (unless ``dry_run``) carry out and log every drop."""
+    drops = plan(registry, lake, as_of, database)
+    if dry_run or not drops:
+        return drops
+    log = lake.root / "_maintenance" / "retention.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    aggregate_drops = [d for d in drops if d.layer == "aggregate"]
+    for drop in drops:
+        if drop.layer == "raw":
+            partition = Path(drop.target)
+            trash = partition.with_name(f".{partition.name}.{uuid.uuid4().hex}.expired")
+            os.replace(partition, trash)  # readers stop seeing the partition at once
+            shutil.rmtree(trash)
+        elif drop.layer == "quarantine":
+            Path(drop.target).unlink()
+    if aggregate_drops:
+        import duckdb
+
+        with duckdb.connect(str(database)) as con:
+            for drop in aggregate_drops:
+                con.execute(f"delete from {drop.target} where {GRAIN_COLUMNS[drop.target.rsplit('_', 1)[1]]} < ?",
+                            [date.fromisoformat(drop.cutoff)])
+    now = datetime.now(timezone.utc).isoformat()
+    with open(log, "a", encoding="utf-8") as handle:
+        for drop in drops:
+            handle.write(json.dumps({"applied_at": now, "as_of": as_of.isoformat(), **asdict(drop)}) + "\n")
+    return drops
