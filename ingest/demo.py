@@ -26,6 +26,7 @@ select
     sum(clicks) as clicks,
     round(sum(clicks) / nullif(sum(impressions), 0), 5) as ctr
 from agg_recsys_daily
+where position = 0  -- the all-positions row of each day and bucket
 group by event_date, bucket
 order by event_date, bucket
 """
