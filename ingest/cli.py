@@ -344,11 +344,13 @@ def dbt(data_dir: Path, dbt_args: tuple[str, ...]) -> None:
 
 @main.command()
 @data_dir_option
-def demo(data_dir: Path) -> None:
-    """The Open Bandit sample end to end: import → ingest --backfill → dbt build → CTR per day per bucket."""
+@click.option("--recsys-only", is_flag=True, help="Only the Open Bandit sample (skip generated and SC2/WAVES data).")
+def demo(data_dir: Path, recsys_only: bool) -> None:
+    """Every family end to end (generated players, SC2 replays, WAVES), then the Open Bandit sample: import →
+    ingest --backfill → dbt build → CTR per day per bucket, data-quality report and dashboard."""
     from .demo import run_demo
 
-    run_demo(data_dir, echo=click.echo)
+    run_demo(data_dir, echo=click.echo, families=not recsys_only)
 
 
 # importers ----------------------------------------------------------------------------------------------
@@ -374,6 +376,12 @@ def import_obd(csv_files: tuple[Path, ...], out_dir: Path) -> None:
 
 # Commands defined in their own modules are registered here, one line each (keep the list sorted).
 # <registered-commands>
+from .importers.sc2 import sc2_command; import_.add_command(sc2_command, "sc2")  # noqa: E402,E702
+from .importers.waves import waves_command; import_.add_command(waves_command, "waves")  # noqa: E402,E702
+from .dq import dq_group; main.add_command(dq_group, "dq")  # noqa: E402,E702
+from .generate import generate_command; main.add_command(generate_command, "generate")  # noqa: E402,E702
+from .report import report_command; main.add_command(report_command, "report")  # noqa: E402,E702
+from .warehouse import publish_command; main.add_command(publish_command, "publish")  # noqa: E402,E702
 # </registered-commands>
 
 

@@ -27,13 +27,17 @@ select
     round(sum(clicks) / nullif(sum(impressions), 0), 5) as ctr
 from agg_recsys_daily
 where position = 0  -- the all-positions row of each day and bucket
+    and experiment_id = 'obd-all'
 group by event_date, bucket
 order by event_date, bucket
 """
 
 
-def run_demo(data_dir: Path, echo=print) -> None:
+def run_demo(data_dir: Path, echo=print, *, families: bool = True) -> None:
     """Run the demo into ``data_dir`` and print what landed where.
+
+    With ``families`` (the default), first the generated players of every family and the real SC2/WAVES data;
+    always the Open Bandit sample last, ending with CTR per day per bucket.
 
     Raises:
         TelemetryError: a step failed (sample not found, dbt failed, …).
@@ -41,6 +45,15 @@ def run_demo(data_dir: Path, echo=print) -> None:
     from datetime import datetime, timezone
 
     data_dir = Path(data_dir).resolve()
+    if families:
+        from .generate.demo import run_generated_demo
+        from .importers.demo_real import run_real_demo
+
+        echo("== generated players: politics, ability metrics (and every family) — issue 3 ==")
+        run_generated_demo(data_dir, echo)
+        echo("== real data: StarCraft II replays (gameplay, ability) and WAVES (learning) — issue 4 ==")
+        run_real_demo(data_dir, echo)
+        echo("== Open Bandit sample → recsys ==")
     sample = locate_obd_sample(PROJECT_ROOT.parent / "shared" / "data", data_dir / "_cache")
     echo(f"1/4 import: Open Bandit sample from {sample}")
     csvs = sorted(sample.glob("*/all/all.csv"))
@@ -66,3 +79,16 @@ def run_demo(data_dir: Path, echo=print) -> None:
         echo(con.sql(CTR_BY_DAY_AND_BUCKET).__str__())
     echo(f"lake:       {lake.root}\nwarehouse:  {data_dir / 'warehouse.duckdb'}\n"
          f"quarantine: {lake.quarantine}\nledger:     {lake.ledger}")
+    # readers (docs/readers.md): run_dbt(["build"]) above already published the marts as Parquet
+    from .dq import run_dq
+    from .report import build_report
+    from .warehouse import marts_path
+
+    echo(f"published marts: {marts_path(data_dir)} (read them with `from ingest import warehouse`)")
+    echo("data quality: Great Expectations checkpoint over the latest batch, the ledger and the marts")
+    quality = run_dq(data_dir, registry=registry)
+    stats = quality.summary["statistics"]
+    echo(f"    {stats['successful_expectations']} of {stats['evaluated_expectations']} expectations met"
+         + ("" if quality.success else f"; failed: {', '.join(sorted({f['asset'] for f in quality.failed}))}"))
+    echo(f"    Data Docs: {quality.data_docs}")
+    echo(f"dashboard: {build_report(data_dir, registry).path}")

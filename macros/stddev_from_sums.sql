@@ -1,0 +1,12 @@
+{#- Sample standard deviation (n − 1 denominator, as stddev_samp) from additive parts: the count `n`, the sum
+    `total` and the sum of squares `total_squares` of the values. Null when n < 2. Lets a weekly rollup get
+    the exact stddev of the week's raw values from daily rows (DESIGN §8); a tiny negative variance from
+    floating-point cancellation is clamped to 0. -#}
+{% macro stddev_from_sums(n, total, total_squares) %}
+    case
+        when {{ n }} > 1 then sqrt(greatest(
+            (cast({{ total_squares }} as double) - cast({{ total }} as double) * {{ total }} / {{ n }}) / ({{ n }} - 1),
+            0
+        ))
+    end
+{%- endmacro %}

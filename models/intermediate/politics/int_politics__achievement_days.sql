@@ -1,0 +1,71 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='fail',
+        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types()) }}",
+    )
+}}
+{{ family_incremental_depends_on() }}
+{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+
+{#- Achievement progress made per user and day (seed 000 §7): the events that count toward each achievement
+    of seed politics_achievements (its type; successful only when requires_success; value ≥ min_value when
+    set). Persisted so lifetime progress outlives the 14-day raw retention. -#}
+
+with
+
+{% if is_incremental() -%}
+dates_to_reprocess as (
+    {{ family_dates_to_reprocess(politics_event_types()) }}
+),
+{%- endif %}
+
+events as (
+    select
+        event_date,
+        event_type,
+        player_key,
+        value,
+        is_success
+    from {{ ref('int_politics__events_unioned') }}
+    where player_key is not null
+    {%- if is_incremental() %}
+        and event_date in (select event_date from dates_to_reprocess)
+    {%- endif %}
+),
+
+achievements as (
+    select
+        achievement_id,
+        event_type,
+        requires_success,
+        min_value
+    from {{ ref('politics_achievements') }}
+),
+
+qualifying as (
+    select
+        events.event_date,
+        events.player_key,
+        achievements.achievement_id
+    from events
+    inner join achievements
+        on events.event_type = achievements.event_type
+    where (not achievements.requires_success or events.is_success)
+        and (achievements.min_value is null or events.value >= achievements.min_value)
+),
+
+final as (
+    select
+        cast(event_date as date) as event_date,
+        cast(player_key as varchar) as player_key,
+        cast(achievement_id as varchar) as achievement_id,
+        cast(count(*) as bigint) as qualifying_events,
+        {{ ledger_stamp() }} as _ledger_finished_at_max
+    from qualifying
+    group by event_date, player_key, achievement_id
+)
+
+select * from final

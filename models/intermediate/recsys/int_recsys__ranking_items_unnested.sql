@@ -1,0 +1,29 @@
+with
+
+rankings as (
+    select
+        event_id,
+        request_id,
+        items
+    from {{ ref('stg_recsys__ranking') }}
+),
+
+exploded as (
+    select
+        event_id,
+        request_id,
+        {{ explode_list('items') }} as item
+    from rankings
+),
+
+final as (
+    select
+        event_id as ranking_event_id,
+        request_id,
+        item.canonical_id as canonical_id,
+        item.position as position,
+        item.score as score
+    from exploded
+)
+
+select * from final

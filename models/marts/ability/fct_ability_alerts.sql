@@ -1,0 +1,113 @@
+{#- The alert thresholds of seed 001 §9, evaluated on each daily (entry, tier) row of agg_ability_metrics_daily.
+    Rules (seed ability_alert_rules): a KPI, a comparator (> or <), a threshold that is absolute or a multiple
+    of the tier baseline (seed ability_tier_baselines), a minimum number of casts behind the row, and optionally
+    a tag prefix the entry must carry (sustain entries: a tag starting with 'sustain'). A null KPI (zero
+    denominator) never alerts. Rebuilt each run from the daily rollup, which outlives the raw data. -#}
+
+{%- set kpis = ['dmg_per_cast', 'effective_heal_ratio', 'avg_cc_duration', 'resource_cycle_efficiency',
+                'execution_rate', 'uptime_ratio', 'avg_silence_duration', 'cc_full_duration_ratio'] %}
+
+with
+
+daily as (
+    select
+        event_date,
+        entry,
+        namespace,
+        tier,
+        entry_tags,
+        casts,
+        {%- for kpi in kpis %}
+        {{ kpi }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('agg_ability_metrics_daily') }}
+),
+
+rules as (
+    select
+        rule_id,
+        alert,
+        kpi,
+        comparator,
+        threshold,
+        threshold_kind,
+        min_casts,
+        entry_tag_prefix
+    from {{ ref('ability_alert_rules') }}
+),
+
+baselines as (
+    select
+        tier,
+        kpi,
+        baseline_value
+    from {{ ref('ability_tier_baselines') }}
+),
+
+kpi_values as (
+    {%- for kpi in kpis %}
+    select event_date, entry, namespace, tier, entry_tags, casts, '{{ kpi }}' as kpi, {{ kpi }} as observed_value
+    from daily
+    {%- if not loop.last %}
+
+    union all
+
+    {% endif %}
+    {%- endfor %}
+),
+
+evaluated as (
+    select
+        kpi_values.event_date,
+        rules.rule_id,
+        rules.alert,
+        kpi_values.entry,
+        kpi_values.namespace,
+        kpi_values.tier,
+        kpi_values.kpi,
+        kpi_values.observed_value,
+        rules.comparator,
+        rules.threshold,
+        rules.threshold_kind,
+        baselines.baseline_value,
+        case
+            when rules.threshold_kind = 'baseline_multiple' then rules.threshold * baselines.baseline_value
+            else rules.threshold
+        end as limit_value,
+        kpi_values.casts
+    from kpi_values
+    inner join rules
+        on kpi_values.kpi = rules.kpi
+    left join baselines
+        on rules.kpi = baselines.kpi
+        and kpi_values.tier = baselines.tier
+    where kpi_values.observed_value is not null
+        and coalesce(kpi_values.casts, 0) >= rules.min_casts
+        and (
+            rules.entry_tag_prefix is null
+            or ',' || coalesce(kpi_values.entry_tags, '') like '%,' || rules.entry_tag_prefix || '%'
+        )
+),
+
+final as (
+    select
+        cast(event_date as date) as event_date,
+        cast(rule_id as varchar) as rule_id,
+        cast(alert as varchar) as alert,
+        cast(entry as varchar) as entry,
+        cast(namespace as varchar) as namespace,
+        cast(tier as bigint) as tier,
+        cast(kpi as varchar) as kpi,
+        cast(observed_value as double) as observed_value,
+        cast(comparator as varchar) as comparator,
+        cast(threshold as double) as threshold,
+        cast(threshold_kind as varchar) as threshold_kind,
+        cast(baseline_value as double) as baseline_value,
+        cast(limit_value as double) as limit_value,
+        cast(casts as double) as casts
+    from evaluated
+    where (comparator = '>' and observed_value > limit_value)
+        or (comparator = '<' and observed_value < limit_value)
+)
+
+select * from final

@@ -1,0 +1,109 @@
+{#- One row per learning session (seed 004 game_sessions): the student, when it started and ended, its events and
+    tasks, and whether it is closed. A session closes after 30 minutes without an event, measured against the
+    ingest clock (the newest received_at of the family), like the seed's close call. -#}
+{%- set inactivity_minutes = 30 -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_id',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rows_to_reprocess('session_id', learning_sessions_to_reprocess('select session_id from ' ~ this ~ ' where not is_closed')) }}",
+    )
+}}
+{{ family_incremental_depends_on() }}
+-- depends_on: {{ ref('stg_learning__events') }}
+{{ guard_family_full_refresh('learning') }}
+
+with
+
+{% if is_incremental() -%}
+sessions_to_reprocess as (
+    {{ learning_sessions_to_reprocess('select session_id from ' ~ this ~ ' where not is_closed') }}
+),
+{%- endif %}
+
+all_events as (
+    select
+        event_id,
+        event_type,
+        player_key,
+        session_id,
+        mission_id,
+        task_id,
+        sequence,
+        game_version,
+        client_version,
+        occurred_at,
+        received_at
+    from {{ ref('stg_learning__events') }}
+    where session_id is not null
+),
+
+clock as (
+    select max(received_at) as newest_received_at
+    from all_events
+),
+
+events as (
+    select *
+    from all_events
+    {%- if is_incremental() %}
+    where session_id in (select session_id from sessions_to_reprocess)
+    {%- endif %}
+),
+
+firsts as (
+    select
+        session_id,
+        player_key,
+        mission_id,
+        game_version,
+        client_version
+    from (
+        select
+            *,
+            row_number() over (partition by session_id order by sequence, occurred_at, event_id) as position
+        from events
+    ) as ordered
+    where position = 1
+),
+
+sessions as (
+    select
+        session_id,
+        min(occurred_at) as started_at,
+        max(occurred_at) as ended_at,
+        count(*) as events,
+        count(distinct case when event_type = 'task_start' then task_id end) as tasks_started,
+        count(distinct case when event_type = 'task_complete' then task_id end) as tasks_completed,
+        max(case when event_type = 'mission_complete' then 1 else 0 end) = 1 as has_mission_complete,
+        max(player_key) as any_player_key,
+        max(mission_id) as any_mission_id
+    from events
+    group by session_id
+),
+
+final as (
+    select
+        sessions.session_id,
+        coalesce(firsts.player_key, sessions.any_player_key) as player_key,
+        coalesce(firsts.mission_id, sessions.any_mission_id) as mission_id,
+        firsts.game_version,
+        firsts.client_version,
+        cast(sessions.started_at as date) as session_date,
+        sessions.started_at,
+        sessions.ended_at,
+        cast(sessions.events as bigint) as events,
+        cast(sessions.tasks_started as bigint) as tasks_started,
+        cast(sessions.tasks_completed as bigint) as tasks_completed,
+        sessions.has_mission_complete,
+        sessions.ended_at <= {{ dbt.dateadd('minute', -inactivity_minutes, 'clock.newest_received_at') }} as is_closed,
+        {{ ledger_stamp() }} as _ledger_finished_at_max
+    from sessions
+    cross join clock
+    left join firsts
+        on sessions.session_id = firsts.session_id
+)
+
+select * from final

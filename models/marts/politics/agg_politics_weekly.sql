@@ -1,0 +1,128 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='week_start',
+        on_schema_change='fail',
+        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types(), 'week') }}",
+    )
+}}
+{{ family_incremental_depends_on() }}
+-- depends_on: {{ ref('int_politics__events_unioned') }}
+{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+
+{#- Rolled up from agg_politics_daily, never from raw events (seed 000 §5): counts, sums, sums of squares,
+    min and max are additive over days; distinct users come from the player-day table (distinct counts cannot
+    be summed, DESIGN §8). The weekly mean and stddev are recomputed from the sums, so they equal a direct
+    computation over the week's raw events. -#}
+{%- set week_of_date = period_start('week', 'event_date') %}
+
+with
+
+{% if is_incremental() -%}
+weeks_to_reprocess as (
+    select distinct {{ period_start('week', 'dates_to_reprocess.event_date') }} as week_start
+    from (
+        {{ family_dates_to_reprocess(politics_event_types()) }}
+    ) as dates_to_reprocess
+),
+{%- endif %}
+
+daily as (
+    select
+        {{ week_of_date }} as week_start,
+        event_type,
+        scope,
+        scope_id,
+        event_count,
+        outcome_count,
+        success_count,
+        value_count,
+        value_sum,
+        value_sum_squares,
+        value_min,
+        value_max
+    from {{ ref('agg_politics_daily') }}
+    {%- if is_incremental() %}
+    where {{ week_of_date }} in (select week_start from weeks_to_reprocess)
+    {%- endif %}
+),
+
+player_days as (
+    select
+        {{ week_of_date }} as week_start,
+        event_type,
+        company_id,
+        player_key
+    from {{ ref('int_politics__player_days') }}
+    {%- if is_incremental() %}
+    where {{ week_of_date }} in (select week_start from weeks_to_reprocess)
+    {%- endif %}
+),
+
+weekly_sums as (
+    select
+        week_start,
+        event_type,
+        scope,
+        scope_id,
+        sum(event_count) as event_count,
+        sum(outcome_count) as outcome_count,
+        sum(success_count) as success_count,
+        sum(value_count) as value_count,
+        sum(value_sum) as value_sum,
+        sum(value_sum_squares) as value_sum_squares,
+        min(value_min) as value_min,
+        max(value_max) as value_max
+    from daily
+    group by week_start, event_type, scope, scope_id
+),
+
+weekly_users as (
+    select week_start, event_type, 'all' as scope, 'all' as scope_id, count(distinct player_key) as distinct_users
+    from player_days
+    group by week_start, event_type
+
+    union all
+
+    select week_start, event_type, 'company' as scope, company_id as scope_id, count(distinct player_key) as distinct_users
+    from player_days
+    where company_id is not null
+    group by week_start, event_type, company_id
+
+    union all
+
+    select week_start, event_type, 'user' as scope, player_key as scope_id, 1 as distinct_users
+    from player_days
+    group by week_start, event_type, player_key
+),
+
+final as (
+    select
+        cast(weekly_sums.week_start as date) as week_start,
+        cast(weekly_sums.event_type as varchar) as event_type,
+        cast(weekly_sums.scope as varchar) as scope,
+        cast(weekly_sums.scope_id as varchar) as scope_id,
+        cast(weekly_sums.event_count as bigint) as event_count,
+        cast(coalesce(weekly_users.distinct_users, 0) as bigint) as distinct_users,
+        cast(weekly_sums.outcome_count as bigint) as outcome_count,
+        cast(weekly_sums.success_count as bigint) as success_count,
+        {{ safe_divide('weekly_sums.success_count', 'weekly_sums.outcome_count') }} as success_rate,
+        cast(weekly_sums.value_count as bigint) as value_count,
+        cast(weekly_sums.value_sum as double) as value_sum,
+        cast(weekly_sums.value_sum_squares as double) as value_sum_squares,
+        {{ safe_divide('weekly_sums.value_sum', 'weekly_sums.value_count') }} as value_avg,
+        cast({{ stddev_from_sums('weekly_sums.value_count', 'weekly_sums.value_sum', 'weekly_sums.value_sum_squares') }} as double)
+            as value_stddev,
+        cast(weekly_sums.value_min as double) as value_min,
+        cast(weekly_sums.value_max as double) as value_max,
+        {{ ledger_stamp(['agg_politics_daily', 'int_politics__player_days']) }} as _ledger_finished_at_max
+    from weekly_sums
+    left join weekly_users
+        on weekly_sums.week_start = weekly_users.week_start
+        and weekly_sums.event_type = weekly_users.event_type
+        and weekly_sums.scope = weekly_users.scope
+        and weekly_sums.scope_id = weekly_users.scope_id
+)
+
+select * from final

@@ -1,0 +1,198 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='fail',
+        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types(), spill_days=1) }}",
+    )
+}}
+{{ family_incremental_depends_on() }}
+{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+
+{#- The cross-event anti-abuse rules of seed 000 §9 that ingest cannot check line by line; parameters from
+    seed politics_abuse_rules. Both look back at most one window (≤ 1 day) before an event, so a date is
+    redone when it or the day before was touched (spill_days=1), and the events of the day before a date are
+    read as context. -#}
+
+with
+
+{% if is_incremental() -%}
+dates_to_reprocess as (
+    {{ family_dates_to_reprocess(politics_event_types(), spill_days=1) }}
+),
+
+context_dates as (
+    select event_date from dates_to_reprocess
+    union
+    select {{ dbt.dateadd('day', -1, 'event_date') }} as event_date from dates_to_reprocess
+),
+{%- endif %}
+
+rules as (
+    select
+        rule_id,
+        reason_code,
+        window_seconds,
+        max_events
+    from {{ ref('politics_abuse_rules') }}
+    where stage = 'warehouse'
+),
+
+lobby_attempts as (
+    select
+        event_id,
+        player_key,
+        company_id,
+        occurred_at,
+        event_date
+    from {{ ref('stg_politics__lobby_attempt') }}
+    where player_key is not null
+    {%- if is_incremental() %}
+        and event_date in (select event_date from context_dates)
+    {%- endif %}
+),
+
+momentum_shifts as (
+    select
+        event_id,
+        player_key,
+        company_id,
+        occurred_at,
+        event_date
+    from {{ ref('stg_politics__momentum_shift') }}
+    {%- if is_incremental() %}
+    where event_date in (select event_date from dates_to_reprocess)
+    {%- endif %}
+),
+
+poll_snapshots as (
+    select
+        company_id,
+        poll_id,
+        occurred_at,
+        margin
+    from {{ ref('stg_politics__poll_interval') }}
+    where company_id is not null
+    {%- if is_incremental() %}
+        and event_date in (select event_date from context_dates)
+    {%- endif %}
+),
+
+-- lobby_rate_exceeded: attempts by the same user in the window (t − window_seconds, t], itself included
+lobby_windows as (
+    select
+        attempt.event_id,
+        attempt.player_key,
+        attempt.company_id,
+        attempt.occurred_at,
+        attempt.event_date,
+        rules.rule_id,
+        rules.reason_code,
+        rules.max_events,
+        count(*) as attempts_in_window
+    from lobby_attempts as attempt
+    cross join rules
+    inner join lobby_attempts as earlier
+        on attempt.player_key = earlier.player_key
+        and earlier.occurred_at <= attempt.occurred_at
+        and earlier.occurred_at > {{ dbt.dateadd('second', '-rules.window_seconds', 'attempt.occurred_at') }}
+    where rules.rule_id = 'lobby_rate_exceeded'
+    group by
+        attempt.event_id,
+        attempt.player_key,
+        attempt.company_id,
+        attempt.occurred_at,
+        attempt.event_date,
+        rules.rule_id,
+        rules.reason_code,
+        rules.max_events
+),
+
+lobby_flags as (
+    select
+        event_date,
+        event_id,
+        rule_id,
+        reason_code,
+        'lobby_attempt' as event_type,
+        player_key,
+        company_id,
+        occurred_at,
+        cast(attempts_in_window as double) as observed_value,
+        cast(max_events as double) as limit_value
+    from lobby_windows
+    where attempts_in_window > max_events
+),
+
+-- momentum_without_poll_change: the company's polls in [t − window_seconds, t] must show a margin change,
+-- i.e. two snapshots of one poll with different margins; a shift with no company cannot be backed
+poll_evidence as (
+    select
+        shift.event_id,
+        poll_snapshots.poll_id,
+        max(poll_snapshots.margin) - min(poll_snapshots.margin) as margin_change
+    from momentum_shifts as shift
+    cross join rules
+    inner join poll_snapshots
+        on shift.company_id = poll_snapshots.company_id
+        and poll_snapshots.occurred_at <= shift.occurred_at
+        and poll_snapshots.occurred_at >= {{ dbt.dateadd('second', '-rules.window_seconds', 'shift.occurred_at') }}
+    where rules.rule_id = 'momentum_without_poll_change'
+    group by shift.event_id, poll_snapshots.poll_id
+),
+
+shift_evidence as (
+    select
+        event_id,
+        max(margin_change) as margin_change
+    from poll_evidence
+    group by event_id
+),
+
+momentum_flags as (
+    select
+        shift.event_date,
+        shift.event_id,
+        rules.rule_id,
+        rules.reason_code,
+        'momentum_shift' as event_type,
+        shift.player_key,
+        shift.company_id,
+        shift.occurred_at,
+        cast(coalesce(shift_evidence.margin_change, 0) as double) as observed_value,
+        cast(0 as double) as limit_value
+    from momentum_shifts as shift
+    cross join rules
+    left join shift_evidence
+        on shift.event_id = shift_evidence.event_id
+    where rules.rule_id = 'momentum_without_poll_change'
+        and coalesce(shift_evidence.margin_change, 0) <= 0
+),
+
+flags as (
+    select * from lobby_flags
+    union all
+    select * from momentum_flags
+),
+
+final as (
+    select
+        cast(event_date as date) as event_date,
+        cast(event_id as varchar) as event_id,
+        cast(rule_id as varchar) as rule_id,
+        cast(reason_code as varchar) as reason_code,
+        cast(event_type as varchar) as event_type,
+        cast(player_key as varchar) as player_key,
+        cast(company_id as varchar) as company_id,
+        cast(occurred_at as timestamp) as occurred_at,
+        observed_value,
+        limit_value,
+        {{ ledger_stamp() }} as _ledger_finished_at_max
+    from flags
+    {%- if is_incremental() %}
+    where event_date in (select event_date from dates_to_reprocess)
+    {%- endif %}
+)
+
+select * from final

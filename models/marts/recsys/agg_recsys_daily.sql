@@ -1,0 +1,181 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='fail',
+        pre_hook="{{ recsys_delete_dates_to_reprocess('day') }}",
+    )
+}}
+{{ recsys_incremental_depends_on() }}
+{{ guard_full_refresh() }}
+{%- set reprocess_filter = recsys_incremental_filter('event_date') %}
+
+with
+
+requests as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        request_id,
+        latency_ms,
+        catalog_size
+    from {{ ref('fct_recsys_requests') }}
+    where {{ reprocess_filter }}
+),
+
+impressions as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        request_id,
+        position,
+        canonical_id,
+        catalog_size,
+        is_clicked,
+        dwell_ms
+    from {{ ref('fct_recsys_impressions') }}
+    where {{ reprocess_filter }}
+),
+
+errors as (
+    select
+        event_date,
+        experiment_id,
+        bucket
+    from {{ ref('int_recsys__errors_attributed') }}
+    where {{ reprocess_filter }}
+),
+
+request_totals as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        count(*) as requests,
+        max(catalog_size) as catalog_items,
+        {{ percentile('latency_ms', 0.5) }} as latency_p50_ms,
+        {{ percentile('latency_ms', 0.95) }} as latency_p95_ms,
+        {{ percentile('latency_ms', 0.99) }} as latency_p99_ms
+    from requests
+    group by event_date, experiment_id, bucket
+),
+
+impression_totals as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        count(*) as impressions,
+        sum(case when is_clicked then 1 else 0 end) as clicks,
+        count(distinct canonical_id) as items_shown,
+        avg(case when is_clicked then dwell_ms end) as mean_dwell_ms
+    from impressions
+    group by event_date, experiment_id, bucket
+),
+
+error_totals as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        count(*) as errors
+    from errors
+    group by event_date, experiment_id, bucket
+),
+
+groups as (
+    select event_date, experiment_id, bucket from request_totals
+    union
+    select event_date, experiment_id, bucket from impression_totals
+    union
+    select event_date, experiment_id, bucket from error_totals
+),
+
+-- position 0: the whole request funnel of the day, every measure defined
+all_positions as (
+    select
+        groups.event_date,
+        groups.experiment_id,
+        groups.bucket,
+        0 as position,
+        coalesce(request_totals.requests, 0) as requests,
+        coalesce(impression_totals.impressions, 0) as impressions,
+        coalesce(impression_totals.clicks, 0) as clicks,
+        coalesce(impression_totals.items_shown, 0) as items_shown,
+        request_totals.catalog_items,
+        request_totals.latency_p50_ms,
+        request_totals.latency_p95_ms,
+        request_totals.latency_p99_ms,
+        coalesce(error_totals.errors, 0) as errors,
+        impression_totals.mean_dwell_ms
+    from groups
+    left join request_totals
+        on groups.event_date = request_totals.event_date
+        and groups.experiment_id = request_totals.experiment_id
+        and groups.bucket = request_totals.bucket
+    left join impression_totals
+        on groups.event_date = impression_totals.event_date
+        and groups.experiment_id = impression_totals.experiment_id
+        and groups.bucket = impression_totals.bucket
+    left join error_totals
+        on groups.event_date = error_totals.event_date
+        and groups.experiment_id = error_totals.experiment_id
+        and groups.bucket = error_totals.bucket
+),
+
+-- position p ≥ 1: the impressions shown at slot p and the requests that showed one; request-level measures
+-- (latency, errors) belong to position 0 only
+by_position as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        position,
+        count(distinct request_id) as requests,
+        count(*) as impressions,
+        sum(case when is_clicked then 1 else 0 end) as clicks,
+        count(distinct canonical_id) as items_shown,
+        max(catalog_size) as catalog_items,
+        cast(null as double) as latency_p50_ms,
+        cast(null as double) as latency_p95_ms,
+        cast(null as double) as latency_p99_ms,
+        cast(null as bigint) as errors,
+        avg(case when is_clicked then dwell_ms end) as mean_dwell_ms
+    from impressions
+    group by event_date, experiment_id, bucket, position
+),
+
+unioned as (
+    select * from all_positions
+    union all
+    select * from by_position
+),
+
+final as (
+    select
+        cast(event_date as date) as event_date,
+        cast(experiment_id as varchar) as experiment_id,
+        cast(bucket as varchar) as bucket,
+        cast(position as bigint) as position,
+        cast(requests as bigint) as requests,
+        cast(impressions as bigint) as impressions,
+        cast(clicks as bigint) as clicks,
+        {{ safe_divide('clicks', 'impressions') }} as ctr,
+        cast(items_shown as bigint) as items_shown,
+        cast(catalog_items as bigint) as catalog_items,
+        {{ safe_divide('items_shown', 'catalog_items') }} as coverage,
+        cast(latency_p50_ms as double) as latency_p50_ms,
+        cast(latency_p95_ms as double) as latency_p95_ms,
+        cast(latency_p99_ms as double) as latency_p99_ms,
+        cast(errors as bigint) as errors,
+        {{ safe_divide('errors', 'requests') }} as error_rate,
+        {{ safe_divide('impressions', 'requests') }} as impressions_per_request,
+        cast(mean_dwell_ms as double) as mean_dwell_ms,
+        {{ ledger_stamp(['fct_recsys_requests', 'fct_recsys_impressions']) }} as _ledger_finished_at_max
+    from unioned
+)
+
+select * from final

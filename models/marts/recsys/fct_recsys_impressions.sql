@@ -1,0 +1,52 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ recsys_delete_dates_to_reprocess('day') }}",
+    )
+}}
+{{ recsys_incremental_depends_on() }}
+{{ guard_full_refresh() }}
+{%- set reprocess_filter = recsys_incremental_filter('event_date') %}
+
+with
+
+impressions as (
+    select
+        impression_key,
+        impression_event_id,
+        request_id,
+        event_date,
+        impression_date,
+        experiment_id,
+        bucket,
+        canonical_id,
+        position,
+        visible_ms,
+        surface,
+        device_type,
+        impressed_at,
+        catalog_size,
+        has_request,
+        has_ranking,
+        is_position_consistent,
+        is_experiment_consistent,
+        is_clicked,
+        click_event_id,
+        clicked_at,
+        engagement_type,
+        dwell_ms
+    from {{ ref('int_recsys__impressions_joined') }}
+    where {{ reprocess_filter }}
+),
+
+final as (
+    select
+        *,
+        {{ ledger_stamp() }} as _ledger_finished_at_max
+    from impressions
+)
+
+select * from final

@@ -1,0 +1,54 @@
+{#- Every learning event type (seed 004) in one typed relation; all types share the seed's single-event shape. -#}
+{%- set columns = [
+    ['event_id', 'varchar'],
+    ['player_key', 'varchar'],
+    ['session_id', 'varchar'],
+    ['hash_key_id', 'varchar'],
+    ['mission_id', 'varchar'],
+    ['task_id', 'varchar'],
+    ['sequence', 'bigint'],
+    ['game_version', 'varchar'],
+    ['client_version', 'varchar'],
+    ['data', 'varchar'],
+    ['sample_rate', 'double'],
+    ['schema_version', 'varchar'],
+    ['occurred_at', 'timestamp'],
+    ['event_date', 'date'],
+    ['received_at', 'timestamp'],
+    ['batch_id', 'varchar'],
+] -%}
+
+with
+
+source as (
+    {{ union_lake_tables('lake_learning', learning_event_categories(), columns) }}
+),
+
+deduplicated as (
+    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+),
+
+final as (
+    select
+        event_id,
+        event_type,
+        event_category,
+        player_key,
+        session_id,
+        hash_key_id,
+        mission_id,
+        task_id,
+        sequence,
+        game_version,
+        client_version,
+        data as data_json,
+        sample_rate,
+        schema_version,
+        occurred_at,
+        event_date,
+        received_at,
+        batch_id
+    from deduplicated
+)
+
+select * from final

@@ -1,0 +1,45 @@
+with
+
+source as (
+    select
+        event_id,
+        schema_version,
+        occurred_at,
+        received_at,
+        batch_id,
+        player_key,
+        hash_key_id,
+        sample_rate,
+        company_id,
+        bill_id,
+        stance,
+        seat_weight,
+        lobby_payments_count,
+        event_date
+    from {{ source('lake_politics', 'bill_vote') }}
+),
+
+deduplicated as (
+    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+),
+
+final as (
+    select
+        event_id,
+        player_key,
+        hash_key_id,
+        company_id,
+        bill_id,
+        stance,
+        seat_weight,
+        lobby_payments_count,
+        sample_rate,
+        schema_version,
+        occurred_at,
+        cast(event_date as date) as event_date,
+        received_at,
+        batch_id
+    from deduplicated
+)
+
+select * from final

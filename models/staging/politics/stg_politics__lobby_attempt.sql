@@ -1,0 +1,48 @@
+with
+
+source as (
+    select
+        event_id,
+        schema_version,
+        occurred_at,
+        received_at,
+        batch_id,
+        player_key,
+        hash_key_id,
+        sample_rate,
+        company_id,
+        difficulty_tier,
+        success,
+        spend,
+        breakdown,
+        event_date
+    from {{ source('lake_politics', 'lobby_attempt') }}
+),
+
+deduplicated as (
+    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+),
+
+final as (
+    select
+        event_id,
+        player_key,
+        hash_key_id,
+        company_id,
+        difficulty_tier,
+        success as is_success,
+        spend,
+        breakdown.base_probability as base_probability,
+        breakdown.spend_modifier as spend_modifier,
+        breakdown.reputation_modifier as reputation_modifier,
+        breakdown.final_probability as final_probability,
+        sample_rate,
+        schema_version,
+        occurred_at,
+        cast(event_date as date) as event_date,
+        received_at,
+        batch_id
+    from deduplicated
+)
+
+select * from final

@@ -1,0 +1,45 @@
+with
+
+source as (
+    select
+        event_id,
+        schema_version,
+        occurred_at,
+        received_at,
+        batch_id,
+        player_key,
+        hash_key_id,
+        sample_rate,
+        company_id,
+        poll_id,
+        underdog_buff,
+        frontrunner_penalty,
+        cap_compressed,
+        event_date
+    from {{ source('lake_politics', 'system_balance_applied') }}
+),
+
+deduplicated as (
+    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+),
+
+final as (
+    select
+        event_id,
+        player_key,
+        hash_key_id,
+        company_id,
+        poll_id,
+        underdog_buff,
+        frontrunner_penalty,
+        cap_compressed as is_cap_compressed,
+        sample_rate,
+        schema_version,
+        occurred_at,
+        cast(event_date as date) as event_date,
+        received_at,
+        batch_id
+    from deduplicated
+)
+
+select * from final

@@ -1,0 +1,54 @@
+with
+
+source as (
+    select
+        event_id,
+        schema_version,
+        occurred_at,
+        received_at,
+        batch_id,
+        player_key,
+        hash_key_id,
+        session_id,
+        sample_rate,
+        request_id,
+        experiment_id,
+        bucket,
+        canonical_id,
+        position,
+        engagement_type,
+        dwell_ms,
+        device_type,
+        event_date
+    from {{ source('lake_recsys', 'click') }}
+),
+
+deduplicated as (
+    {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
+),
+
+final as (
+    select
+        event_id,
+        {{ dbt.concat(['request_id', "'/'", 'canonical_id']) }} as impression_key,
+        request_id,
+        experiment_id,
+        bucket,
+        player_key,
+        session_id,
+        hash_key_id,
+        canonical_id,
+        position,
+        engagement_type,
+        dwell_ms,
+        device_type,
+        sample_rate,
+        schema_version,
+        occurred_at,
+        cast(event_date as date) as event_date,
+        received_at,
+        batch_id
+    from deduplicated
+)
+
+select * from final

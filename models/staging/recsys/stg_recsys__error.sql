@@ -1,0 +1,50 @@
+with
+
+source as (
+    select
+        event_id,
+        schema_version,
+        occurred_at,
+        received_at,
+        batch_id,
+        player_key,
+        hash_key_id,
+        session_id,
+        sample_rate,
+        request_id,
+        experiment_id,
+        bucket,
+        component,
+        severity,
+        error_code,
+        message_length,
+        event_date
+    from {{ source('lake_recsys', 'error') }}
+),
+
+deduplicated as (
+    {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
+),
+
+final as (
+    select
+        event_id,
+        request_id,
+        experiment_id,
+        bucket,
+        player_key,
+        hash_key_id,
+        component,
+        severity,
+        error_code,
+        message_length,
+        sample_rate,
+        schema_version,
+        occurred_at,
+        cast(event_date as date) as event_date,
+        received_at,
+        batch_id
+    from deduplicated
+)
+
+select * from final

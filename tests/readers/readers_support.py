@@ -1,0 +1,46 @@
+"""Shared by the reader tests (a module of its own: every test folder has a ``conftest`` module, so importing
+from ``conftest`` would depend on collection order)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = datetime(2024, 12, 1, tzinfo=timezone.utc)
+KEY = b"readers-test-key-0123456789"
+SELECT = "+agg_recsys_daily +fct_recsys_impressions +dq_ingest_daily"
+"""The marts the readers need (with their seeds); built without dbt tests, which tests/warehouse/ covers."""
+NO_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+BUILT_MARTS = ("agg_recsys_daily", "dq_ingest_daily", "fct_recsys_impressions", "fct_recsys_requests")
+
+
+@dataclass(frozen=True)
+class Built:
+    """The session's warehouse: its data directory and the two batches (older first)."""
+
+    data_dir: Path
+    batch_ids: tuple[str, str]
+    quarantined: int
+
+
+def write_lines(path: Path, events, extra: list[str] = ()) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for event in events:
+            handle.write(json.dumps(event) + "\n")
+        for line in extra:
+            handle.write(line + "\n")
+    return path
+
+
+def copy_data_dir(built: Built, target: Path) -> Path:
+    """A copy of the built data directory without the warehouse (lake, marts, dbt manifest)."""
+    for name in ("lake", "marts"):
+        shutil.copytree(built.data_dir / name, target / name)
+    manifest = built.data_dir / "dbt" / "target" / "manifest.json"
+    (target / "dbt" / "target").mkdir(parents=True)
+    shutil.copy2(manifest, target / "dbt" / "target" / "manifest.json")
+    return target
