@@ -303,7 +303,7 @@ def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_ru
 def erase(player_id: str, data_dir: Path, hash_key_file: Path | None, demo_key: bool, dry_run: bool, no_build: bool) -> None:
     """Erase one player: remove their rows from every lake partition (rewriting only affected files) and the
     quarantine, re-aggregate the affected dates with dbt, and print a before/after report."""
-    from .erasure import erase_player, warehouse_rows
+    from .erasure import compact_warehouse, erase_player, warehouse_rows
     from .warehouse import run_dbt
 
     keyring = Keyring.single(IdentityHasher.demo()) if demo_key else Keyring.from_environment(hash_key_file)
@@ -315,6 +315,7 @@ def erase(player_id: str, data_dir: Path, hash_key_file: Path | None, demo_key: 
         report = erase_player(lake, keyring, player_id)
         if not no_build and database.exists():
             run_dbt(["build"], data_dir, quiet=True)
+            compact_warehouse(database)  # freed DuckDB blocks would still hold the erased rows' bytes
     after = before if dry_run else warehouse_rows(database, report.player_keys)
     click.echo(f"player keys: {', '.join(k[:12] + '…' for k in report.player_keys)}")
     click.echo(f"lake: {report.rows_removed} row(s) in {len(report.partitions)} partition(s), "

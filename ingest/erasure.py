@@ -117,3 +117,28 @@ def warehouse_rows(database: Path, player_keys: list[str]) -> dict[str, int]:
                 continue  # a view over lake files that no longer exist
             counts[f"{schema}.{table}"] = n
     return counts
+
+
+def compact_warehouse(database: Path) -> None:
+    """Rewrite the DuckDB file so that deleted rows are gone from disk too.
+
+    DuckDB reuses freed blocks without scrubbing them, so an erased player's key can survive in free space
+    after the marts are rebuilt. Copying the database into a fresh file and swapping it in removes it.
+    """
+    import os
+
+    import duckdb
+
+    database = Path(database)
+    if not database.exists():
+        return
+    fresh = database.with_name(database.name + ".compact")
+    if fresh.exists():
+        fresh.unlink()
+    with duckdb.connect() as con:
+        con.execute(f"attach '{database}' as old (read_only)")
+        con.execute(f"attach '{fresh}' as fresh")
+        con.execute("copy from database old to fresh")
+        con.execute("detach old")
+        con.execute("detach fresh")
+    os.replace(fresh, database)
