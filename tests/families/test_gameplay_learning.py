@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.conftest import ROOT, require_shared_data
+from conftest import ROOT, require_shared_data
 
 KEY = b"test-key-0123456789abcdef"
 REPLAYS = ("2.1.3.30508_12.SC2Replay", "2.1.4.32283_13.SC2Replay", "3.15.0.54518_30.SC2Replay",

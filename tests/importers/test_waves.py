@@ -15,7 +15,7 @@ import orjson
 import polars as pl
 import pytest
 
-from tests.conftest import require_shared_data
+from conftest import require_shared_data
 
 SAMPLE = "WAVES_20230201_to_20230228_events_sample.tsv.gz"
 
