@@ -160,7 +160,10 @@ class Lake:
     def batch_files(self, batch_id: str) -> list[Path]:
         """Every event and quarantine file a (possibly interrupted) run of ``batch_id`` left behind."""
         return [*self.events.glob(f"event_type=*/event_date=*/{batch_id}-*.parquet"),
-                *self.quarantine.glob(f"{batch_id}-*.parquet")]
+                *self.events.glob(f"event_type=*/event_date=*/.{batch_id}-*.tmp"),  # killed mid-write
+                *self.quarantine.glob(f"{batch_id}-*.parquet"),
+                *self.quarantine.glob(f".{batch_id}-*.tmp"),
+                *self.ledger.glob(f".{batch_id}.parquet.*.tmp")]
 
     def existing_event_ids(self, event_type: str, event_date: str) -> set[str]:
         """Event ids already landed in one partition (for dedup across batches, DESIGN §4)."""

@@ -302,8 +302,16 @@ class Family:
     def retention_days(self) -> dict[str, Any]:
         return self.manifest.get("retention_days", {})
 
+    @cached_property
+    def _requires(self) -> frozenset[str]:
+        return frozenset(self.route.get("requires", []))
+
+    @cached_property
+    def _batch_requires(self) -> frozenset[str] | None:
+        return frozenset(self.batch.get("requires", [])) if self.batch else None
+
     def claims(self, event: dict[str, Any]) -> bool:
-        return all(key in event for key in self.route.get("requires", []))
+        return event.keys() >= self._requires
 
     def event_types(self) -> list[str]:
         return sorted({t for t, _ in self.schemas})
@@ -385,8 +393,8 @@ class Registry:
     def batch_family(self, line: dict[str, Any]) -> Family | None:
         """The family whose batch envelope this wire object is, or None for a single event."""
         for family in self.families.values():
-            rule = family.batch
-            if rule and all(key in line for key in rule.get("requires", [])):
+            required = family._batch_requires
+            if required is not None and line.keys() >= required:
                 return family
         return None
 
