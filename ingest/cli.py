@@ -144,6 +144,14 @@ def _input_files(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
+def _keyring(demo_key: bool, hash_key_file: Path | None) -> Keyring:
+    """The keys to hash ids with: the public demo key (said aloud), else the configured keyring or key."""
+    if demo_key:
+        click.echo("note: using the public demo hash key 'demo' — fine for demos, never for real players", err=True)
+        return Keyring.single(IdentityHasher.demo())
+    return Keyring.from_environment(hash_key_file)
+
+
 def _opted_out(data_dir: Path, keyring: Keyring) -> frozenset[str]:
     """Player keys (under every key of the keyring) of the raw ids listed in ``privacy/opt_out.txt``."""
     path = data_dir / "privacy" / "opt_out.txt"
@@ -183,11 +191,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
     from .pipeline import BatchIngest, IngestSettings
 
     registry = load_registry(schemas_dir)
-    if demo_key:
-        keyring = Keyring.single(IdentityHasher.demo())
-        click.echo("note: using the public demo hash key 'demo' — fine for demos, never for real players", err=True)
-    else:
-        keyring = Keyring.from_environment(hash_key_file)
+    keyring = _keyring(demo_key, hash_key_file)
     files = _input_files(paths)
     lake = Lake(data_dir / "lake")
     lake.ensure_layout(registry)
@@ -252,7 +256,7 @@ def quarantine_replay(data_dir: Path, schemas_dir: Path, since: datetime | None,
     from .replay import replay_quarantine
 
     registry = load_registry(schemas_dir)
-    keyring = Keyring.single(IdentityHasher.demo()) if demo_key else Keyring.from_environment(hash_key_file)
+    keyring = _keyring(demo_key, hash_key_file)
     lake = Lake(data_dir / "lake")
     lake.ensure_layout(registry)
     settings = IngestSettings.with_keyring(registry.root, keyring, datetime.now(timezone.utc), backfill=backfill,
@@ -306,7 +310,7 @@ def erase(player_id: str, data_dir: Path, hash_key_file: Path | None, demo_key: 
     from .erasure import compact_warehouse, erase_player, warehouse_rows
     from .warehouse import run_dbt
 
-    keyring = Keyring.single(IdentityHasher.demo()) if demo_key else Keyring.from_environment(hash_key_file)
+    keyring = _keyring(demo_key, hash_key_file)
     lake = Lake(data_dir / "lake")
     database = data_dir / "warehouse.duckdb"
     report = erase_player(lake, keyring, player_id, dry_run=True)

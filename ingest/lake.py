@@ -11,7 +11,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -176,7 +176,3 @@ class Lake:
         """Write one part of a batch's quarantine: ``quarantine/<batch_id>-<part>.parquet``."""
         table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
         write_parquet_atomic(table, self.quarantine / f"{batch_id}-{part:04d}.parquet")
-
-
-def parse_date(value: str) -> date:
-    return date.fromisoformat(value)
