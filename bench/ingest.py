@@ -1,6 +1,6 @@
 """Ingest benchmark (run on demand, not a test): events/s and peak memory of ``telemetry ingest``.
 
-Generates N deterministic synthetic recsys events (``ingest.synthetic.recsys_events``) once into a cached
+Generates N deterministic synthetic recsys events (``ingest.generate.synthetic.recsys_events``) once into a cached
 JSONL file, then times, each as a subprocess on the same file:
 
 * ``telemetry ingest --backfill --workers W`` into a fresh data dir (full pipeline: parse, route, validate,
@@ -98,7 +98,7 @@ def input_file(events: int, seed: int, cache_dir: Path) -> Path:
 
     import orjson
 
-    from ingest.synthetic import recsys_events
+    from ingest.generate.synthetic import recsys_events
 
     path = cache_dir / f"recsys-{events}-seed{seed}.jsonl"
     if path.exists():
@@ -367,9 +367,9 @@ def profile(jsonl: Path, lines: int, top: int = 15) -> dict[str, Any]:
     import pstats
     from itertools import islice
 
-    from ingest.identity import IdentityHasher
+    from ingest.privacy import IdentityHasher
     from ingest.pipeline import IngestSettings, LineProcessor
-    from ingest.reader import LineReader
+    from ingest.pipeline import LineReader
     from ingest.registry import Registry
 
     registry = Registry.load(PROJECT_ROOT / "schemas")

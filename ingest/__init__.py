@@ -6,10 +6,10 @@ Public API::
 """
 
 from .errors import ConfigError, InputError, RegistryError, Rejection, TelemetryError
-from .identity import IdentityHasher
-from .lake import Lake
-from .pipeline import BatchIngest, BatchResult
-from .registry import Registry, check_registry
+from .privacy.keys import IdentityHasher
+from .lake.layout import Lake
+from .pipeline.batch import BatchIngest, BatchResult
+from .registry.schema import Registry, check_registry
 
 __all__ = [
     "BatchIngest",

@@ -25,11 +25,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..config import SEEDS_DIR
 from .base import Emitted, FamilyGenerator
 from .players import Player, Population, US_PER_DAY, day_start_us, poisson, session_starts
 
 FAMILY = "ability"
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 SHARD_RATES = {"world-2": {"reflect_count": 0.25}}
 """Per-shard source sampling config that differs from the registry defaults."""
 

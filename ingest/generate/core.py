@@ -24,12 +24,12 @@ from typing import Callable
 
 import orjson
 
-from ..identity import DEMO_KEY
+from ..config import SCHEMAS_DIR
+from ..privacy.keys import DEMO_KEY
 from .base import Emitted, EmittedBatch, FamilyGenerator
 from .players import FAMILIES, Population, day_start_us, derive_seed, iso_ms
 from .writer import FileAccounting, FileWriter, Sampler
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 GENERATOR_VERSION = "1"
 LATE_SHARE = 0.01
@@ -197,7 +197,7 @@ def _within_day(item: Emitted | EmittedBatch, day_end_us: int) -> Emitted | Emit
 def sample_rates(schemas_dir: Path) -> dict[str, float]:
     """Qualified lake event type → ingest sample rate, from the registry's ``x-telemetry.sample_rate``
     annotations (newest version of each type)."""
-    from ..registry import Registry
+    from ..registry.schema import Registry
 
     return {qualified: schema.sample_rate for qualified, schema in Registry.load(schemas_dir).lake_types().items()}
 

@@ -19,11 +19,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..config import SEEDS_DIR
 from .base import Emitted, FamilyGenerator
 from .players import Player, Population, US_PER_DAY, day_start_us, iso_ms, poisson, session_starts
 
 FAMILY = "politics"
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 ACTIONS: tuple[tuple[str, float], ...] = (
     ("BILL_VOTE", 0.28), ("POLL_INTERVAL", 0.24), ("LOBBY_ATTEMPT", 0.20), ("DEBATE_RESULT", 0.07),
     ("MOMENTUM_SHIFT", 0.06), ("ENDORSEMENT", 0.05), ("SYSTEM_BALANCE_APPLIED", 0.04), ("POLICY_ENACTED", 0.03),

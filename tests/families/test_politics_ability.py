@@ -27,7 +27,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.identity import DEMO_KEY, IdentityHasher
+from ingest.privacy import DEMO_KEY, IdentityHasher
 from ingest.lake import Lake
 from ingest.pipeline import BatchIngest, IngestSettings
 from ingest.registry import Registry

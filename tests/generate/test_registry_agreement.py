@@ -82,7 +82,7 @@ def test_achievements_and_rules_name_real_types():
 def test_retention_windows_follow_the_seeds():
     politics = json.loads((ROOT / "schemas/politics/_family.json").read_text(encoding="utf-8"))
     ability = json.loads((ROOT / "schemas/ability/_family.json").read_text(encoding="utf-8"))
-    # seed 000 §4, in the shape ingest/retention.py reads (aggregates per grain of agg_politics_<grain>)
+    # seed 000 §4, in the shape ingest/lifecycle/retention.py reads (aggregates per grain of agg_politics_<grain>)
     assert politics["retention_days"] == {"raw": 14, "aggregates": {"daily": 180, "weekly": 365}}
     assert (ability["retention_days"]["hot"], ability["retention_days"]["warm"], ability["retention_days"]["cold"]) \
         == (1, 14, 90)  # seed 001 §8

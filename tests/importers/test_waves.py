@@ -154,7 +154,7 @@ def test_every_event_validates_after_the_batch_envelope_is_applied(imported, reg
 def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported, registry, tmp_path):
     import pyarrow.parquet as pq
 
-    from ingest.identity import IdentityHasher
+    from ingest.privacy import IdentityHasher
     from ingest.lake import Lake
     from ingest.pipeline import BatchIngest, IngestSettings
 

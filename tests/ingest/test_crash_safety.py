@@ -13,7 +13,7 @@ import duckdb
 import orjson
 import pytest
 
-from ingest.synthetic import recsys_events
+from ingest.generate.synthetic import recsys_events
 
 TELEMETRY = str(Path(sys.executable).with_name("telemetry"))
 START_MS = 1_732_406_400_000 - 2 * 86_400_000  # 2024-11-22, inside the window of as-of 2024-11-24

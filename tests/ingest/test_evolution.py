@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.evolution import check_evolution, classify
+from ingest.registry.evolution import check_evolution, classify
 from ingest.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]

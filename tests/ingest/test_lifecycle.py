@@ -10,7 +10,7 @@ import duckdb
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.identity import IdentityHasher, Keyring
+from ingest.privacy import IdentityHasher, Keyring
 from ingest.lake import Lake
 
 T0 = 1732406400000  # 2024-11-24

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.identity import IdentityHasher
+from ingest.privacy import IdentityHasher
 from ingest.lake import Lake
 from ingest.pipeline import BatchIngest, IngestSettings
 
@@ -257,7 +257,7 @@ def test_interrupted_batch_is_redone_exactly_once(registry, tmp_path):
 
 
 def test_workers_do_not_change_the_result(registry, tmp_path):
-    from ingest.synthetic import recsys_events
+    from ingest.generate.synthetic import recsys_events
 
     events = list(recsys_events(1200, start_ms=T0 - 86_400_000, span_days=1))
     events.insert(500, b"{broken")

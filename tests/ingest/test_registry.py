@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest.dbt_sources import stale_files
+from ingest.registry.dbt_sources import stale_files
 from ingest.errors import RegistryError, Rejection
 from ingest.registry import Registry, check_registry, snake_case
 

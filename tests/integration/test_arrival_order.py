@@ -11,12 +11,13 @@ import duckdb
 import orjson
 import pytest
 
-from ingest.identity import IdentityHasher, Keyring
+from ingest.privacy import IdentityHasher, Keyring
 from ingest.lake import Lake
 from ingest.pipeline import BatchIngest, IngestSettings
 from ingest.registry import Registry
-from ingest.synthetic import recsys_events
-from ingest.warehouse import PROJECT_ROOT, run_dbt
+from ingest.generate.synthetic import recsys_events
+from ingest.config import PROJECT_ROOT
+from ingest.warehouse import run_dbt
 
 DAY_MS = 86_400_000
 START = datetime(2024, 11, 20, tzinfo=timezone.utc)

@@ -10,9 +10,9 @@ import orjson
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.erasure import compact_warehouse, warehouse_rows
-from ingest.identity import IdentityHasher
-from ingest.synthetic import recsys_events
+from ingest.privacy.erasure import compact_warehouse, warehouse_rows
+from ingest.privacy import IdentityHasher
+from ingest.generate.synthetic import recsys_events
 from ingest.warehouse import run_dbt
 
 SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]

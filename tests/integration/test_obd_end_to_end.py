@@ -12,12 +12,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.identity import IdentityHasher, Keyring
+from ingest.privacy import IdentityHasher, Keyring
 from ingest.importers.obd import import_obd
 from ingest.lake import Lake
 from ingest.pipeline import BatchIngest, IngestSettings
 from ingest.registry import Registry
-from ingest.warehouse import PROJECT_ROOT, run_dbt
+from ingest.config import PROJECT_ROOT
+from ingest.warehouse import run_dbt
 from conftest import require_shared_data
 
 

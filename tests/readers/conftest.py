@@ -21,7 +21,7 @@ def built(tmp_path_factory) -> Built:
     from ingest.lake import Lake
     from ingest.pipeline import BatchIngest, IngestSettings
     from ingest.registry import Registry
-    from ingest.synthetic import recsys_events
+    from ingest.generate.synthetic import recsys_events
     from ingest.warehouse import run_dbt
 
     data_dir = tmp_path_factory.mktemp("readers") / "data"

@@ -24,7 +24,7 @@ EXPECTED_FAILURES = {
 
 @pytest.fixture(scope="module")
 def dq_run(built, tmp_path_factory):
-    from ingest.dq import run_dq
+    from ingest.quality import run_dq
 
     data_dir = copy_data_dir(built, tmp_path_factory.mktemp("dq") / "data")
     newest = built.batch_ids[1]
@@ -127,13 +127,13 @@ def test_data_docs_render_offline_in_chromium(dq_run, chromium_path):
 
 
 def test_dq_command_prints_failures_and_exits_1(dq_run, monkeypatch):
-    import ingest.dq
+    import ingest.quality.gx
     from click.testing import CliRunner
 
     from ingest.cli import main
 
     data_dir, result = dq_run
-    monkeypatch.setattr(ingest.dq, "run_dq", lambda data_dir: result)  # the checkpoint itself ran in the fixture
+    monkeypatch.setattr(ingest.quality.gx, "run_dq", lambda data_dir: result)  # the checkpoint itself ran in the fixture
     output = CliRunner().invoke(main, ["dq", "run", "--data-dir", str(data_dir)])
     assert output.exit_code == 1, output.output
     assert "FAIL lake.recsys_click" in output.output and "FAIL mart.agg_recsys_daily" in output.output
@@ -144,7 +144,7 @@ def test_dq_command_prints_failures_and_exits_1(dq_run, monkeypatch):
 def test_a_later_erasure_turns_exact_counts_into_upper_bounds(built, registry, tmp_path):
     from datetime import datetime
 
-    from ingest.dq import build_targets
+    from ingest.quality import build_targets
     from ingest.lake import Lake
 
     data_dir = copy_data_dir(built, tmp_path / "data")

@@ -25,9 +25,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .errors import TelemetryError
+from ..config import PROJECT_ROOT, default_data_dir
+from ..errors import TelemetryError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class DbtError(TelemetryError):
@@ -142,12 +142,6 @@ class PublishedMart:
     mart: Mart
     rows: int
     path: Path
-
-
-def default_data_dir() -> Path:
-    """``$TELEMETRY_DATA_DIR``, else ``<repository>/data`` (so a notebook under ``notebooks/`` finds it)."""
-    value = os.environ.get("TELEMETRY_DATA_DIR")
-    return Path(value) if value else PROJECT_ROOT / "data"
 
 
 def marts_path(data_dir: Path | str | None = None) -> Path:

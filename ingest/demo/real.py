@@ -14,13 +14,14 @@ from pathlib import Path
 
 import duckdb
 
-from ..identity import IdentityHasher
-from ..lake import Lake
-from ..pipeline import BatchIngest, IngestSettings
-from ..registry import Registry
-from ..warehouse import PROJECT_ROOT, run_dbt
-from .sc2 import import_sc2
-from .waves import import_waves
+from ..privacy.keys import IdentityHasher
+from ..lake.layout import Lake
+from ..pipeline.batch import BatchIngest, IngestSettings
+from ..registry.schema import Registry
+from ..config import PROJECT_ROOT
+from ..warehouse.marts import run_dbt
+from ..importers.sc2 import import_sc2
+from ..importers.waves import import_waves
 
 __all__ = ["SHARED_DATA", "run_real_demo"]
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .lake import Lake
-from .registry import Registry
+from ..lake.layout import Lake
+from ..registry.schema import Registry
 
 GRAIN_COLUMNS = {"daily": "event_date", "weekly": "week_start", "monthly": "month_start"}
 

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .registry import Registry
+from ..registry.schema import Registry
 
 SCHEMA_SENTINEL_DATE = "1970-01-01"
 QUARANTINE_SCHEMA = pa.schema([

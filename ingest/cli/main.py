@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
-from .errors import ConfigError, InputError, RegistryError, TelemetryError
-from .identity import IdentityHasher, Keyring
-from .lake import Lake
-from .registry import Registry, check_registry
+from ..config import PROJECT_ROOT
+from ..errors import ConfigError, InputError, RegistryError, TelemetryError
+from ..privacy.keys import IdentityHasher, Keyring
+from ..lake.layout import Lake
+from ..registry.schema import Registry, check_registry
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_dir_option(function):
@@ -99,7 +99,7 @@ def schemas_check(schemas_dir: Path, revision: str | None) -> None:
     registry = load_registry(schemas_dir)
     problems = check_registry(registry)
     if revision is not None:
-        from .evolution import check_evolution
+        from ..registry.evolution import check_evolution
 
         for finding in check_evolution(registry, revision):
             click.echo(str(finding))
@@ -119,7 +119,7 @@ def schemas_check(schemas_dir: Path, revision: str | None) -> None:
 @click.option("--check", is_flag=True, help="Only report stale files (exit 1), write nothing.")
 def schemas_sources(schemas_dir: Path, check: bool) -> None:
     """Generate the dbt source files models/staging/<family>/_<family>__sources.yml from the registry."""
-    from .dbt_sources import stale_files, write_source_files
+    from ..registry.dbt_sources import stale_files, write_source_files
 
     registry = load_registry(schemas_dir)
     if check:
@@ -188,7 +188,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
     """
     from tqdm import tqdm
 
-    from .pipeline import BatchIngest, IngestSettings
+    from ..pipeline.batch import BatchIngest, IngestSettings
 
     registry = load_registry(schemas_dir)
     keyring = _keyring(demo_key, hash_key_file)
@@ -252,8 +252,8 @@ def quarantine_replay(data_dir: Path, schemas_dir: Path, since: datetime | None,
                       demo_key: bool, backfill: bool) -> None:
     """Re-validate quarantined lines against today's registry; land those that now pass, keep the rest with
     their current reason. Each line is judged by the clock of its original arrival. Idempotent."""
-    from .pipeline import IngestSettings
-    from .replay import replay_quarantine
+    from ..pipeline.batch import IngestSettings
+    from ..pipeline.replay import replay_quarantine
 
     registry = load_registry(schemas_dir)
     keyring = _keyring(demo_key, hash_key_file)
@@ -285,7 +285,7 @@ def retention() -> None:
 def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_run: bool) -> None:
     """Drop raw partitions, quarantine files and aggregate rows older than their family's windows. Every drop
     is printed and logged to lake/_maintenance/retention.jsonl. Rollups keep their own (longer) history."""
-    from . import retention as policy
+    from ..lifecycle import retention as policy
 
     registry = load_registry(schemas_dir)
     drops = policy.apply(registry, Lake(data_dir / "lake"), parse_as_of(as_of).date(), data_dir / "warehouse.duckdb",
@@ -307,8 +307,8 @@ def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_ru
 def erase(player_id: str, data_dir: Path, hash_key_file: Path | None, demo_key: bool, dry_run: bool, no_build: bool) -> None:
     """Erase one player: remove their rows from every lake partition (rewriting only affected files) and the
     quarantine, re-aggregate the affected dates with dbt, and print a before/after report."""
-    from .erasure import compact_warehouse, erase_player, warehouse_rows
-    from .warehouse import run_dbt
+    from ..privacy.erasure import compact_warehouse, erase_player, warehouse_rows
+    from ..warehouse.marts import run_dbt
 
     keyring = _keyring(demo_key, hash_key_file)
     lake = Lake(data_dir / "lake")
@@ -342,7 +342,7 @@ def erase(player_id: str, data_dir: Path, hash_key_file: Path | None, demo_key: 
 def dbt(data_dir: Path, dbt_args: tuple[str, ...]) -> None:
     """Run dbt on this data directory's warehouse, e.g. `telemetry dbt build` (same as `dbt build` from the
     repository root with TELEMETRY_DATA_DIR set)."""
-    from .warehouse import run_dbt
+    from ..warehouse.marts import run_dbt
 
     sys.exit(run_dbt(list(dbt_args) or ["build"], data_dir, check=False))
 
@@ -353,7 +353,7 @@ def dbt(data_dir: Path, dbt_args: tuple[str, ...]) -> None:
 def demo(data_dir: Path, recsys_only: bool) -> None:
     """Every family end to end (generated players, SC2 replays, WAVES), then the Open Bandit sample: import →
     ingest --backfill → dbt build → CTR per day per bucket, data-quality report and dashboard."""
-    from .demo import run_demo
+    from ..demo.recsys import run_demo
 
     run_demo(data_dir, echo=click.echo, families=not recsys_only)
 
@@ -373,7 +373,7 @@ def import_obd(csv_files: tuple[Path, ...], out_dir: Path) -> None:
 
     The mapping is documented in docs/importers/obd.md.
     """
-    from .importers.obd import import_obd as run
+    from ..importers.obd import import_obd as run
 
     result = run(list(csv_files), out_dir)
     click.echo(str(result))
@@ -381,12 +381,12 @@ def import_obd(csv_files: tuple[Path, ...], out_dir: Path) -> None:
 
 # Commands defined in their own modules are registered here, one line each (keep the list sorted).
 # <registered-commands>
-from .importers.sc2 import sc2_command; import_.add_command(sc2_command, "sc2")  # noqa: E402,E702
-from .importers.waves import waves_command; import_.add_command(waves_command, "waves")  # noqa: E402,E702
-from .dq import dq_group; main.add_command(dq_group, "dq")  # noqa: E402,E702
-from .generate import generate_command; main.add_command(generate_command, "generate")  # noqa: E402,E702
-from .report import report_command; main.add_command(report_command, "report")  # noqa: E402,E702
-from .warehouse import publish_command; main.add_command(publish_command, "publish")  # noqa: E402,E702
+from ..importers.sc2 import sc2_command; import_.add_command(sc2_command, "sc2")  # noqa: E402,E702
+from ..importers.waves import waves_command; import_.add_command(waves_command, "waves")  # noqa: E402,E702
+from ..quality.gx import dq_group; main.add_command(dq_group, "dq")  # noqa: E402,E702
+from ..generate import generate_command; main.add_command(generate_command, "generate")  # noqa: E402,E702
+from ..report.dashboard import report_command; main.add_command(report_command, "report")  # noqa: E402,E702
+from ..warehouse.marts import publish_command; main.add_command(publish_command, "publish")  # noqa: E402,E702
 # </registered-commands>
 
 

@@ -46,10 +46,11 @@ from typing import Any
 
 import duckdb
 
-from .errors import TelemetryError
-from .lake import Lake, SCHEMA_SENTINEL_DATE
-from .registry import EventSchema, Registry
-from .warehouse import CATALOG_FILE, PROJECT_ROOT, default_data_dir, marts_path
+from ..errors import TelemetryError
+from ..lake.layout import Lake, SCHEMA_SENTINEL_DATE
+from ..registry.schema import EventSchema, Registry
+from ..config import PROJECT_ROOT, default_data_dir
+from ..warehouse.marts import CATALOG_FILE, marts_path
 
 CHECKPOINT = "telemetry"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -249,7 +250,7 @@ def _python_regex(pattern: str) -> bool:
 # --- expectations from the dbt manifest and conventions ------------------------------------------------------
 def _manifest_tests(data_dir: Path) -> dict[str, list[tuple[str, dict]]]:
     """Mart name → GX expectations mirroring the dbt generic tests declared on it (newest manifest)."""
-    from .warehouse import _manifest_paths
+    from ..warehouse.marts import _manifest_paths
 
     out: dict[str, list[tuple[str, dict]]] = {}
     for path in _manifest_paths(data_dir):
@@ -584,7 +585,7 @@ def make_data_docs_offline(site: Path) -> int:
 def _dq_group():
     import click
 
-    from .warehouse import data_dir_option
+    from ..warehouse.marts import data_dir_option
 
     @click.group("dq")
     def dq_group() -> None:

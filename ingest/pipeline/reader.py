@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from .errors import InputError
+from ..errors import InputError
 
 CHUNK_BYTES = 1 << 20
 

@@ -22,11 +22,11 @@ from typing import Any, Callable, Iterator
 import orjson
 import pyarrow as pa
 
-from .errors import InputError, RegistryError, Rejection
-from .identity import IdentityHasher, Keyring
-from .lake import Lake, write_parquet_atomic
+from ..errors import InputError, RegistryError, Rejection
+from ..privacy.keys import IdentityHasher, Keyring
+from ..lake.layout import Lake, write_parquet_atomic
 from .reader import Line, LineReader
-from .registry import EventSchema, Registry, is_missing, resolve_pointer
+from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")
 FUTURE_TOLERANCE = timedelta(minutes=5)  # seed 000

@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .lake import QUARANTINE_SCHEMA, Lake, write_parquet_atomic
-from .pipeline import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor
+from ..lake.layout import QUARANTINE_SCHEMA, Lake, write_parquet_atomic
+from .batch import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor
 from .reader import Line
-from .registry import Registry
+from ..registry.schema import Registry
 
 NOT_REPLAYABLE = {"truncated_input", "corrupt_input"}  # the bytes after the damage are gone
 

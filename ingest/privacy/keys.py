@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DEMO_KEY = b"game-telemetry-demo-key--not-a-secret"
 DEMO_KEY_ID = "demo"

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .identity import Keyring
-from .lake import QUARANTINE_SCHEMA, Lake, write_parquet_atomic
+from .keys import Keyring
+from ..lake.layout import QUARANTINE_SCHEMA, Lake, write_parquet_atomic
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import Any
 
 import jsonschema
 
-from .errors import ConfigError
-from .registry import Registry, version_key
+from ..errors import ConfigError
+from .schema import Registry, version_key
 
 COSMETIC = {"description", "title", "examples", "$comment"}
 

@@ -41,8 +41,9 @@ from string import Template
 import duckdb
 import polars as pl
 
-from .registry import Registry
-from .warehouse import CATALOG_FILE, PROJECT_ROOT, default_data_dir, marts, marts_path, read
+from ..registry.schema import Registry
+from ..config import PROJECT_ROOT, default_data_dir
+from ..warehouse.marts import CATALOG_FILE, marts, marts_path, read
 
 DESIGN_FAMILIES = ("politics", "ability", "gameplay", "recsys", "learning")
 """The five event families of DESIGN, in its order; registry families not listed here follow."""
@@ -422,7 +423,7 @@ def build_report(data_dir: Path | str | None = None, registry: Registry | None =
 def _report_command():
     import click
 
-    from .warehouse import data_dir_option
+    from ..warehouse.marts import data_dir_option
 
     @click.command("report")
     @data_dir_option

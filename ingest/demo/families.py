@@ -17,12 +17,13 @@ from typing import Callable
 
 import duckdb
 
-from ..identity import IdentityHasher
-from ..lake import Lake
-from ..pipeline import BatchIngest, IngestSettings
-from ..registry import Registry
-from ..warehouse import PROJECT_ROOT, run_dbt
-from .core import GenerateConfig, generate
+from ..privacy.keys import IdentityHasher
+from ..lake.layout import Lake
+from ..pipeline.batch import BatchIngest, IngestSettings
+from ..registry.schema import Registry
+from ..config import PROJECT_ROOT
+from ..warehouse.marts import run_dbt
+from ..generate.core import GenerateConfig, generate
 
 DEMO_PLAYERS = 200
 DEMO_DAYS = 14

@@ -31,7 +31,7 @@ import fastjsonschema
 import jsonschema
 import pyarrow as pa
 
-from .errors import RegistryError, Rejection
+from ..errors import RegistryError, Rejection
 
 ANNOTATION = "x-telemetry"
 TIME_UNITS = ("epoch_ms", "epoch_s", "iso8601")

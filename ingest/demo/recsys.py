@@ -11,12 +11,13 @@ from pathlib import Path
 
 import duckdb
 
-from .identity import IdentityHasher
-from .importers.obd import import_obd, locate_obd_sample
-from .lake import Lake
-from .pipeline import BatchIngest, IngestSettings
-from .registry import Registry
-from .warehouse import PROJECT_ROOT, run_dbt
+from ..privacy.keys import IdentityHasher
+from ..importers.obd import import_obd, locate_obd_sample
+from ..lake.layout import Lake
+from ..pipeline.batch import BatchIngest, IngestSettings
+from ..registry.schema import Registry
+from ..config import PROJECT_ROOT
+from ..warehouse.marts import run_dbt
 
 CTR_BY_DAY_AND_BUCKET = """
 select
@@ -46,8 +47,8 @@ def run_demo(data_dir: Path, echo=print, *, families: bool = True) -> None:
 
     data_dir = Path(data_dir).resolve()
     if families:
-        from .generate.demo import run_generated_demo
-        from .importers.demo_real import run_real_demo
+        from .families import run_generated_demo
+        from .real import run_real_demo
 
         echo("== generated players: politics, ability metrics (and every family) — issue 3 ==")
         run_generated_demo(data_dir, echo)
@@ -80,9 +81,9 @@ def run_demo(data_dir: Path, echo=print, *, families: bool = True) -> None:
     echo(f"lake:       {lake.root}\nwarehouse:  {data_dir / 'warehouse.duckdb'}\n"
          f"quarantine: {lake.quarantine}\nledger:     {lake.ledger}")
     # readers (docs/readers.md): run_dbt(["build"]) above already published the marts as Parquet
-    from .dq import run_dq
-    from .report import build_report
-    from .warehouse import marts_path
+    from ..quality.gx import run_dq
+    from ..report.dashboard import build_report
+    from ..warehouse.marts import marts_path
 
     echo(f"published marts: {marts_path(data_dir)} (read them with `from ingest import warehouse`)")
     echo("data quality: Great Expectations checkpoint over the latest batch, the ledger and the marts")

@@ -1,0 +1,16 @@
+"""The dbt warehouse from Python: run dbt, publish the marts as Parquet, read them.
+
+Readers (docs/readers.md)::
+
+    from ingest import warehouse
+    daily = warehouse.read("agg_recsys_daily")
+    warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily where position = 0 group by 1")
+"""
+
+from .marts import (
+    CATALOG_FILE, DbtError, Mart, MartNotFound, PublishError, PublishedMart, connect, describe, discover_marts, marts,
+    marts_path, publish_marts, read, run_dbt, sql,
+)
+
+__all__ = ["CATALOG_FILE", "DbtError", "Mart", "MartNotFound", "PublishError", "PublishedMart", "connect", "describe",
+           "discover_marts", "marts", "marts_path", "publish_marts", "read", "run_dbt", "sql"]
