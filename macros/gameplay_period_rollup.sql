@@ -2,29 +2,18 @@
     calendar month). Additive measures are summed from agg_gameplay_daily (aggregates outlive raw data, DESIGN
     §7–8); active players (WAU / MAU) are counted distinct over the period from fct_player_daily_activity and
     the session-length percentiles are recomputed from fct_gameplay_sessions over the whole period, never
-    averaged from daily values. Incremental: recomputes the periods containing gameplay_dates_to_reprocess(). -#}
+    averaged from daily values. Incremental: reads only the days of the periods this run redoes (reprocess_filter). -#}
 {% macro gameplay_period_rollup(period) %}
 {%- set period_column = period ~ '_start' -%}
 {%- set active_column = {'week': 'wau', 'month': 'mau'}[period] -%}
 with
-
-{% if is_incremental() -%}
-periods_to_reprocess as (
-    select distinct {{ period_start(period, 'dates_to_reprocess.event_date') }} as period_start
-    from (
-        {{ gameplay_dates_to_reprocess() }}
-    ) as dates_to_reprocess
-),
-{%- endif %}
 
 daily as (
     select
         {{ period_start(period, 'event_date') }} as period_start,
         *
     from {{ ref('agg_gameplay_daily') }}
-    {%- if is_incremental() %}
-    where {{ period_start(period, 'event_date') }} in (select period_start from periods_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date', period=period) }}
 ),
 
 sessions as (
@@ -33,9 +22,7 @@ sessions as (
         end_reason,
         duration_seconds
     from {{ ref('fct_gameplay_sessions') }}
-    {%- if is_incremental() %}
-    where {{ period_start(period, 'session_date') }} in (select period_start from periods_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('session_date', period=period) }}
 ),
 
 player_days as (
@@ -44,9 +31,7 @@ player_days as (
         player_key
     from {{ ref('fct_player_daily_activity') }}
     where is_gameplay_active
-    {%- if is_incremental() %}
-        and {{ period_start(period, 'activity_date') }} in (select period_start from periods_to_reprocess)
-    {%- endif %}
+        and {{ reprocess_filter('activity_date', period=period) }}
 ),
 
 daily_totals as (

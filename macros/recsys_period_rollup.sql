@@ -2,11 +2,10 @@
     Additive counts are summed from agg_recsys_daily's position-0 rows (aggregates outlive raw data, DESIGN
     §7–8) and the ratios recomputed from those sums; latency percentiles come from fct_recsys_requests and
     distinct items shown / mean dwell from fct_recsys_impressions over the whole period, never averaged from
-    daily values. Incremental: recomputes the periods containing recsys_dates_to_reprocess() (recsys_incremental_filter). -#}
+    daily values. Incremental: reads only the days of the periods this run redoes (reprocess_filter). -#}
 {% macro recsys_period_rollup(period) %}
 {%- set period_column = period ~ '_start' -%}
 {%- set period_of_event = period_start(period, 'event_date') -%}
-{%- set reprocess_filter = recsys_incremental_filter(period_of_event, period) -%}
 with
 
 daily as (
@@ -21,7 +20,7 @@ daily as (
         catalog_items
     from {{ ref('agg_recsys_daily') }}
     where position = 0
-        and {{ reprocess_filter }}
+        and {{ reprocess_filter('event_date', period=period) }}
 ),
 
 requests as (
@@ -31,7 +30,7 @@ requests as (
         bucket,
         latency_ms
     from {{ ref('fct_recsys_requests') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date', period=period) }}
 ),
 
 impressions as (
@@ -43,7 +42,7 @@ impressions as (
         is_clicked,
         dwell_ms
     from {{ ref('fct_recsys_impressions') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date', period=period) }}
 ),
 
 daily_totals as (

@@ -1,25 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(ability_event_types()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
-{{ guard_incremental_full_refresh(ability_event_types(), ref('stg_ability__metric_summary'), "'ability_metric_summary'") }}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 {#- Player-day activity per entry and tier: weekly distinct players are counted from it, never summed from
     daily distinct counts (DESIGN §8). Persisted (incremental) so it outlives the raw retention. -#}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ family_dates_to_reprocess(ability_event_types()) }}
-),
-{%- endif %}
 
 summaries as (
     select
@@ -29,9 +14,7 @@ summaries as (
         player_key
     from {{ ref('stg_ability__metric_summary') }}
     where player_key is not null
-    {%- if is_incremental() %}
-        and event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 final as (

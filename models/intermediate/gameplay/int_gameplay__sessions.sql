@@ -1,7 +1,10 @@
 {#- Sessionization (seed 002 session lifecycle): the gameplay events of one player and one client session id,
     in time order, split into sessions. Rules (docs/families/gameplay.md):
-    1. a new session begins at the pair's first event, after more than 30 minutes without an event, and at a
-       session_start that is not the first event of the current session (a client reusing its session id);
+    1. a new session begins at the pair's first event, at a session_start that is not the first event of the
+       current session (a client reusing its session id), and after more than 30 minutes without an event —
+       except between a session_start and the session_end or session_crash that closes it: lifecycle events are
+       sampled at 100% (seed 002), so where they exist they define the session, and a long quiet stretch inside
+       it only means its other events were sampled out; inactivity closes only sessions that never got an end;
     2. a reconnect within 30 minutes continues the session (counted in `reconnects`), as does any event after a
        session_crash within 30 minutes;
     3. the session ends at its last lifecycle event when that is a session_end (`ended`) or a session_crash not
@@ -56,14 +59,35 @@ ordered as (
     from events
 ),
 
+positioned as (
+    select
+        *,
+        row_number() over (
+            partition by player_key, session_id
+            order by occurred_at, lifecycle_rank, seq, event_id
+        ) as event_position
+    from ordered
+),
+
+-- where each event sits among the lifecycle events of its (player, session id)
 with_previous as (
     select
         *,
-        lag(occurred_at) over (
-            partition by player_key, session_id
-            order by occurred_at, lifecycle_rank, seq, event_id
-        ) as previous_occurred_at
-    from ordered
+        lag(occurred_at) over pair_order as previous_occurred_at,
+        max(case when event_type = 'session_start' then event_position end) over (
+            pair_order rows between unbounded preceding and 1 preceding
+        ) as previous_start_position,
+        max(case when event_type in ('session_end', 'session_crash') then event_position end) over (
+            pair_order rows between unbounded preceding and 1 preceding
+        ) as previous_close_position,
+        min(case when event_type in ('session_end', 'session_crash') then event_position end) over (
+            pair_order rows between current row and unbounded following
+        ) as next_close_position,
+        min(case when event_type = 'session_start' then event_position end) over (
+            pair_order rows between 1 following and unbounded following
+        ) as next_start_position
+    from positioned
+    window pair_order as (partition by player_key, session_id order by event_position)
 ),
 
 flagged as (
@@ -71,8 +95,14 @@ flagged as (
         *,
         case
             when previous_occurred_at is null then 1
-            when occurred_at > {{ dbt.dateadd('minute', inactivity_minutes, 'previous_occurred_at') }} then 1
             when event_type = 'session_start' then 1
+            -- inside a started session that a later end (or crash) closes: lifecycle events define it
+            when previous_start_position is not null
+                and coalesce(previous_close_position, 0) < previous_start_position
+                and next_close_position is not null
+                and next_close_position < coalesce(next_start_position, next_close_position + 1)
+                then 0
+            when occurred_at > {{ dbt.dateadd('minute', inactivity_minutes, 'previous_occurred_at') }} then 1
             else 0
         end as is_session_start
     from with_previous

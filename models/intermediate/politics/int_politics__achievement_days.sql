@@ -1,26 +1,11 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
-{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 {#- Achievement progress made per user and day (seed 000 §7): the events that count toward each achievement
     of seed politics_achievements (its type; successful only when requires_success; value ≥ min_value when
     set). Persisted so lifetime progress outlives the 14-day raw retention. -#}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ family_dates_to_reprocess(politics_event_types()) }}
-),
-{%- endif %}
 
 events as (
     select
@@ -31,9 +16,7 @@ events as (
         is_success
     from {{ ref('int_politics__events_unioned') }}
     where player_key is not null
-    {%- if is_incremental() %}
-        and event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 achievements as (

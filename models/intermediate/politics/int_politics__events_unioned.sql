@@ -1,10 +1,9 @@
-{#- The type's value field (seed politics_event_types.value_field) and outcome, per politics event type. -#}
+{#- One branch per registry type of the family. The value of a type (seed politics_event_types.value_field) where
+    it has one; a type without an entry has no value. -#}
 {%- set value_of = {
-    'campaign_phase_change': 'cast(null as double)',
     'debate_result': 'persuasion_score',
     'endorsement': 'boost',
     'bill_vote': 'seat_weight',
-    'policy_enacted': 'cast(null as double)',
     'lobby_attempt': 'spend',
     'momentum_shift': 'momentum_to - momentum_from',
     'poll_interval': 'margin',
@@ -13,7 +12,8 @@
 
 with
 
-{% for event_type, value in value_of.items() -%}
+{% for event_type in registry_event_categories('politics') -%}
+{%- set value = value_of.get(event_type, 'cast(null as double)') %}
 {{ event_type }} as (
     select
         '{{ event_type }}' as event_type,
@@ -30,7 +30,7 @@ with
 
 {% endfor -%}
 unioned as (
-    {%- for event_type in value_of %}
+    {%- for event_type in registry_event_categories('politics') %}
     select * from {{ event_type }}
     {%- if not loop.last %}
     union all

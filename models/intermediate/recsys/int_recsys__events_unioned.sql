@@ -1,40 +1,21 @@
+{#- Every recsys event (one branch per registry type of the family) with the keys that chain it to its request:
+    the input of the reprocess chain (meta.reprocess.chain) and the full-refresh guard. -#}
 with
 
-requests as (
-    select event_id, request_id, event_date, batch_id
-    from {{ ref('stg_recsys__request') }}
-),
-
-rankings as (
-    select event_id, request_id, event_date, batch_id
-    from {{ ref('stg_recsys__ranking') }}
-),
-
-impressions as (
-    select event_id, request_id, event_date, batch_id
-    from {{ ref('stg_recsys__impression') }}
-),
-
-clicks as (
-    select event_id, request_id, event_date, batch_id
-    from {{ ref('stg_recsys__click') }}
-),
-
-errors as (
-    select event_id, request_id, event_date, batch_id
-    from {{ ref('stg_recsys__error') }}
-),
-
 unioned as (
-    select 'recsys_request' as event_type, * from requests
+    {%- for event_type in registry_event_categories('recsys') %}
+    select
+        'recsys_{{ event_type }}' as event_type,
+        event_id,
+        request_id,
+        event_date,
+        batch_id
+    from {{ ref('stg_recsys__' ~ event_type) }}
+    {%- if not loop.last %}
+
     union all
-    select 'recsys_ranking' as event_type, * from rankings
-    union all
-    select 'recsys_impression' as event_type, * from impressions
-    union all
-    select 'recsys_click' as event_type, * from clicks
-    union all
-    select 'recsys_error' as event_type, * from errors
+    {%- endif %}
+    {%- endfor %}
 ),
 
 final as (

@@ -1,23 +1,7 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(ability_event_types()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_ability__metric_summary') }}
-{{ guard_incremental_full_refresh(ability_event_types(), ref('stg_ability__metric_summary'), "'ability_metric_summary'") }}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ family_dates_to_reprocess(ability_event_types()) }}
-),
-{%- endif %}
 
 metric_values as (
     select
@@ -32,9 +16,7 @@ metric_values as (
         sample_rate,
         estimated_value
     from {{ ref('int_ability__metric_values') }}
-    {%- if is_incremental() %}
-    where event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 final as (

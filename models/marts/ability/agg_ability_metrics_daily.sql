@@ -1,26 +1,11 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(ability_event_types()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
-{{ guard_incremental_full_refresh(ability_event_types(), ref('stg_ability__metric_summary'), "'ability_metric_summary'") }}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 {#- KPI inputs are reweighted totals (Σ value ÷ sample rate, seed 001 §6), so a sampled metric does not bias a
     ratio; they equal the observed sums for metrics sampled at 1.0 (all KPI inputs by default). A total is null
     when no summary of the row reported the metric. -#}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ family_dates_to_reprocess(ability_event_types()) }}
-),
-{%- endif %}
 
 summaries as (
     select
@@ -33,9 +18,7 @@ summaries as (
         player_key,
         tags
     from {{ ref('stg_ability__metric_summary') }}
-    {%- if is_incremental() %}
-    where event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 metric_values as (
@@ -47,9 +30,7 @@ metric_values as (
         estimated_value
     from {{ ref('int_ability__metric_values') }}
     where metric_key in ('{{ ability_kpi_input_metrics() | join("', '") }}')
-    {%- if is_incremental() %}
-        and event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 summary_counts as (

@@ -1,30 +1,11 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='week_start',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(ability_event_types(), 'week') }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_ability__metric_summary') }}
-{{ guard_incremental_full_refresh(ability_event_types(), ref('stg_ability__metric_summary'), "'ability_metric_summary'") }}
+{{ config(materialized='incremental', unique_key='week_start') }}
+{{ reprocess_depends_on() }}
 
 {#- Rolled up from agg_ability_metrics_daily: the reweighted totals are additive, the KPIs are recomputed from
     the weekly totals (never averaged from daily ratios), distinct players come from the player-day table. -#}
 {%- set week_of_date = period_start('week', 'event_date') %}
 
 with
-
-{% if is_incremental() -%}
-weeks_to_reprocess as (
-    select distinct {{ period_start('week', 'dates_to_reprocess.event_date') }} as week_start
-    from (
-        {{ family_dates_to_reprocess(ability_event_types()) }}
-    ) as dates_to_reprocess
-),
-{%- endif %}
 
 daily as (
     select
@@ -38,9 +19,7 @@ daily as (
         {{ key }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('agg_ability_metrics_daily') }}
-    {%- if is_incremental() %}
-    where {{ week_of_date }} in (select week_start from weeks_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date', period='week') }}
 ),
 
 player_days as (
@@ -50,9 +29,7 @@ player_days as (
         tier,
         player_key
     from {{ ref('int_ability__player_days') }}
-    {%- if is_incremental() %}
-    where {{ week_of_date }} in (select week_start from weeks_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date', period='week') }}
 ),
 
 weekly_totals as (

@@ -2,29 +2,10 @@
     learning (seed 004), recsys (seed 003) and politics (seed 000); a family joins by adding its CTE to
     `family_days` and its name to `families` (the ability family has no staging model yet). -#}
 {%- set families = ['gameplay', 'learning', 'recsys', 'politics'] -%}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rows_to_reprocess('activity_date', player_activity_dates_to_reprocess(" ~ families ~ ")) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_gameplay__events') }}
--- depends_on: {{ ref('stg_learning__events') }}
-{{ guard_family_full_refresh('gameplay') }}
-{{ guard_family_full_refresh('learning') }}
+{{ config(materialized='incremental', unique_key='activity_date', on_schema_change='append_new_columns') }}
+{{ reprocess_depends_on() }}
 
 with
-
-{%- set only_dates_to_reprocess = "in (select event_date from dates_to_reprocess)" if is_incremental() else none %}
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ player_activity_dates_to_reprocess(families) }}
-),
-{%- endif %}
 
 gameplay_events as (
     select
@@ -37,9 +18,7 @@ gameplay_events as (
         occurred_at
     from {{ ref('stg_gameplay__events') }}
     where player_key is not null
-        {%- if only_dates_to_reprocess %}
-        and event_date {{ only_dates_to_reprocess }}
-        {%- endif %}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 gameplay_sessions as (
@@ -50,9 +29,7 @@ gameplay_sessions as (
         sum(duration_seconds) as session_seconds
     from {{ ref('fct_gameplay_sessions') }}
     where player_key is not null
-        {%- if only_dates_to_reprocess %}
-        and session_date {{ only_dates_to_reprocess }}
-        {%- endif %}
+        and {{ reprocess_filter('session_date') }}
     group by player_key, session_date
 ),
 
@@ -64,13 +41,12 @@ learning_events as (
         occurred_at
     from {{ ref('stg_learning__events') }}
     where player_key is not null
-        {%- if only_dates_to_reprocess %}
-        and event_date {{ only_dates_to_reprocess }}
-        {%- endif %}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 recsys_events as (
-    {%- for model in ['stg_recsys__request', 'stg_recsys__ranking', 'stg_recsys__impression', 'stg_recsys__click', 'stg_recsys__error'] %}
+    {%- for event_type in registry_event_categories('recsys') %}
+    {%- set model = 'stg_recsys__' ~ event_type %}
     select
         player_key,
         event_date as activity_date,
@@ -78,9 +54,7 @@ recsys_events as (
         occurred_at
     from {{ ref(model) }}
     where player_key is not null
-        {%- if only_dates_to_reprocess %}
-        and event_date {{ only_dates_to_reprocess }}
-        {%- endif %}
+        and {{ reprocess_filter('event_date') }}
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -88,7 +62,7 @@ recsys_events as (
 ),
 
 politics_events as (
-    {%- for event_type in politics_event_types() %}
+    {%- for event_type in registry_event_types('politics') %}
     select
         player_key,
         event_date as activity_date,
@@ -96,9 +70,7 @@ politics_events as (
         occurred_at
     from {{ ref('stg_' ~ event_type.replace('politics_', 'politics__', 1)) }}
     where player_key is not null
-        {%- if only_dates_to_reprocess %}
-        and event_date {{ only_dates_to_reprocess }}
-        {%- endif %}
+        and {{ reprocess_filter('event_date') }}
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -1,23 +1,7 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ delete_rows_to_reprocess('event_date', gameplay_dates_to_reprocess()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_gameplay__events') }}
-{{ guard_family_full_refresh('gameplay') }}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ gameplay_dates_to_reprocess() }}
-),
-{%- endif %}
 
 events as (
     select
@@ -28,9 +12,7 @@ events as (
         amount,
         sample_rate
     from {{ ref('stg_gameplay__events') }}
-    {%- if is_incremental() %}
-    where event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 sessions as (
@@ -41,9 +23,7 @@ sessions as (
         crashes,
         reconnects
     from {{ ref('fct_gameplay_sessions') }}
-    {%- if is_incremental() %}
-    where session_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('session_date') }}
 ),
 
 player_days as (
@@ -52,9 +32,7 @@ player_days as (
         player_key
     from {{ ref('fct_player_daily_activity') }}
     where is_gameplay_active
-    {%- if is_incremental() %}
-        and activity_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+        and {{ reprocess_filter('activity_date') }}
 ),
 
 activations as (
@@ -62,9 +40,7 @@ activations as (
         activation_date,
         player_key
     from {{ ref('int_gameplay__player_activation') }}
-    {%- if is_incremental() %}
-    where activation_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('activation_date') }}
 ),
 
 event_totals as (

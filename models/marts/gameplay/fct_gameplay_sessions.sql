@@ -1,30 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rows_to_reprocess('session_date', gameplay_dates_to_reprocess()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_gameplay__events') }}
-{{ guard_family_full_refresh('gameplay') }}
+{{ config(materialized='incremental', unique_key='session_date', on_schema_change='append_new_columns') }}
+{{ reprocess_depends_on() }}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ gameplay_dates_to_reprocess() }}
-),
-{%- endif %}
 
 sessions as (
     select *
     from {{ ref('int_gameplay__sessions') }}
-    {%- if is_incremental() %}
-    where session_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('session_date') }}
 ),
 
 final as (

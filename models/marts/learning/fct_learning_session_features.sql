@@ -1,17 +1,15 @@
 {#- One row per closed learning session with seed 004's eight behavioral features (definitions in
     _learning__models.yml and docs/families/learning.md), with the counts each one is computed from. -#}
+{#- Redone per session: the sessions fct_learning_sessions rewrote since this table's watermark. -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='session_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rows_to_reprocess('session_id', 'select session_id from ' ~ ref('fct_learning_sessions') ~ ' where _ledger_finished_at_max > ' ~ ledger_watermark()) }}",
+        meta={'reprocess': {'families': ['learning'], 'changed_in': 'fct_learning_sessions'}},
     )
 }}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_learning__events') }}
-{{ guard_family_full_refresh('learning') }}
+{{ reprocess_depends_on() }}
 
 with
 
@@ -26,9 +24,7 @@ sessions as (
         events
     from {{ ref('fct_learning_sessions') }}
     where is_closed
-    {%- if is_incremental() %}
-        and _ledger_finished_at_max > {{ ledger_watermark() }}
-    {%- endif %}
+        and {{ reprocess_filter('session_id') }}
 ),
 
 events as (

@@ -2,26 +2,23 @@
     tasks, and whether it is closed. A session closes after 30 minutes without an event, measured against the
     ingest clock (the newest received_at of the family), like the seed's close call. -#}
 {%- set inactivity_minutes = 30 -%}
+{#- Redone per session: the sessions of the events new batches landed, and every session still open (it closes
+    as time passes, without new events of its own). -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='session_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rows_to_reprocess('session_id', learning_sessions_to_reprocess('select session_id from ' ~ this ~ ' where not is_closed')) }}",
+        meta={'reprocess': {
+            'families': ['learning'],
+            'keys_from': {'model': 'stg_learning__events', 'column': 'session_id'},
+            'open_where': 'not is_closed',
+        }},
     )
 }}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('stg_learning__events') }}
-{{ guard_family_full_refresh('learning') }}
+{{ reprocess_depends_on() }}
 
 with
-
-{% if is_incremental() -%}
-sessions_to_reprocess as (
-    {{ learning_sessions_to_reprocess('select session_id from ' ~ this ~ ' where not is_closed') }}
-),
-{%- endif %}
 
 all_events as (
     select
@@ -48,9 +45,7 @@ clock as (
 events as (
     select *
     from all_events
-    {%- if is_incremental() %}
-    where session_id in (select session_id from sessions_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('session_id') }}
 ),
 
 firsts as (

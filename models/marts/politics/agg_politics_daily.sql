@@ -1,22 +1,7 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types()) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
-{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ family_dates_to_reprocess(politics_event_types()) }}
-),
-{%- endif %}
 
 events as (
     select
@@ -27,9 +12,7 @@ events as (
         value,
         is_success
     from {{ ref('int_politics__events_unioned') }}
-    {%- if is_incremental() %}
-    where event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 event_types as (

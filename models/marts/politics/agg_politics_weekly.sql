@@ -1,15 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='week_start',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types(), 'week') }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
--- depends_on: {{ ref('int_politics__events_unioned') }}
-{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+{{ config(materialized='incremental', unique_key='week_start') }}
+{{ reprocess_depends_on() }}
 
 {#- Rolled up from agg_politics_daily, never from raw events (seed 000 §5): counts, sums, sums of squares,
     min and max are additive over days; distinct users come from the player-day table (distinct counts cannot
@@ -18,15 +8,6 @@
 {%- set week_of_date = period_start('week', 'event_date') %}
 
 with
-
-{% if is_incremental() -%}
-weeks_to_reprocess as (
-    select distinct {{ period_start('week', 'dates_to_reprocess.event_date') }} as week_start
-    from (
-        {{ family_dates_to_reprocess(politics_event_types()) }}
-    ) as dates_to_reprocess
-),
-{%- endif %}
 
 daily as (
     select
@@ -43,9 +24,7 @@ daily as (
         value_min,
         value_max
     from {{ ref('agg_politics_daily') }}
-    {%- if is_incremental() %}
-    where {{ week_of_date }} in (select week_start from weeks_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date', period='week') }}
 ),
 
 player_days as (
@@ -55,9 +34,7 @@ player_days as (
         company_id,
         player_key
     from {{ ref('int_politics__player_days') }}
-    {%- if is_incremental() %}
-    where {{ week_of_date }} in (select week_start from weeks_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date', period='week') }}
 ),
 
 weekly_sums as (

@@ -1,33 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ family_delete_dates_to_reprocess(politics_event_types(), spill_days=1) }}",
-    )
-}}
-{{ family_incremental_depends_on() }}
-{{ guard_incremental_full_refresh(politics_event_types(), ref('int_politics__events_unioned'), "'politics_' || event_type") }}
+{{ config(materialized='incremental', unique_key='event_date', meta={'reprocess': {'families': ['politics'], 'spill_after': 1}}) }}
+{{ reprocess_depends_on() }}
 
 {#- The cross-event anti-abuse rules of seed 000 §9 that ingest cannot check line by line; parameters from
     seed politics_abuse_rules. Both look back at most one window (≤ 1 day) before an event, so a date is
-    redone when it or the day before was touched (spill_days=1), and the events of the day before a date are
+    redone when it or the day before was touched (spill_after: 1), and the events of the day before a date are
     read as context. -#}
 
 with
-
-{% if is_incremental() -%}
-dates_to_reprocess as (
-    {{ family_dates_to_reprocess(politics_event_types(), spill_days=1) }}
-),
-
-context_dates as (
-    select event_date from dates_to_reprocess
-    union
-    select {{ dbt.dateadd('day', -1, 'event_date') }} as event_date from dates_to_reprocess
-),
-{%- endif %}
 
 rules as (
     select
@@ -48,9 +27,7 @@ lobby_attempts as (
         event_date
     from {{ ref('stg_politics__lobby_attempt') }}
     where player_key is not null
-    {%- if is_incremental() %}
-        and event_date in (select event_date from context_dates)
-    {%- endif %}
+        and {{ reprocess_filter('event_date', days_before=1) }}
 ),
 
 momentum_shifts as (
@@ -61,9 +38,7 @@ momentum_shifts as (
         occurred_at,
         event_date
     from {{ ref('stg_politics__momentum_shift') }}
-    {%- if is_incremental() %}
-    where event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 poll_snapshots as (
@@ -74,9 +49,7 @@ poll_snapshots as (
         margin
     from {{ ref('stg_politics__poll_interval') }}
     where company_id is not null
-    {%- if is_incremental() %}
-        and event_date in (select event_date from context_dates)
-    {%- endif %}
+        and {{ reprocess_filter('event_date', days_before=1) }}
 ),
 
 -- lobby_rate_exceeded: attempts by the same user in the window (t − window_seconds, t], itself included
@@ -190,9 +163,7 @@ final as (
         limit_value,
         {{ ledger_stamp() }} as _ledger_finished_at_max
     from flags
-    {%- if is_incremental() %}
-    where event_date in (select event_date from dates_to_reprocess)
-    {%- endif %}
+    where {{ reprocess_filter('event_date') }}
 )
 
 select * from final

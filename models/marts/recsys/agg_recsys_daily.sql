@@ -1,15 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='fail',
-        pre_hook="{{ recsys_delete_dates_to_reprocess('day') }}",
-    )
-}}
-{{ recsys_incremental_depends_on() }}
-{{ guard_full_refresh() }}
-{%- set reprocess_filter = recsys_incremental_filter('event_date') %}
+{{ config(materialized='incremental', unique_key='event_date') }}
+{{ reprocess_depends_on() }}
 
 with
 
@@ -22,7 +12,7 @@ requests as (
         latency_ms,
         catalog_size
     from {{ ref('fct_recsys_requests') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 impressions as (
@@ -37,7 +27,7 @@ impressions as (
         is_clicked,
         dwell_ms
     from {{ ref('fct_recsys_impressions') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 errors as (
@@ -46,7 +36,7 @@ errors as (
         experiment_id,
         bucket
     from {{ ref('int_recsys__errors_attributed') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 request_totals as (

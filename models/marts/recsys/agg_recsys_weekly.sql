@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='week_start',
-        on_schema_change='fail',
-        pre_hook="{{ recsys_delete_dates_to_reprocess('week') }}",
-    )
-}}
-{{ recsys_incremental_depends_on() }}
-{{ guard_full_refresh() }}
+{{ config(materialized='incremental', unique_key='week_start') }}
+{{ reprocess_depends_on() }}
 
 {{ recsys_period_rollup('week') }}

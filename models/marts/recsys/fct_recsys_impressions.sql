@@ -1,15 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ recsys_delete_dates_to_reprocess('day') }}",
-    )
-}}
-{{ recsys_incremental_depends_on() }}
-{{ guard_full_refresh() }}
-{%- set reprocess_filter = recsys_incremental_filter('event_date') %}
+{{ config(materialized='incremental', unique_key='event_date', on_schema_change='append_new_columns') }}
+{{ reprocess_depends_on() }}
 
 with
 
@@ -39,7 +29,7 @@ impressions as (
         engagement_type,
         dwell_ms
     from {{ ref('int_recsys__impressions_joined') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 final as (

@@ -1,15 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ recsys_delete_dates_to_reprocess('day') }}",
-    )
-}}
-{{ recsys_incremental_depends_on() }}
-{{ guard_full_refresh() }}
-{%- set reprocess_filter = recsys_incremental_filter('event_date') %}
+{{ config(materialized='incremental', unique_key='event_date', on_schema_change='append_new_columns') }}
+{{ reprocess_depends_on() }}
 
 with
 
@@ -31,7 +21,7 @@ requests as (
         ranked_items,
         is_experiment_consistent
     from {{ ref('int_recsys__requests_joined') }}
-    where {{ reprocess_filter }}
+    where {{ reprocess_filter('event_date') }}
 ),
 
 impressions as (
@@ -42,14 +32,14 @@ impressions as (
     from {{ ref('int_recsys__impressions_joined') }}
     -- an impression of a request carries the request's event_date
     where has_request
-        and {{ reprocess_filter }}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 errors as (
     select request_id
     from {{ ref('int_recsys__errors_attributed') }}
     where has_request
-        and {{ reprocess_filter }}
+        and {{ reprocess_filter('event_date') }}
 ),
 
 impressions_per_request as (

@@ -59,7 +59,7 @@
 with
 
 source as (
-    {{ union_lake_tables('lake_gameplay', gameplay_event_categories(), columns) }}
+    {{ union_lake_tables('lake_gameplay', registry_event_categories('gameplay'), columns) }}
 ),
 
 -- the ingest drops a resent event_id within the partitions it touches; the same event landing on two dates

@@ -21,7 +21,7 @@
 with
 
 source as (
-    {{ union_lake_tables('lake_learning', learning_event_categories(), columns) }}
+    {{ union_lake_tables('lake_learning', registry_event_categories('learning'), columns) }}
 ),
 
 deduplicated as (
