@@ -1,26 +1,39 @@
-"""Game-telemetry warehouse: the registry, the ingest pipeline and the lake.
+"""Game-telemetry warehouse: the registry, the ingest pipeline, the lake and the warehouse readers.
 
 Public API::
 
-    from ingest import Registry, Lake, BatchIngest, IdentityHasher
+    from ingest import Registry, ingest_files, ingest_settings, warehouse
+
+One subpackage per stage (docs/architecture.md): ``registry`` → ``lake`` / ``privacy`` → ``pipeline`` →
+``warehouse`` → ``lifecycle`` / ``quality`` / ``report``; ``importers`` and ``generate`` make input files;
+``demo`` and ``cli`` sit on top.
 """
 
-from .errors import ConfigError, InputError, RegistryError, Rejection, TelemetryError
-from .privacy.keys import IdentityHasher
-from .lake.layout import Lake
-from .pipeline.batch import BatchIngest, BatchResult
-from .registry.schema import Registry, check_registry
+from .errors import (
+    ConfigError, DataError, InputError, RegistryError, Rejection, TelemetryError, TransientError, UsageError,
+)
+from .lake import Lake
+from .pipeline import BatchResult, IngestReport, IngestSettings, ingest_files, ingest_settings
+from .privacy import IdentityHasher, Keyring
+from .registry import Registry, check_registry
 
 __all__ = [
-    "BatchIngest",
     "BatchResult",
     "ConfigError",
+    "DataError",
     "IdentityHasher",
+    "IngestReport",
+    "IngestSettings",
     "InputError",
+    "Keyring",
     "Lake",
     "Registry",
     "RegistryError",
     "Rejection",
     "TelemetryError",
+    "TransientError",
+    "UsageError",
     "check_registry",
+    "ingest_files",
+    "ingest_settings",
 ]

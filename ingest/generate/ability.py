@@ -27,7 +27,7 @@ from typing import Any, Iterator
 
 from ..config import SEEDS_DIR
 from .base import Emitted, FamilyGenerator
-from .players import Player, Population, US_PER_DAY, day_start_us, poisson, session_starts
+from .players import Player, Population, day_start_us, poisson, session_starts
 
 FAMILY = "ability"
 SHARD_RATES = {"world-2": {"reflect_count": 0.25}}

@@ -15,13 +15,12 @@ errors) are left out of the events, never filled with made-up values. Every mapp
 in ``docs/importers/obd.md``.
 
 Public API: :func:`import_obd`, :func:`locate_obd_sample`, :class:`ObdImportResult`, :class:`ObdFileResult`,
-:class:`ObdImportError`, :class:`ObdDownloadError`.
+:class:`SourceFileError`, :class:`DownloadFailed`.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -35,16 +34,15 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..errors import TelemetryError
+from ..errors import DownloadFailed, SourceFileError
+from ..lake.atomic import atomic_path
 
 __all__ = [
     "CATALOG_FILE",
     "OBD_NAMESPACE",
     "OBP_VERSION",
     "POLICIES",
-    "ObdDownloadError",
     "ObdFileResult",
-    "ObdImportError",
     "ObdImportResult",
     "import_obd",
     "locate_obd_sample",
@@ -75,37 +73,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # documented as not mapped. The first column is pandas' unnamed row index.
 _INDEX_COLUMN = ""
 _REQUIRED_COLUMNS: tuple[str, ...] = (_INDEX_COLUMN, "timestamp", "item_id", "position", "click")
-
-
-# errors -------------------------------------------------------------------------------------------------
-@dataclass
-class ObdImportError(TelemetryError):
-    """An OBD input cannot be converted: unexpected path layout, missing or malformed file, bad row.
-
-    The whole file is refused (its output is not written) at the first bad row: the input is a fixed
-    published sample, so a bad row means a wrong or damaged file, not a stray event to quarantine.
-
-    Attributes:
-        path: the offending file or folder.
-        line: 1-based physical line number in ``path`` (header = line 1), or None when not about one line.
-        message: what is wrong.
-    """
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class ObdDownloadError(ObdImportError):
-    """The obp wheel could not be downloaded, or does not hold the OBD sample (``locate_obd_sample``).
-
-    ``path`` is the cache folder or wheel, ``line`` is None.
-    """
 
 
 # results ------------------------------------------------------------------------------------------------
@@ -237,18 +204,18 @@ def _plan(csv_path: Path, out_dir: Path) -> _Plan:
     campaign = csv_path.parent.name
     policy = csv_path.parent.parent.name
     if policy not in POLICIES:
-        raise ObdImportError(str(csv_path), None,
+        raise SourceFileError("obd", str(csv_path), None,
                              f"expected …/<policy>/<campaign>/<campaign>.csv with policy in {list(POLICIES)}, "
                              f"found policy folder {policy!r}")
     if campaign not in CAMPAIGNS:
-        raise ObdImportError(str(csv_path), None,
+        raise SourceFileError("obd", str(csv_path), None,
                              f"expected …/<policy>/<campaign>/<campaign>.csv with campaign in {list(CAMPAIGNS)}, "
                              f"found campaign folder {campaign!r}")
     if not csv_path.is_file():
-        raise ObdImportError(str(csv_path), None, "no such file")
+        raise SourceFileError("obd", str(csv_path), None, "no such file")
     catalog = csv_path.parent / CATALOG_FILE
     if not catalog.is_file():
-        raise ObdImportError(str(catalog), None, f"item catalog {CATALOG_FILE} missing beside {csv_path.name}")
+        raise SourceFileError("obd", str(catalog), None, f"item catalog {CATALOG_FILE} missing beside {csv_path.name}")
     return _Plan(csv_path, catalog, policy, campaign, Path(out_dir) / f"obd_{policy}_{campaign}.jsonl")
 
 
@@ -256,22 +223,22 @@ def _parse_int(text: str, column: str, path: Path, line: int, *, low: int, high:
     try:
         value = int(text)
     except ValueError:
-        raise ObdImportError(str(path), line, f"{column} {text!r} is not an integer") from None
+        raise SourceFileError("obd", str(path), line, f"{column} {text!r} is not an integer") from None
     if value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ObdImportError(str(path), line, f"{column} {value} out of range ({bound})")
+        raise SourceFileError("obd", str(path), line, f"{column} {value} out of range ({bound})")
     return value
 
 
 def _header_positions(header: list[str] | None, path: Path, required: Sequence[str]) -> dict[str, int]:
     if header is None:
-        raise ObdImportError(str(path), 1, "empty file (no header)")
+        raise SourceFileError("obd", str(path), 1, "empty file (no header)")
     positions: dict[str, int] = {}
     for number, name in enumerate(header):
         positions.setdefault(name, number)
     missing = [name or "<unnamed row index>" for name in required if name not in positions]
     if missing:
-        raise ObdImportError(str(path), 1, f"missing column(s): {', '.join(missing)}")
+        raise SourceFileError("obd", str(path), 1, f"missing column(s): {', '.join(missing)}")
     return positions
 
 
@@ -279,7 +246,7 @@ def _open_csv(path: Path) -> TextIO:
     try:
         return open(path, newline="", encoding="utf-8")
     except OSError as error:
-        raise ObdImportError(str(path), None, f"cannot open: {error.strerror or error}") from error
+        raise SourceFileError("obd", str(path), None, f"cannot open: {error.strerror or error}") from error
 
 
 def _load_catalog(path: Path) -> frozenset[int]:
@@ -292,15 +259,15 @@ def _load_catalog(path: Path) -> frozenset[int]:
             at = columns["item_id"]
             for row in reader:
                 if len(row) <= at:
-                    raise ObdImportError(str(path), reader.line_num, "row has too few columns")
+                    raise SourceFileError("obd", str(path), reader.line_num, "row has too few columns")
                 item = _parse_int(row[at], "item_id", path, reader.line_num, low=0)
                 if item in items:
-                    raise ObdImportError(str(path), reader.line_num, f"duplicate item_id {item}")
+                    raise SourceFileError("obd", str(path), reader.line_num, f"duplicate item_id {item}")
                 items.add(item)
         except (csv.Error, UnicodeDecodeError) as error:
-            raise ObdImportError(str(path), reader.line_num, f"unreadable CSV: {error}") from error
+            raise SourceFileError("obd", str(path), reader.line_num, f"unreadable CSV: {error}") from error
     if not items:
-        raise ObdImportError(str(path), None, "item catalog is empty")
+        raise SourceFileError("obd", str(path), None, "item catalog is empty")
     return frozenset(items)
 
 
@@ -313,47 +280,40 @@ def _convert(plan: _Plan) -> ObdFileResult:
     rows = 0
     seen: set[int] = set()
     path = plan.source
-    plan.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = plan.output.parent / f".{plan.output.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with _open_csv(path) as handle, open(tmp, "wb") as out:
-            reader = csv.reader(handle)
-            try:
-                columns = _header_positions(next(reader, None), path, _REQUIRED_COLUMNS)
-                width = max(columns[name] for name in _REQUIRED_COLUMNS) + 1
-                for row in reader:
-                    line = reader.line_num
-                    if len(row) < width:
-                        raise ObdImportError(str(path), line, f"row has {len(row)} columns, needs {width}")
-                    row_index = _parse_int(row[columns[_INDEX_COLUMN]], "row index", path, line, low=0)
-                    if row_index in seen:
-                        raise ObdImportError(str(path), line, f"duplicate row index {row_index}")
-                    seen.add(row_index)
-                    try:
-                        timestamp_ms = timestamp_to_ms(row[columns["timestamp"]])
-                    except ValueError as error:
-                        raise ObdImportError(str(path), line, f"timestamp: {error}") from None
-                    item_id = _parse_int(row[columns["item_id"]], "item_id", path, line, low=0)
-                    if item_id not in catalog:
-                        raise ObdImportError(str(path), line, f"item_id {item_id} not in {plan.catalog.name}")
-                    position = _parse_int(row[columns["position"]], "position", path, line, low=1, high=SLOTS)
-                    click = row[columns["click"]].strip()
-                    if click not in ("0", "1"):
-                        raise ObdImportError(str(path), line, f"click {click!r} is not 0 or 1")
-                    for event in _row_events(request_id=request_id_for(plan.policy, plan.campaign, row_index),
-                                             timestamp_ms=timestamp_ms, experiment_id=experiment_id,
-                                             policy=plan.policy, catalog_size=len(catalog), item_id=item_id,
-                                             position=position, clicked=click == "1"):
-                        out.write(orjson.dumps(event))
-                        out.write(b"\n")
-                        counts[event["event_type"]] += 1
-                    rows += 1
-            except (csv.Error, UnicodeDecodeError) as error:
-                raise ObdImportError(str(path), reader.line_num, f"unreadable CSV: {error}") from error
-        os.replace(tmp, plan.output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(plan.output) as tmp, _open_csv(path) as handle, open(tmp, "wb") as out:
+        reader = csv.reader(handle)
+        try:
+            columns = _header_positions(next(reader, None), path, _REQUIRED_COLUMNS)
+            width = max(columns[name] for name in _REQUIRED_COLUMNS) + 1
+            for row in reader:
+                line = reader.line_num
+                if len(row) < width:
+                    raise SourceFileError("obd", str(path), line, f"row has {len(row)} columns, needs {width}")
+                row_index = _parse_int(row[columns[_INDEX_COLUMN]], "row index", path, line, low=0)
+                if row_index in seen:
+                    raise SourceFileError("obd", str(path), line, f"duplicate row index {row_index}")
+                seen.add(row_index)
+                try:
+                    timestamp_ms = timestamp_to_ms(row[columns["timestamp"]])
+                except ValueError as error:
+                    raise SourceFileError("obd", str(path), line, f"timestamp: {error}") from None
+                item_id = _parse_int(row[columns["item_id"]], "item_id", path, line, low=0)
+                if item_id not in catalog:
+                    raise SourceFileError("obd", str(path), line, f"item_id {item_id} not in {plan.catalog.name}")
+                position = _parse_int(row[columns["position"]], "position", path, line, low=1, high=SLOTS)
+                click = row[columns["click"]].strip()
+                if click not in ("0", "1"):
+                    raise SourceFileError("obd", str(path), line, f"click {click!r} is not 0 or 1")
+                for event in _row_events(request_id=request_id_for(plan.policy, plan.campaign, row_index),
+                                         timestamp_ms=timestamp_ms, experiment_id=experiment_id,
+                                         policy=plan.policy, catalog_size=len(catalog), item_id=item_id,
+                                         position=position, clicked=click == "1"):
+                    out.write(orjson.dumps(event))
+                    out.write(b"\n")
+                    counts[event["event_type"]] += 1
+                rows += 1
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise SourceFileError("obd", str(path), reader.line_num, f"unreadable CSV: {error}") from error
     return ObdFileResult(plan.source, plan.output, plan.policy, plan.campaign, len(catalog), rows, counts)
 
 
@@ -380,7 +340,7 @@ def import_obd(csv_paths: Sequence[Path], out_dir: Path) -> ObdImportResult:
         Files written, rows read and events per type, in total and per file.
 
     Raises:
-        ObdImportError: bad path layout (policy not ``random``/``bts``, campaign not ``all``/``men``/``women``),
+        SourceFileError: bad path layout (policy not ``random``/``bts``, campaign not ``all``/``men``/``women``),
             two inputs mapping to the same output, missing ``item_context.csv``, unreadable file, missing
             column, or a bad row (non-integer or out-of-range row index / item_id / position, item_id not in
             the catalog, click not 0/1, timestamp without offset or before 1970, duplicate row index).
@@ -389,7 +349,7 @@ def import_obd(csv_paths: Sequence[Path], out_dir: Path) -> ObdImportResult:
     outputs: dict[Path, Path] = {}
     for plan in plans:
         if plan.output in outputs:
-            raise ObdImportError(str(plan.source), None,
+            raise SourceFileError("obd", str(plan.source), None,
                                  f"same policy and campaign as {outputs[plan.output]}: both would write "
                                  f"{plan.output.name}")
         outputs[plan.output] = plan.source
@@ -413,20 +373,20 @@ def _download_wheel(cache_dir: Path) -> Path:
     """Run ``python -m pip download --no-deps obp==<OBP_VERSION> -d <cache_dir>``; return the wheel.
 
     Raises:
-        ObdDownloadError: pip cannot be started, exits non-zero, or leaves no obp wheel in ``cache_dir``.
+        DownloadFailed: pip cannot be started, exits non-zero, or leaves no obp wheel in ``cache_dir``.
     """
     command = [sys.executable, "-m", "pip", "download", "--no-deps", f"obp=={OBP_VERSION}", "-d", str(cache_dir)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError as error:
-        raise ObdDownloadError(str(cache_dir), None, f"cannot run pip: {error}") from error
+        raise DownloadFailed(str(cache_dir), f"cannot run pip: {error}") from error
     if done.returncode != 0:
         tail = " | ".join((done.stderr or done.stdout or "").strip().splitlines()[-3:])
-        raise ObdDownloadError(str(cache_dir), None,
-                               f"pip download obp=={OBP_VERSION} failed (exit {done.returncode}): {tail}")
+        raise DownloadFailed(str(cache_dir),
+                             f"pip download obp=={OBP_VERSION} failed (exit {done.returncode}): {tail}")
     wheel = _cached_wheel(cache_dir)
     if wheel is None:
-        raise ObdDownloadError(str(cache_dir), None, f"pip download left no obp-{OBP_VERSION} wheel")
+        raise DownloadFailed(str(cache_dir), f"pip download left no obp-{OBP_VERSION} wheel")
     return wheel
 
 
@@ -442,40 +402,36 @@ def _extract_sample(wheel: Path, target: Path) -> None:
     when present, as in ``../shared/data/obd``.
 
     Raises:
-        ObdDownloadError: not a zip file, no sample inside, or a member path escaping the target.
+        DownloadFailed: not a zip file, no sample inside, or a member path escaping the target.
     """
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            extracted = 0
-            for info in archive.infolist():
-                name = info.filename
-                if info.is_dir() or not name.startswith(_WHEEL_PREFIX):
-                    continue
-                relative = PurePosixPath(name[len(_WHEEL_PREFIX):])
-                if relative.is_absolute() or ".." in relative.parts or "\\" in name:
-                    raise ObdDownloadError(str(wheel), None, f"unsafe member path {name!r}")
-                if any(part.startswith(".") for part in relative.parts):
-                    continue
-                destination = tmp.joinpath(*relative.parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, open(destination, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
-                extracted += 1
-            licence = next((n for n in archive.namelist()
-                            if n.startswith(f"obp-{OBP_VERSION}.dist-info/") and n.endswith("/LICENSE")), None)
-            if extracted and licence:
-                (tmp / "LICENSE").write_bytes(archive.read(licence))
-        if not _is_sample_dir(tmp):
-            raise ObdDownloadError(str(wheel), None,
-                                   f"no OBD sample ({_WHEEL_PREFIX}<policy>/all/all.csv for {list(POLICIES)}) "
-                                   "in the wheel")
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            with zipfile.ZipFile(wheel) as archive:
+                extracted = 0
+                for info in archive.infolist():
+                    name = info.filename
+                    if info.is_dir() or not name.startswith(_WHEEL_PREFIX):
+                        continue
+                    relative = PurePosixPath(name[len(_WHEEL_PREFIX):])
+                    if relative.is_absolute() or ".." in relative.parts or "\\" in name:
+                        raise DownloadFailed(str(wheel), f"unsafe member path {name!r}")
+                    if any(part.startswith(".") for part in relative.parts):
+                        continue
+                    destination = tmp.joinpath(*relative.parts)
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(info) as source, open(destination, "wb") as sink:
+                        shutil.copyfileobj(source, sink)
+                    extracted += 1
+                licence = next((n for n in archive.namelist()
+                                if n.startswith(f"obp-{OBP_VERSION}.dist-info/") and n.endswith("/LICENSE")), None)
+                if extracted and licence:
+                    (tmp / "LICENSE").write_bytes(archive.read(licence))
+            if not _is_sample_dir(tmp):
+                raise DownloadFailed(str(wheel),
+                                     f"no OBD sample ({_WHEEL_PREFIX}<policy>/all/all.csv for {list(POLICIES)}) "
+                                     "in the wheel")
     except zipfile.BadZipFile as error:
-        raise ObdDownloadError(str(wheel), None, f"not a wheel (zip) file: {error}") from error
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        raise DownloadFailed(str(wheel), f"not a wheel (zip) file: {error}") from error
 
 
 def locate_obd_sample(shared_data: Path | None, cache_dir: Path) -> Path:
@@ -496,7 +452,7 @@ def locate_obd_sample(shared_data: Path | None, cache_dir: Path) -> Path:
         ``bts`` (the wheel also brings campaigns ``men`` and ``women``).
 
     Raises:
-        ObdDownloadError: the download fails (no network, pip error), the wheel is unreadable or holds no
+        DownloadFailed: the download fails (no network, pip error), the wheel is unreadable or holds no
             sample, or ``<cache_dir>/obd`` exists but is incomplete (remove it and retry).
     """
     if shared_data is not None and _is_sample_dir(Path(shared_data) / "obd"):
@@ -506,7 +462,7 @@ def locate_obd_sample(shared_data: Path | None, cache_dir: Path) -> Path:
     if _is_sample_dir(target):
         return target
     if target.exists():
-        raise ObdDownloadError(str(target), None, "exists but does not hold the OBD sample; remove it and retry")
+        raise DownloadFailed(str(target), "exists but does not hold the OBD sample; remove it and retry")
     cache_dir.mkdir(parents=True, exist_ok=True)
     wheel = _cached_wheel(cache_dir) or _download_wheel(cache_dir)
     _extract_sample(wheel, target)

@@ -25,34 +25,32 @@ happened at ``start + f / 22.4`` s. Every replay's computed length is checked ag
 ``real_length`` (:data:`MAX_CLOCK_DRIFT_SECONDS`). Mapping and reasons: ``docs/importers/sc2.md``.
 
 Public API: :func:`import_sc2`, :func:`convert_replay`, :func:`is_ability_cast`, :func:`loops_per_real_second`,
-:func:`ability_entry`, :class:`Sc2ImportResult`, :class:`Sc2ReplayResult`, :class:`Sc2ImportError`,
+:func:`ability_entry`, :class:`Sc2ImportResult`, :class:`Sc2ReplayResult`, :class:`SourceFileError`,
 :data:`sc2_command`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import click
 import orjson
 
-from ..errors import TelemetryError
+from ..errors import SourceFileError
+from ..lake.atomic import write_lines_atomic
 
 __all__ = [
     "GAME_LOOPS_PER_GAME_SECOND",
     "MAX_CLOCK_DRIFT_SECONDS",
     "SC2_NAMESPACE",
     "SPEED_FACTOR",
-    "Sc2ImportError",
     "Sc2ImportResult",
     "Sc2ReplayResult",
     "ability_entry",
@@ -63,7 +61,6 @@ __all__ = [
     "load_replay",
     "loops_per_real_second",
     "match_id_of",
-    "sc2_command",
     "sc2reader_real_seconds",
 ]
 
@@ -85,26 +82,7 @@ _CHAT_CHANNEL = {0: "all", 2: "allies", 4: "observers"}
 _RESULT = {"Win": "win", "Loss": "loss", "Tie": "tie"}
 
 
-# errors and results ---------------------------------------------------------------------------------------
-@dataclass
-class Sc2ImportError(TelemetryError):
-    """A replay cannot be converted: unreadable or damaged file, unknown game speed, clock check failed.
-
-    The whole replay is refused (nothing of it is written): a replay is one fixed recording, so a failure means
-    a damaged file or a game version the parser does not understand.
-
-    Attributes:
-        path: the replay.
-        message: what is wrong.
-    """
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
+# results ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Sc2ReplayResult:
     """What one replay became.
@@ -288,16 +266,16 @@ def load_replay(path: Path) -> Any:
     """Parse a replay with sc2reader at load level 4 (header, details, game, message and tracker events).
 
     Raises:
-        Sc2ImportError: the file is missing, not a replay, or sc2reader cannot parse it.
+        SourceFileError: the file is missing, not a replay, or sc2reader cannot parse it.
     """
     import sc2reader
 
     try:
         return sc2reader.load_replay(str(path), load_level=4)
     except FileNotFoundError:
-        raise Sc2ImportError(str(path), "no such file") from None
+        raise SourceFileError("sc2", str(path), None, "no such file") from None
     except Exception as error:  # sc2reader raises many unrelated types for damaged files
-        raise Sc2ImportError(str(path), f"sc2reader cannot parse it: {type(error).__name__}: {error}") from error
+        raise SourceFileError("sc2", str(path), None, f"sc2reader cannot parse it: {type(error).__name__}: {error}") from error
 
 
 # conversion -----------------------------------------------------------------------------------------------
@@ -326,7 +304,7 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
         What was written, with the clock check figures.
 
     Raises:
-        Sc2ImportError: unreadable replay, unknown game speed, or a computed length that disagrees with
+        SourceFileError: unreadable replay, unknown game speed, or a computed length that disagrees with
             sc2reader's ``real_length`` by more than :data:`MAX_CLOCK_DRIFT_SECONDS`.
     """
     from sc2reader.events.game import PlayerLeaveEvent
@@ -335,23 +313,23 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
 
     path = Path(path)
     if not path.is_file():
-        raise Sc2ImportError(str(path), "no such file")
+        raise SourceFileError("sc2", str(path), None, "no such file")
     match_id = match_id_of(path)
     replay = load_replay(path)
     try:
         lps = loops_per_real_second(replay.speed)
     except ValueError as error:
-        raise Sc2ImportError(str(path), str(error)) from None
+        raise SourceFileError("sc2", str(path), None, str(error)) from None
     frames = int(replay.frames)
     recorded = header_frames(replay)
     offset = recorded - frames  # > 0 only for GameHeart lobbies: sc2reader re-bases their events on the match start
     if offset < 0:
-        raise Sc2ImportError(str(path), f"replay header says {recorded} game loops but the events run to {frames}")
+        raise SourceFileError("sc2", str(path), None, f"replay header says {recorded} game loops but the events run to {frames}")
     ended_at = replay.end_time.astimezone(timezone.utc)
     real_seconds = recorded / lps
     reference = sc2reader_real_seconds(replay)
     if abs(real_seconds - reference) > MAX_CLOCK_DRIFT_SECONDS:
-        raise Sc2ImportError(str(path), f"computed length {real_seconds:.1f} s (header game loops {recorded} / "
+        raise SourceFileError("sc2", str(path), None, f"computed length {real_seconds:.1f} s (header game loops {recorded} / "
                                         f"{lps} loops/s) disagrees with sc2reader's real_length {reference} s")
     recording_started_at = ended_at - timedelta(seconds=real_seconds)
     started_at = recording_started_at + timedelta(seconds=offset / lps)
@@ -477,7 +455,7 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
 
     out_dir = Path(out_dir)
     gameplay_output = out_dir / f"sc2_{match_id}.gameplay.jsonl"
-    _write_lines(gameplay_output, lines)
+    write_lines_atomic(gameplay_output, lines)
     ability_output = None
     n_summaries = 0
     if summaries:
@@ -492,7 +470,7 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
                 "meta": {"tier": ABILITY_TIER, "tags": [t for t in ("sc2", (player.play_race or "").lower()) if t]},
             }))
         ability_output = out_dir / f"sc2_{match_id}.ability.jsonl"
-        _write_lines(ability_output, summary_lines)
+        write_lines_atomic(ability_output, summary_lines)
         n_summaries = len(summary_lines)
     return Sc2ReplayResult(
         source=path, match_id=match_id, gameplay_output=gameplay_output, ability_output=ability_output,
@@ -502,37 +480,25 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
         events=counts, summaries=n_summaries, skipped=dict(skipped))
 
 
-def _write_lines(path: Path, lines: Iterable[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "wb") as out:
-            for line in lines:
-                out.write(line)
-                out.write(b"\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def replay_files(paths: Sequence[Path]) -> list[Path]:
     """Expand folders into their ``*.SC2Replay`` files (sorted); files are kept as given.
 
     Raises:
-        Sc2ImportError: a path does not exist, or a folder holds no replay.
+        SourceFileError: a path does not exist, or a folder holds no replay.
     """
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".sc2replay")
             if not found:
-                raise Sc2ImportError(str(path), "folder holds no .SC2Replay file")
+                raise SourceFileError("sc2", str(path), None, "folder holds no .SC2Replay file")
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise Sc2ImportError(str(path), "no such file or folder")
+            raise SourceFileError("sc2", str(path), None, "no such file or folder")
     return files
 
 
@@ -549,7 +515,7 @@ def import_sc2(paths: Sequence[Path], out_dir: Path, *, summaries: bool = True) 
         summaries: also write the seed 001 ability summaries.
 
     Raises:
-        Sc2ImportError: a missing path, an unreadable replay or a failed clock check (replays converted before
+        SourceFileError: a missing path, an unreadable replay or a failed clock check (replays converted before
             the failing one stay written).
     """
     per_replay = [convert_replay(p, out_dir, summaries=summaries) for p in replay_files(paths)]
@@ -559,20 +525,3 @@ def import_sc2(paths: Sequence[Path], out_dir: Path, *, summaries: bool = True) 
         if r.ability_output is not None:
             written.append(r.ability_output)
     return Sc2ImportResult(files_written=written, per_replay=per_replay)
-
-
-@click.command("sc2")
-@click.argument("replays", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the JSON-lines files.")
-@click.option("--no-ability-summaries", is_flag=True, help="Write only the gameplay events (no seed 001 summaries).")
-def sc2_command(replays: tuple[Path, ...], out_dir: Path, no_ability_summaries: bool) -> None:
-    """StarCraft II replays (files or folders) → gameplay JSON-lines (seed 002) + ability summaries (seed 001).
-
-    Per human player: session start/end, ability casts, kills (engage_enemy) and deaths, PlayerStats economy
-    ticks and chat (length only after ingest). Game loops become wall-clock time at 22.4 loops per real second
-    (Faster speed), anchored on the replay's UTC end time. Ingest the output with --backfill. Mapping:
-    docs/importers/sc2.md.
-    """
-    result = import_sc2(list(replays), out_dir, summaries=not no_ability_summaries)
-    click.echo(str(result))

@@ -39,7 +39,7 @@ as UTC; the row's ``server_time`` (the server's local clock, US Central) is 6 ho
 every row, which the importer checks and reports (:attr:`WavesImportResult.server_offset_seconds`).
 
 Public API: :func:`import_waves`, :func:`read_rows`, :func:`map_session`, :class:`WavesImportResult`,
-:class:`WavesImportError`, :data:`waves_command`.
+:class:`SourceFileError`, :data:`waves_command`.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,23 +54,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import click
 import orjson
 
-from ..errors import TelemetryError
+from ..errors import SourceFileError
+from ..lake.atomic import write_lines_atomic
 
 __all__ = [
     "CUSTOM_TYPES",
     "DISTRACTION_IDLE_SECONDS",
     "MAX_BATCH_EVENTS",
     "MISSION_ID",
-    "WavesImportError",
     "WavesImportResult",
     "WavesRow",
     "import_waves",
     "map_session",
     "read_rows",
-    "waves_command",
 ]
 
 #: Seed 004: a batch holds at most 1,000 events (a larger one is rejected whole).
@@ -99,24 +95,6 @@ DROPPED_KEYS = frozenset({"remote_addr", "http_user_agent", "server_time", "pers
 SERVER_OFFSET_SECONDS = -6 * 3600
 SERVER_OFFSET_TOLERANCE_SECONDS = 600
 _REQUIRED = ("session_id", "timestamp", "event_name", "event_data", "app_version", "log_version", "index")
-
-
-@dataclass
-class WavesImportError(TelemetryError):
-    """The TSV cannot be converted: unreadable, missing column, bad row. The whole file is refused.
-
-    Attributes:
-        path: the input file.
-        line: 1-based data row number (header = row 0), or None for file-level problems.
-        message: what is wrong.
-    """
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}" if self.line is not None else f"{self.path}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -200,38 +178,38 @@ def read_rows(path: Path) -> Iterator[WavesRow]:
     ``event_data`` is a JSON object in a CSV-quoted field. ``timestamp`` has no zone and is read as UTC.
 
     Raises:
-        WavesImportError: unreadable file, missing column, bad JSON in ``event_data``, bad timestamp or index.
+        SourceFileError: unreadable file, missing column, bad JSON in ``event_data``, bad timestamp or index.
     """
     path = Path(path)
     try:
         raw = gzip.open(path, "rt", encoding="utf-8", newline="") if path.suffix == ".gz" else \
             open(path, encoding="utf-8", newline="")
     except OSError as error:
-        raise WavesImportError(str(path), None, f"cannot open: {error.strerror or error}") from error
+        raise SourceFileError("waves", str(path), None, f"cannot open: {error.strerror or error}") from error
     with raw as handle:
         try:
             reader = csv.reader(handle, delimiter="\t", quotechar='"')
             header = next(reader, None)
             if header is None:
-                raise WavesImportError(str(path), None, "empty file (no header)")
+                raise SourceFileError("waves", str(path), None, "empty file (no header)")
             at = {name: n for n, name in enumerate(header)}
             missing = [name for name in _REQUIRED if name not in at]
             if missing:
-                raise WavesImportError(str(path), 0, f"missing column(s): {', '.join(missing)}")
+                raise SourceFileError("waves", str(path), 0, f"missing column(s): {', '.join(missing)}")
             for number, row in enumerate(reader, start=1):
                 if len(row) < len(header):
-                    raise WavesImportError(str(path), number, f"row has {len(row)} fields, header has {len(header)}")
+                    raise SourceFileError("waves", str(path), number, f"row has {len(row)} fields, header has {len(header)}")
                 try:
                     payload = json.loads(row[at["event_data"]])
                 except ValueError as error:
-                    raise WavesImportError(str(path), number, f"event_data is not JSON: {error}") from None
+                    raise SourceFileError("waves", str(path), number, f"event_data is not JSON: {error}") from None
                 if not isinstance(payload, dict):
-                    raise WavesImportError(str(path), number, "event_data is not a JSON object")
+                    raise SourceFileError("waves", str(path), number, "event_data is not a JSON object")
                 try:
                     timestamp = _parse_time(row[at["timestamp"]])
                     index = int(row[at["index"]])
                 except ValueError as error:
-                    raise WavesImportError(str(path), number, f"bad timestamp or index: {error}") from None
+                    raise SourceFileError("waves", str(path), number, f"bad timestamp or index: {error}") from None
                 offset = None
                 if isinstance(payload.get("server_time"), str):
                     try:
@@ -243,7 +221,7 @@ def read_rows(path: Path) -> Iterator[WavesRow]:
                 level = payload.get("level")
                 session_id = row[at["session_id"]].strip()
                 if not session_id:
-                    raise WavesImportError(str(path), number, "empty session_id")
+                    raise SourceFileError("waves", str(path), number, "empty session_id")
                 yield WavesRow(
                     session_id=session_id,
                     student_id=str(payload.get("persistent_session_id") or session_id),
@@ -255,7 +233,7 @@ def read_rows(path: Path) -> Iterator[WavesRow]:
                     app_version=row[at["app_version"]], log_version=row[at["log_version"]],
                     server_offset_seconds=offset)
         except csv.Error as error:
-            raise WavesImportError(str(path), None, f"unreadable TSV: {error}") from error
+            raise SourceFileError("waves", str(path), None, f"unreadable TSV: {error}") from error
 
 
 # mapping ------------------------------------------------------------------------------------------------------
@@ -323,18 +301,6 @@ def map_session(rows: list[WavesRow], unmapped: Counter | None = None) -> list[d
     return events
 
 
-def _write_atomic(path: Path, lines: list[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "wb") as out:
-            for line in lines:
-                out.write(line)
-                out.write(b"\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def import_waves(path: Path, out_dir: Path, *, batch_events: int = MAX_BATCH_EVENTS) -> WavesImportResult:
@@ -351,7 +317,7 @@ def import_waves(path: Path, out_dir: Path, *, batch_events: int = MAX_BATCH_EVE
         batch_events: largest batch, 1 … :data:`MAX_BATCH_EVENTS`.
 
     Raises:
-        WavesImportError: unreadable input, a bad row, or timestamps that do not look like UTC (the rows'
+        SourceFileError: unreadable input, a bad row, or timestamps that do not look like UTC (the rows'
             ``server_time`` is not 6 h ± 10 min behind ``timestamp``).
         ValueError: ``batch_events`` out of range.
     """
@@ -369,7 +335,7 @@ def import_waves(path: Path, out_dir: Path, *, batch_events: int = MAX_BATCH_EVE
     if offsets:
         worst = max(offsets, key=lambda o: abs(o - SERVER_OFFSET_SECONDS))
         if abs(worst - SERVER_OFFSET_SECONDS) > SERVER_OFFSET_TOLERANCE_SECONDS:
-            raise WavesImportError(str(path), None,
+            raise SourceFileError("waves", str(path), None,
                                    f"server_time − timestamp = {worst:.0f} s in some row; expected "
                                    f"{SERVER_OFFSET_SECONDS} ± {SERVER_OFFSET_TOLERANCE_SECONDS} s if timestamp is UTC")
     unmapped: Counter = Counter()
@@ -390,23 +356,7 @@ def import_waves(path: Path, out_dir: Path, *, batch_events: int = MAX_BATCH_EVE
                                                   for e in events[start:start + batch_events]]}))
     name = path.name.removesuffix(".gz").removesuffix(".tsv")
     output = Path(out_dir) / f"waves_{name}.jsonl"
-    _write_atomic(output, lines)
+    write_lines_atomic(output, lines)
     return WavesImportResult(source=path, output=output, rows=n_rows, sessions=len(sessions), students=len(students),
                              batches=len(lines), events=dict(counts), unmapped=dict(unmapped),
                              server_offset_seconds=(min(offsets), max(offsets)) if offsets else None)
-
-
-@click.command("waves")
-@click.argument("tsv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the JSON-lines file.")
-@click.option("--batch-events", type=click.IntRange(1, MAX_BATCH_EVENTS), default=MAX_BATCH_EVENTS,
-              show_default=True, help="Largest batch envelope (seed 004: at most 1,000 events).")
-def waves_command(tsv: Path, out_dir: Path, batch_events: int) -> None:
-    """Field Day Lab WAVES export (TSV.gz) → learning JSON-lines in seed 004 batch envelopes.
-
-    BEGIN/COMPLETE → task_start/task_complete, FAIL → failure, SUCCEED after a FAIL → success_after_failure,
-    CUSTOM actions → decision_made / choice_made / restart / pause, ≥ 60 s idle → distraction. IP addresses and
-    user agents are dropped. Timestamps are read as UTC. Mapping: docs/importers/waves.md.
-    """
-    click.echo(str(import_waves(tsv, out_dir, batch_events=batch_events)))

@@ -7,11 +7,9 @@ ledger row of a batch is written last, so a batch without a ledger row is incomp
 from __future__ import annotations
 
 import fcntl
-import os
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -19,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..registry.schema import Registry
+from .atomic import write_parquet_atomic
 
 SCHEMA_SENTINEL_DATE = "1970-01-01"
 QUARANTINE_SCHEMA = pa.schema([
@@ -59,31 +58,55 @@ LEDGER_SCHEMA = pa.schema([
 ])
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` via a temporary file in the same folder and a rename (zstd)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+@dataclass(frozen=True)
+class PartitionCount:
+    """What a batch did to one partition: events landed and duplicates dropped."""
+
+    event_type: str
+    event_date: date
+    landed: int = 0
+    duplicates: int = 0
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One ingested batch as recorded in ``lake/_ledger/<batch_id>.parquet``."""
+    """One row of ``lake/_ledger/<batch_id>.parquet``: a completed batch (columns: :data:`LEDGER_SCHEMA`).
+
+    ``records_read = landed + quarantined + duplicates + dropped`` for ``ingest`` and ``replay`` batches; an
+    ``erasure`` batch reads nothing and lists the partitions it rewrote. Timestamps are naive UTC.
+    """
 
     batch_id: str
+    kind: str
     source_file: str
     source_sha256: str
+    source_bytes: int
+    as_of: datetime
+    started_at: datetime
+    finished_at: datetime
+    backfill: bool
     lines_read: int
+    records_read: int
     landed: int
     quarantined: int
     duplicates: int
     dropped: int
-    finished_at: datetime
+    partitions: tuple[PartitionCount, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in LEDGER_KINDS:
+            raise ValueError(f"{self.kind!r} is not a ledger kind ({', '.join(LEDGER_KINDS)})")
+
+    def to_row(self) -> dict:
+        row = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        row["partitions"] = [vars(p) for p in self.partitions]
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> "LedgerEntry":
+        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
+        fields["partitions"] = tuple(PartitionCount(**p) for p in row.get("partitions") or ())
+        return cls(**fields)
 
 
 class Lake:
@@ -131,17 +154,16 @@ class Lake:
         path = self.ledger / f"{batch_id}.parquet"
         if not path.exists():
             return None
-        row = pq.read_table(path).to_pylist()[0]
-        return LedgerEntry(**{k: row[k] for k in LedgerEntry.__dataclass_fields__})
+        return LedgerEntry.from_row(pq.read_table(path).to_pylist()[0])
 
     def ledger_entries(self) -> list[LedgerEntry]:
         return [e for p in sorted(self.ledger.glob("*.parquet")) if not p.name.startswith("_")
                 for e in [self.ledger_entry(p.stem)] if e is not None]
 
-    def write_ledger(self, row: dict) -> None:
-        """Write one ledger row (``kind`` defaults to ``ingest``); the batch is complete once this exists."""
-        row = {"kind": "ingest", **row}
-        write_parquet_atomic(pa.Table.from_pylist([row], schema=LEDGER_SCHEMA), self.ledger / f"{row['batch_id']}.parquet")
+    def write_ledger(self, entry: LedgerEntry) -> None:
+        """Write one ledger row; the batch is complete once this file exists (it is always written last)."""
+        table = pa.Table.from_pylist([entry.to_row()], schema=LEDGER_SCHEMA)
+        write_parquet_atomic(table, self.ledger / f"{entry.batch_id}.parquet")
 
     @contextmanager
     def batch_lock(self, batch_id: str) -> Iterator[None]:

@@ -24,7 +24,8 @@ import pyarrow as pa
 
 from ..errors import InputError, RegistryError, Rejection
 from ..privacy.keys import IdentityHasher, Keyring
-from ..lake.layout import Lake, write_parquet_atomic
+from ..lake.atomic import write_parquet_atomic
+from ..lake.layout import Lake, LedgerEntry, PartitionCount
 from .reader import Line, LineReader
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 
@@ -123,7 +124,7 @@ def file_sha256(path: Path) -> tuple[str, int]:
 class Normalizer:
     """Turns valid wire events of one schema into lake rows (envelope + payload, docs/lake.md)."""
 
-    def __init__(self, schema: EventSchema):
+    def __init__(self, schema: EventSchema, seeds_dir: Path):
         self.schema = schema
         env = schema.envelope
         self.time_pointer = env["occurred_at"]["field"]
@@ -135,7 +136,7 @@ class Normalizer:
         self.columns = [(c.pointer[1:], c.action, c.convert) for c in schema.payload_columns]
         self.sample_rate = schema.sample_rate
         self.schema_for_lake = schema.arrow_schema
-        self.references = [(pointer, reference_values(schema.path.parents[3] / "seeds", rule))
+        self.references = [(pointer, reference_values(seeds_dir, rule))
                            for pointer, rule in schema.references.items()]
 
     def occurred_us(self, event: dict[str, Any]) -> int | None:
@@ -227,13 +228,13 @@ class IngestSettings:
     """Everything a worker needs to classify lines (picklable)."""
 
     schemas_root: Path
-    key: bytes
+    key: bytes = field(repr=False)
     key_id: str
     as_of: datetime
     backfill: bool = False
-    opted_out: frozenset[str] = frozenset()
+    opted_out: frozenset[str] = field(default=frozenset(), repr=False)
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-    rotations: tuple[tuple[str, bytes, str], ...] = ()
+    rotations: tuple[tuple[str, bytes, str], ...] = field(default=(), repr=False)
     """Keys that take effect from a date: ``(ISO date, key, key id)``; ``key``/``key_id`` apply before."""
 
     @classmethod
@@ -284,7 +285,7 @@ class LineProcessor:
     def normalizer(self, schema: EventSchema) -> Normalizer:
         found = self._normalizers.get(schema.schema_id)
         if found is None:
-            found = self._normalizers[schema.schema_id] = Normalizer(schema)
+            found = self._normalizers[schema.schema_id] = Normalizer(schema, self.registry.seeds_dir)
         return found
 
     def date_string(self, occurred_us: int) -> str:
@@ -617,13 +618,12 @@ class BatchWriter:
             self._flush(key)
         self._flush_quarantine()
         result = self.result
-        self.lake.write_ledger({
-            "batch_id": result.batch_id, "kind": kind, "source_file": result.source_file, "source_sha256": result.source_sha256,
-            "source_bytes": source_bytes, "as_of": as_of, "started_at": self.started.replace(tzinfo=None),
-            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "backfill": backfill,
-            "lines_read": result.lines_read, "records_read": result.records_read, "landed": result.landed,
-            "quarantined": result.quarantined, "duplicates": result.duplicates, "dropped": result.dropped,
-            "partitions": [{"event_type": t, "event_date": date.fromisoformat(d), "landed": n, "duplicates": dup}
-                           for (t, d), (n, dup) in sorted(result.partitions.items())],
-        })
+        self.lake.write_ledger(LedgerEntry(
+            batch_id=result.batch_id, kind=kind, source_file=result.source_file, source_sha256=result.source_sha256,
+            source_bytes=source_bytes, as_of=as_of.replace(tzinfo=None), started_at=self.started.replace(tzinfo=None),
+            finished_at=datetime.now(timezone.utc).replace(tzinfo=None), backfill=backfill,
+            lines_read=result.lines_read, records_read=result.records_read, landed=result.landed,
+            quarantined=result.quarantined, duplicates=result.duplicates, dropped=result.dropped,
+            partitions=tuple(PartitionCount(t, date.fromisoformat(d), n, dup)
+                             for (t, d), (n, dup) in sorted(result.partitions.items()))))
         return result

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..lake.layout import QUARANTINE_SCHEMA, Lake, write_parquet_atomic
+from ..lake.atomic import write_parquet_atomic
+from ..lake.layout import QUARANTINE_SCHEMA, Lake
 from .batch import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor
 from .reader import Line
 from ..registry.schema import Registry
@@ -69,9 +70,7 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
     still: dict[tuple[Path, int], dict] = {}
     for received_at, items in sorted(by_clock.items()):
         clock = received_at.replace(tzinfo=timezone.utc)
-        processor = LineProcessor(registry, IngestSettings(
-            registry.root, settings.key, settings.key_id, clock, backfill=settings.backfill,
-            opted_out=settings.opted_out, max_line_bytes=settings.max_line_bytes, rotations=settings.rotations))
+        processor = LineProcessor(registry, replace(settings, as_of=clock))
         for path, index, row in items:
             line = Line(row["line_number"], row["raw_bytes"], len(row["raw_bytes"]))
             outcome: ChunkOutcome = processor.process_chunk([line], row["batch_id"], row["source_file"])

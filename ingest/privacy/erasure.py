@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -19,7 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .keys import Keyring
-from ..lake.layout import QUARANTINE_SCHEMA, Lake, write_parquet_atomic
+from ..lake.atomic import write_parquet_atomic
+from ..lake.layout import QUARANTINE_SCHEMA, Lake, LedgerEntry, PartitionCount
 
 
 @dataclass
@@ -89,56 +89,9 @@ def erase_player(lake: Lake, keyring: Keyring, player_id: str, *, dry_run: bool 
     if not dry_run and report.partitions:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         report.batch_id = "erasure-" + hashlib.sha256(f"{keys}{now.isoformat()}".encode()).hexdigest()[:12]
-        lake.write_ledger({
-            "batch_id": report.batch_id, "kind": "erasure", "source_file": "erasure", "source_sha256": "",
-            "source_bytes": 0, "as_of": now, "started_at": now, "finished_at": now, "backfill": False,
-            "lines_read": 0, "records_read": 0, "landed": 0, "quarantined": 0, "duplicates": 0, "dropped": 0,
-            "partitions": [{"event_type": t, "event_date": date.fromisoformat(d), "landed": 0, "duplicates": 0}
-                           for (t, d) in sorted(report.partitions)],
-        })
+        lake.write_ledger(LedgerEntry(
+            batch_id=report.batch_id, kind="erasure", source_file="erasure", source_sha256="", source_bytes=0,
+            as_of=now, started_at=now, finished_at=now, backfill=False, lines_read=0, records_read=0, landed=0,
+            quarantined=0, duplicates=0, dropped=0,
+            partitions=tuple(PartitionCount(t, date.fromisoformat(d)) for (t, d) in sorted(report.partitions))))
     return report
-
-
-def warehouse_rows(database: Path, player_keys: list[str]) -> dict[str, int]:
-    """Rows per warehouse table or view (with a ``player_key`` column) that hold one of ``player_keys``."""
-    import duckdb
-
-    if not Path(database).exists():
-        return {}
-    counts: dict[str, int] = {}
-    with duckdb.connect(str(database), read_only=True) as con:
-        tables = con.sql("select table_schema, table_name from information_schema.columns "
-                         "where column_name = 'player_key' order by 1, 2").fetchall()
-        for schema, table in tables:
-            try:
-                n = con.execute(f'select count(*) from "{schema}"."{table}" where player_key in (select unnest(?))',
-                                [player_keys]).fetchall()[0][0]
-            except duckdb.Error:
-                continue  # a view over lake files that no longer exist
-            counts[f"{schema}.{table}"] = n
-    return counts
-
-
-def compact_warehouse(database: Path) -> None:
-    """Rewrite the DuckDB file so that deleted rows are gone from disk too.
-
-    DuckDB reuses freed blocks without scrubbing them, so an erased player's key can survive in free space
-    after the marts are rebuilt. Copying the database into a fresh file and swapping it in removes it.
-    """
-    import os
-
-    import duckdb
-
-    database = Path(database)
-    if not database.exists():
-        return
-    fresh = database.with_name(database.name + ".compact")
-    if fresh.exists():
-        fresh.unlink()
-    with duckdb.connect() as con:
-        con.execute(f"attach '{database}' as old (read_only)")
-        con.execute(f"attach '{fresh}' as fresh")
-        con.execute("copy from database old to fresh")
-        con.execute("detach old")
-        con.execute("detach fresh")
-    os.replace(fresh, database)

@@ -27,11 +27,11 @@ class IdentityHasher:
     """HMAC-SHA256 of ids under one key.
 
     Attributes:
-        key: secret bytes (at least 16).
+        key: secret bytes (at least 16); never shown in a repr.
         key_id: short public name of the key, stored on each row as ``hash_key_id``.
     """
 
-    key: bytes
+    key: bytes = field(repr=False)
     key_id: str
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 

@@ -38,7 +38,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,11 +45,12 @@ from typing import Any
 
 import duckdb
 
-from ..errors import TelemetryError
+from ..errors import MissingInput
+from ..lake.atomic import atomic_path, write_text_atomic
 from ..lake.layout import Lake, SCHEMA_SENTINEL_DATE
 from ..registry.schema import EventSchema, Registry
-from ..config import PROJECT_ROOT, default_data_dir
-from ..warehouse.marts import CATALOG_FILE, marts_path
+from ..config import SCHEMAS_DIR, SEEDS_DIR, default_data_dir
+from ..warehouse.publish import CATALOG_FILE, marts_path
 
 CHECKPOINT = "telemetry"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -63,10 +63,6 @@ NAME_RANGES: dict[str, tuple[float | None, float | None]] = {
 """Value ranges implied by a mart column's name (STYLE: units and rates in the name); exact names win over
 ``*_suffix`` patterns. ``error_rate`` is per request and may exceed 1, hence no upper bound for ``*_rate``."""
 ADDITIVE_FAMILY_MART_PREFIXES = ("agg_", "fct_")
-
-
-class DqError(TelemetryError):
-    """The data-quality run could not run (no lake, GX failure); failing expectations are not errors."""
 
 
 @dataclass
@@ -158,13 +154,8 @@ def _stage(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"create or replace temp view staged as {query}")
     columns = ", ".join(_flat_columns(con, "staged"))
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
+    with atomic_path(target) as tmp:
         con.execute(f"copy (select {columns} from staged) to {_sql_path(tmp)} (format parquet)")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _seed_values(seeds_dir: Path, seed: str, column: str) -> list[str]:
@@ -250,7 +241,7 @@ def _python_regex(pattern: str) -> bool:
 # --- expectations from the dbt manifest and conventions ------------------------------------------------------
 def _manifest_tests(data_dir: Path) -> dict[str, list[tuple[str, dict]]]:
     """Mart name → GX expectations mirroring the dbt generic tests declared on it (newest manifest)."""
-    from ..warehouse.marts import _manifest_paths
+    from ..warehouse.publish import _manifest_paths
 
     out: dict[str, list[tuple[str, dict]]] = {}
     for path in _manifest_paths(data_dir):
@@ -299,7 +290,7 @@ def build_targets(data_dir: Path, registry: Registry, seeds_dir: Path | None = N
     Returns:
         The targets, and the families skipped (``{"family", "reason"}``) because nothing landed yet.
     """
-    seeds_dir = seeds_dir or PROJECT_ROOT / "seeds"
+    seeds_dir = seeds_dir or SEEDS_DIR
     lake = Lake(data_dir / "lake")
     staged = data_dir / "dq" / "batches"
     if staged.exists():
@@ -464,12 +455,12 @@ def run_dq(data_dir: Path | str | None = None, *, registry: Registry | None = No
         The summary (``success`` false when any expectation failed) and the paths written.
 
     Raises:
-        DqError: there is no lake under ``data_dir``.
+        MissingInput: there is no lake under ``data_dir``.
     """
     data_dir = Path(data_dir if data_dir is not None else default_data_dir()).resolve()
     if not (data_dir / "lake").is_dir():
-        raise DqError(f"{data_dir / 'lake'} does not exist: ingest something first")
-    registry = registry or Registry.load(PROJECT_ROOT / "schemas")
+        raise MissingInput(f"the lake {data_dir / 'lake'}", "ingest something first")
+    registry = registry or Registry.load(SCHEMAS_DIR)
     targets, skipped = build_targets(data_dir, registry, seeds_dir)
 
     import great_expectations as gx
@@ -540,9 +531,7 @@ def run_dq(data_dir: Path | str | None = None, *, registry: Registry | None = No
         "validations": validations,
     }
     summary_path = data_dir / "dq" / "summary.json"
-    tmp = summary_path.parent / f".summary.json.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    os.replace(tmp, summary_path)
+    write_text_atomic(summary_path, json.dumps(summary, indent=2))
     return DqResult(summary, summary_path, site)
 
 
@@ -579,48 +568,3 @@ def make_data_docs_offline(site: Path) -> int:
         page.write_text(text, encoding="utf-8")
         changed += 1
     return changed
-
-
-# --- command line (registered in cli.py) ---------------------------------------------------------------------
-def _dq_group():
-    import click
-
-    from ..warehouse.marts import data_dir_option
-
-    @click.group("dq")
-    def dq_group() -> None:
-        """Data-quality report: a Great Expectations checkpoint over the lake and the published marts."""
-
-    @dq_group.command("run")
-    @data_dir_option
-    def dq_run(data_dir: Path) -> None:
-        """Validate the latest landed batch of each family, the ledger and the published marts.
-
-        Expectations come from the registry (required fields, enums, ranges, lengths, patterns, references to
-        seeds), the seed tables, the ledger (row counts) and the dbt tests of the marts. Writes Data Docs
-        (readable offline) and dq/summary.json under the data directory. Exit 1 when an expectation fails.
-        """
-        import sys
-
-        result = run_dq(data_dir)
-        stats = result.summary["statistics"]
-        for validation in result.summary["validations"]:
-            failed = [r for r in validation["results"] if not r["success"]]
-            state = "ok  " if validation["success"] else "FAIL"
-            click.echo(f"{state} {validation['asset']:<36} {validation['rows']:>8} rows  "
-                       f"{len(validation['results']) - len(failed)}/{len(validation['results'])} expectations")
-            for item in failed:
-                detail = item["exception"] or (f"{item['unexpected_count']} unexpected" if item["unexpected_count"]
-                                               else f"observed {item['observed_value']}")
-                click.echo(f"       ✗ {item['expectation']} {item['column'] or ''}: {detail}")
-        for skip in result.summary["skipped"]:
-            click.echo(f"skip {skip['family']}: {skip['reason']}")
-        click.echo(f"{stats['successful_expectations']} of {stats['evaluated_expectations']} expectations met in "
-                   f"{stats['validations']} validations\nData Docs: {result.data_docs}\nsummary:   {result.summary_path}")
-        if not result.success:
-            sys.exit(1)
-
-    return dq_group
-
-
-dq_group = _dq_group()

@@ -361,6 +361,12 @@ class Registry:
         self.families = families
         self.root = root
 
+    @property
+    def seeds_dir(self) -> Path:
+        """Reference tables a schema's ``references`` name (``<seed>.csv``): the dbt ``seeds/`` folder beside
+        the registry, so the warehouse and ingest check against the same lists."""
+        return self.root.parent / "seeds"
+
     @classmethod
     def load(cls, root: Path) -> "Registry":
         root = Path(root)
@@ -459,7 +465,7 @@ def check_registry(registry: Registry) -> list[str]:
         occurred = env.get("occurred_at", {})
         pointers = [("envelope.occurred_at", occurred.get("field"))]
         pointers += [(f"envelope.{k}", env[k]) for k in ("event_id", "player_id", "session_id") if k in env]
-        pointers += [(f"envelope.event_id_from", p) for p in env.get("event_id_from", [])]
+        pointers += [("envelope.event_id_from", p) for p in env.get("event_id_from", [])]
         pointers += [(f"personal {p}", p) for p in schema.personal]
         pointers += [(f"references {p}", p) for p in schema.references]
         route = schema.family_route

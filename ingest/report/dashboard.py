@@ -32,7 +32,6 @@ import html
 import io
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,8 +41,10 @@ import duckdb
 import polars as pl
 
 from ..registry.schema import Registry
-from ..config import PROJECT_ROOT, default_data_dir
-from ..warehouse.marts import CATALOG_FILE, marts, marts_path, read
+from ..config import SCHEMAS_DIR, default_data_dir
+from ..lake.atomic import write_text_atomic
+from ..warehouse.publish import CATALOG_FILE, marts_path
+from ..warehouse.read import marts, read
 
 DESIGN_FAMILIES = ("politics", "ability", "gameplay", "recsys", "learning")
 """The five event families of DESIGN, in its order; registry families not listed here follow."""
@@ -407,36 +408,11 @@ def build_report(data_dir: Path | str | None = None, registry: Registry | None =
         The page's path and its sections; a family without data has only 'no data yet' slots.
     """
     data_dir = Path(data_dir if data_dir is not None else default_data_dir()).resolve()
-    if registry is None and (PROJECT_ROOT / "schemas").is_dir():
-        registry = Registry.load(PROJECT_ROOT / "schemas")
+    if registry is None and (SCHEMAS_DIR).is_dir():
+        registry = Registry.load(SCHEMAS_DIR)
     page_dir = data_dir / "report"
     page_dir.mkdir(parents=True, exist_ok=True)
     sections = build_sections(data_dir, registry)
     page = page_dir / "index.html"
-    tmp = page_dir / f".index.html.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(render_html(sections, data_dir, page_dir), encoding="utf-8")
-    os.replace(tmp, page)
+    write_text_atomic(page, render_html(sections, data_dir, page_dir))
     return ReportResult(page, sections)
-
-
-# --- command line (registered in cli.py) ---------------------------------------------------------------------
-def _report_command():
-    import click
-
-    from ..warehouse.marts import data_dir_option
-
-    @click.command("report")
-    @data_dir_option
-    def report_command(data_dir: Path) -> None:
-        """Render the dashboard to <data-dir>/report/index.html: per family volume by event type, DAU, CTR by
-        bucket, KPI alerts and quarantine rate by reason, from the published marts. Static, works offline."""
-        result = build_report(data_dir)
-        drawn = sum(c.rendered for c in result.charts)
-        empty = [s.family for s in result.sections if not any(c.rendered for c in s.charts)]
-        click.echo(f"{drawn} chart(s) drawn" + (f"; no data yet for {', '.join(empty)}" if empty else ""))
-        click.echo(f"report: {result.path}")
-
-    return report_command
-
-
-report_command = _report_command()

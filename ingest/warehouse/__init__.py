@@ -7,10 +7,9 @@ Readers (docs/readers.md)::
     warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily where position = 0 group by 1")
 """
 
-from .marts import (
-    CATALOG_FILE, DbtError, Mart, MartNotFound, PublishError, PublishedMart, connect, describe, discover_marts, marts,
-    marts_path, publish_marts, read, run_dbt, sql,
-)
+from .dbt import DbtRun, run_dbt
+from .publish import CATALOG_FILE, Mart, PublishedMart, discover_marts, marts_path, publish_marts
+from .read import connect, describe, marts, read, sql
 
-__all__ = ["CATALOG_FILE", "DbtError", "Mart", "MartNotFound", "PublishError", "PublishedMart", "connect", "describe",
-           "discover_marts", "marts", "marts_path", "publish_marts", "read", "run_dbt", "sql"]
+__all__ = ["CATALOG_FILE", "DbtRun", "Mart", "PublishedMart", "connect", "describe", "discover_marts", "marts",
+           "marts_path", "publish_marts", "read", "run_dbt", "sql"]

@@ -18,12 +18,10 @@ import polars as pl
 import pytest
 from jsonschema import Draft202012Validator
 
-from ingest.errors import TelemetryError
+from ingest.errors import DownloadFailed, SourceFileError, TelemetryError
 from ingest.importers import obd
 from ingest.importers.obd import (
     OBD_NAMESPACE,
-    ObdDownloadError,
-    ObdImportError,
     import_obd,
     locate_obd_sample,
     timestamp_to_ms,
@@ -281,7 +279,7 @@ def test_timestamp_to_ms_rejects(value: str) -> None:
 def test_bad_row_is_refused_with_path_and_line(tmp_path: Path, row: str, message: str) -> None:
     source = write_campaign(tmp_path / "in", rows=["0,2019-11-24 00:00:35+00:00,1,1,0,0.0125,abc,0.0", row])
     out = tmp_path / "out"
-    with pytest.raises(ObdImportError) as caught:
+    with pytest.raises(SourceFileError) as caught:
         import_obd([source], out)
     error = caught.value
     assert (error.path, error.line) == (str(source), 3)
@@ -297,40 +295,40 @@ def test_layout_errors(tmp_path: Path) -> None:
     wrong_campaign = write_campaign(tmp_path / "in", campaign="kids")
     for source, message in ((wrong_policy, "found policy folder 'greedy'"),
                             (wrong_campaign, "found campaign folder 'kids'")):
-        with pytest.raises(ObdImportError, match=message) as caught:
+        with pytest.raises(SourceFileError, match=message) as caught:
             import_obd([good, source], tmp_path / "out")
         assert caught.value.line is None
     assert not (tmp_path / "out").exists()  # every path is checked before anything is written
 
     (good.parent / "item_context.csv").unlink()
-    with pytest.raises(ObdImportError, match="item catalog item_context.csv missing") as caught:
+    with pytest.raises(SourceFileError, match="item catalog item_context.csv missing") as caught:
         import_obd([good], tmp_path / "out")
     assert caught.value.path == str(good.parent / "item_context.csv")
 
-    with pytest.raises(ObdImportError, match="no such file"):
+    with pytest.raises(SourceFileError, match="no such file"):
         import_obd([tmp_path / "in" / "bts" / "all" / "all.csv"], tmp_path / "out")
 
 
 def test_missing_column_and_duplicate_outputs(tmp_path: Path) -> None:
     source = write_campaign(tmp_path / "a", header=",timestamp,item_id,click\n",
                             rows=["0,2019-11-24 00:00:35+00:00,1,0"])
-    with pytest.raises(ObdImportError, match="missing column\\(s\\): position") as caught:
+    with pytest.raises(SourceFileError, match="missing column\\(s\\): position") as caught:
         import_obd([source], tmp_path / "out")
     assert caught.value.line == 1
 
     first, second = write_campaign(tmp_path / "b"), write_campaign(tmp_path / "c")
-    with pytest.raises(ObdImportError, match="both would write obd_random_all.jsonl"):
+    with pytest.raises(SourceFileError, match="both would write obd_random_all.jsonl"):
         import_obd([first, second], tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
 
 
 def test_bad_catalog(tmp_path: Path) -> None:
     source = write_campaign(tmp_path, catalog=(0, 1, 1))
-    with pytest.raises(ObdImportError, match="duplicate item_id 1") as caught:
+    with pytest.raises(SourceFileError, match="duplicate item_id 1") as caught:
         import_obd([source], tmp_path / "out")
     assert caught.value.line == 4
     write_campaign(tmp_path, catalog=())
-    with pytest.raises(ObdImportError, match="item catalog is empty"):
+    with pytest.raises(SourceFileError, match="item catalog is empty"):
         import_obd([source], tmp_path / "out")
 
 
@@ -406,9 +404,9 @@ def test_download_runs_pip_and_reports_failure(tmp_path: Path, monkeypatch: pyte
         return subprocess.CompletedProcess(command, 1, stdout="", stderr="ERROR: Could not find a version\n")
 
     monkeypatch.setattr(obd.subprocess, "run", failing_run)
-    with pytest.raises(ObdDownloadError, match="failed \\(exit 1\\): ERROR: Could not find a version") as caught:
+    with pytest.raises(DownloadFailed, match="failed \\(exit 1\\): ERROR: Could not find a version") as caught:
         locate_obd_sample(None, tmp_path / "cache")
-    assert isinstance(caught.value, ObdImportError) and caught.value.line is None
+    assert caught.value.retryable and caught.value.exit_code == 3  # a download may succeed later
     assert seen == [[sys.executable, "-m", "pip", "download", "--no-deps", "obp==0.4.1", "-d",
                      str(tmp_path / "cache")]]
     assert not (tmp_path / "cache" / "obd").exists()
@@ -417,14 +415,14 @@ def test_download_runs_pip_and_reports_failure(tmp_path: Path, monkeypatch: pyte
 def test_download_without_wheel_or_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(obd.subprocess, "run",
                         lambda command, **kwargs: subprocess.CompletedProcess(command, 0, stdout="", stderr=""))
-    with pytest.raises(ObdDownloadError, match="left no obp-0.4.1 wheel"):
+    with pytest.raises(DownloadFailed, match="left no obp-0.4.1 wheel"):
         locate_obd_sample(None, tmp_path / "a")
 
     def no_python(command, **kwargs):
         raise FileNotFoundError(2, "No such file or directory")
 
     monkeypatch.setattr(obd.subprocess, "run", no_python)
-    with pytest.raises(ObdDownloadError, match="cannot run pip"):
+    with pytest.raises(DownloadFailed, match="cannot run pip"):
         locate_obd_sample(None, tmp_path / "b")
 
 
@@ -435,7 +433,7 @@ def test_download_without_wheel_or_pip(tmp_path: Path, monkeypatch: pytest.Monke
 ])
 def test_bad_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, members: dict[str, str], message: str) -> None:
     monkeypatch.setattr(obd, "_download_wheel", lambda cache_dir: build_fake_wheel(cache_dir, members))
-    with pytest.raises(ObdDownloadError, match=message):
+    with pytest.raises(DownloadFailed, match=message):
         locate_obd_sample(None, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["obp-0.4.1-py3-none-any.whl"]
     assert not (tmp_path.parent / "evil.txt").exists()
@@ -444,9 +442,9 @@ def test_bad_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, members: dic
 def test_not_a_zip_and_incomplete_cache(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "obp-0.4.1-py3-none-any.whl").write_bytes(b"not a zip")
-    with pytest.raises(ObdDownloadError, match="not a wheel"):
+    with pytest.raises(DownloadFailed, match="not a wheel"):
         locate_obd_sample(None, tmp_path / "a")
 
     (tmp_path / "b" / "obd" / "random").mkdir(parents=True)
-    with pytest.raises(ObdDownloadError, match="remove it and retry"):
+    with pytest.raises(DownloadFailed, match="remove it and retry"):
         locate_obd_sample(None, tmp_path / "b")

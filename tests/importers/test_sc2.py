@@ -224,7 +224,8 @@ def test_cli_and_errors(replays_dir, tmp_path):
     from click.testing import CliRunner
 
     from ingest.cli import main
-    from ingest.importers.sc2 import Sc2ImportError, import_sc2
+    from ingest.errors import SourceFileError
+    from ingest.importers.sc2 import import_sc2
 
     result = CliRunner().invoke(main, ["import", "sc2", str(replays_dir / REPLAYS[0]), "--out", str(tmp_path / "o"),
                                        "--no-ability-summaries"])
@@ -233,11 +234,11 @@ def test_cli_and_errors(replays_dir, tmp_path):
     assert not list((tmp_path / "o").glob("*.ability.jsonl"))
     bad = tmp_path / "bad.SC2Replay"
     bad.write_bytes(b"not a replay")
-    with pytest.raises(Sc2ImportError, match="cannot parse"):
+    with pytest.raises(SourceFileError, match="cannot parse"):
         import_sc2([bad], tmp_path / "o2")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(Sc2ImportError, match="no .SC2Replay"):
+    with pytest.raises(SourceFileError, match="no .SC2Replay"):
         import_sc2([empty], tmp_path / "o3")
     result = CliRunner().invoke(main, ["import", "sc2", str(bad), "--out", str(tmp_path / "o4")])
-    assert result.exit_code == 2 and "cannot parse" in result.output
+    assert result.exit_code == 1 and "cannot parse" in result.output  # a damaged replay is bad data

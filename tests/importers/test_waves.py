@@ -191,15 +191,16 @@ def test_rerun_is_byte_identical_and_cli_works(imported, tsv, tmp_path):
 
 
 def test_bad_input_is_refused(tmp_path):
-    from ingest.importers.waves import WavesImportError, import_waves
+    from ingest.errors import SourceFileError
+    from ingest.importers.waves import import_waves
 
     bad = tmp_path / "bad.tsv"
     bad.write_text("session_id\ttimestamp\n1\t2023-01-01\n")
-    with pytest.raises(WavesImportError, match="missing column"):
+    with pytest.raises(SourceFileError, match="missing column"):
         import_waves(bad, tmp_path / "out")
     header = "\tsession_id\tapp_id\ttimestamp\tevent_name\tevent_data\tevent_source\tapp_version\tlog_version\tindex\n"
     skewed = tmp_path / "skewed.tsv"
     data = '"{""level"": 0, ""server_time"": ""2023-02-01T16:16:46""}"'
     skewed.write_text(header + f"0\t1\tWAVES\t2023-02-01 16:16:44.5\tBEGIN.0\t{data}\tGAME\t0\t4\t0\n")
-    with pytest.raises(WavesImportError, match="expected -21600"):
+    with pytest.raises(SourceFileError, match="expected -21600"):
         import_waves(skewed, tmp_path / "out")

@@ -10,7 +10,7 @@ import orjson
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.privacy.erasure import compact_warehouse, warehouse_rows
+from ingest.lifecycle import compact_warehouse, warehouse_rows
 from ingest.privacy import IdentityHasher
 from ingest.generate.synthetic import recsys_events
 from ingest.warehouse import run_dbt

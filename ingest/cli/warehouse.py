@@ -1,0 +1,37 @@
+"""``telemetry dbt`` and ``telemetry publish``: the warehouse."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..warehouse.dbt import run_dbt
+from ..warehouse.publish import marts_path, publish_marts
+from .options import data_dir_option
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@data_dir_option
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(data_dir: Path, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt on this data directory's warehouse, e.g. `telemetry dbt build` (same as `dbt build` from the
+    repository root with TELEMETRY_DATA_DIR set)."""
+    run = run_dbt(list(dbt_args) or ["build"], data_dir, check=False)
+    click.echo(run.summary(), err=True)
+    sys.exit(run.returncode)
+
+
+@click.command("publish")
+@data_dir_option
+def publish(data_dir: Path) -> None:
+    """Write every mart to <data-dir>/marts/<mart>.parquet (temp file + rename) for notebooks and reports.
+
+    `telemetry dbt build` does this after every successful build; run it after a plain `dbt build`.
+    Fails (exit 2) without a warehouse, and (exit 3) while a build holds the warehouse lock.
+    """
+    published = publish_marts(data_dir)
+    for item in published:
+        click.echo(f"{item.mart.name:<36} {item.rows:>10} rows  {item.path}")
+    click.echo(f"published {len(published)} mart(s) to {marts_path(data_dir)}")

@@ -1,0 +1,163 @@
+"""The one way in: land files in a data directory's lake and account for every record.
+
+The command line, the demo, the importers' demos and the HTTP collector all call :func:`ingest_files`; the
+accounting line people read is formatted in one place, :func:`accounting`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..lake.layout import Lake
+from ..privacy.keys import Keyring
+from ..privacy.opt_out import opted_out_keys
+from ..registry.schema import Registry
+from .batch import ROWS_PER_FILE, BatchIngest, BatchResult, IngestSettings
+
+INPUT_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+def accounting(read: int | str, landed: int, quarantined: int, duplicates: int, dropped: int, *, verb: str = "read") -> str:
+    """``read N = landed L + quarantined Q + duplicates D + dropped P``: the ingest contract as people read it."""
+    return f"{verb} {read} = landed {landed} + quarantined {quarantined} + duplicates {duplicates} + dropped {dropped}"
+
+
+def batch_summary(result: BatchResult) -> str:
+    """One line per batch: id, file, the accounting and the reasons (``batch 3f… a.jsonl: read 10 = …``)."""
+    if result.skipped:
+        return f"skip   {result.source_file}: batch {result.batch_id} is already in the ledger"
+    read = f"{result.records_read}" + (f" records in {result.lines_read} lines"
+                                       if result.records_read != result.lines_read else "")
+    line = (f"batch  {result.batch_id} {result.source_file}: "
+            + accounting(read, result.landed, result.quarantined, result.duplicates, result.dropped))
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted((result.quarantined_by_reason + result.dropped_by_reason).items()))
+    return line + (f" ({reasons})" if reasons else "")
+
+
+@dataclass
+class IngestReport:
+    """What one call of :func:`ingest_files` did: every batch, in input order.
+
+    Attributes:
+        batches: one result per input file (skipped files included, with ``skipped`` set).
+        lake_root: the lake the batches landed in.
+    """
+
+    batches: list[BatchResult] = field(default_factory=list)
+    lake_root: Path | None = None
+
+    def _total(self, name: str) -> int:
+        return sum(getattr(b, name) for b in self.batches if not b.skipped)
+
+    @property
+    def records_read(self) -> int:
+        return self._total("records_read")
+
+    @property
+    def landed(self) -> int:
+        return self._total("landed")
+
+    @property
+    def quarantined(self) -> int:
+        return self._total("quarantined")
+
+    @property
+    def duplicates(self) -> int:
+        return self._total("duplicates")
+
+    @property
+    def dropped(self) -> int:
+        return self._total("dropped")
+
+    @property
+    def damaged(self) -> list[BatchResult]:
+        """Batches whose input was cut short or corrupt (every line before the damage landed)."""
+        return [b for b in self.batches if b.damage]
+
+    @property
+    def balanced(self) -> bool:
+        return all(b.balanced for b in self.batches if not b.skipped)
+
+    def summary(self) -> str:
+        """``total: read N = landed … (F file(s), S skipped); lake: …``."""
+        skipped = sum(b.skipped for b in self.batches)
+        return (f"total: {accounting(self.records_read, self.landed, self.quarantined, self.duplicates, self.dropped)}"
+                f" ({len(self.batches)} file(s){f', {skipped} skipped' if skipped else ''})"
+                + (f"; lake: {self.lake_root}" if self.lake_root else ""))
+
+
+def input_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders into their ``.jsonl``/``.jsonl.gz`` files (sorted); files are taken as given.
+
+    Raises:
+        InputError: a path does not exist.
+    """
+    from ..errors import InputError
+
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(INPUT_SUFFIXES))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(str(path), "no such file or folder")
+    return files
+
+
+def ingest_settings(data_dir: Path, registry: Registry, keyring: Keyring, as_of: datetime,
+                    **options: object) -> IngestSettings:
+    """Settings for ingesting into ``data_dir``: the keyring, the run's clock and the data directory's opt-out
+    list (``privacy/opt_out.txt``); ``options`` as :class:`IngestSettings` (``backfill``, ``max_line_bytes``)."""
+    return IngestSettings.with_keyring(registry.root, keyring, as_of, opted_out=opted_out_keys(data_dir, keyring),
+                                       **options)
+
+
+def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path, *,
+                 registry: Registry | None = None, workers: int = 1, rows_per_file: int = ROWS_PER_FILE,
+                 as_of: Callable[[Path], datetime] | None = None, progress: Callable[[int], None] | None = None,
+                 on_batch: Callable[[BatchResult], None] | None = None) -> IngestReport:
+    """Ingest each file as one batch into ``<data_dir>/lake`` (DESIGN §3–6).
+
+    Args:
+        paths: input files (``.jsonl`` / ``.jsonl.gz``) in the order to land them.
+        settings: keys, clock, backfill, opt-out, line limit (see :func:`ingest_settings`).
+        data_dir: the data directory; its lake is created when missing.
+        registry: the loaded registry (default: loaded from ``settings.schemas_root``).
+        workers: processes that parse and validate; the result does not depend on it.
+        rows_per_file: rows per Parquet file within a partition.
+        as_of: a clock per file (a generator's expected arrival time), overriding ``settings.as_of``.
+        progress: called with the bytes consumed of the current file.
+        on_batch: called after each batch (to print it as it lands).
+
+    Returns:
+        The report; ``report.balanced`` always holds.
+
+    Raises:
+        InputError: a file cannot be read at all.
+        RegistryError: the registry is unusable.
+    """
+    registry = registry or Registry.load(settings.schemas_root)
+    lake = Lake(Path(data_dir) / "lake")
+    lake.ensure_layout(registry)
+    report = IngestReport(lake_root=lake.root)
+    runner: BatchIngest | None = None
+    try:
+        for path in paths:
+            if runner is None or as_of is not None:
+                if runner is not None:
+                    runner.close()
+                file_settings = settings if as_of is None else replace(settings, as_of=as_of(Path(path)))
+                runner = BatchIngest(registry, lake, file_settings, workers=workers, progress=progress,
+                                     rows_per_file=rows_per_file)
+            result = runner.run(Path(path))
+            report.batches.append(result)
+            if on_batch is not None:
+                on_batch(result)
+    finally:
+        if runner is not None:
+            runner.close()
+    return report
