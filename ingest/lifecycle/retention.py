@@ -3,11 +3,13 @@
 - raw: whole ``event_date`` partitions older than the window are dropped (per event type overrides, e.g.
   recsys errors 30 days, seed 003);
 - quarantine: batch files received before the window are deleted;
-- aggregates: rows of ``agg_<family>_<grain>`` older than the window are deleted from the warehouse.
+- aggregates: rows older than the window are deleted from every aggregate model that declares, in its dbt
+  ``meta``, its ``family``, ``grain`` (daily, weekly, monthly) and ``retention_key`` (the date column the window
+  applies to); the models are read from the dbt manifest, so a new rollup is covered without a name pattern.
 
 Raw data expires before its aggregates, so the rollups keep their history: retention writes no ledger row
 (the incremental models never revisit a dropped date), and the marts refuse a full refresh that would lose
-history the lake no longer holds (``macros/guard_full_refresh.sql``). Every drop is appended to
+history the lake no longer holds (``macros/incremental/guard_full_refresh.sql``). Every drop is appended to
 ``lake/_maintenance/retention.jsonl`` and returned.
 """
 
@@ -26,18 +28,52 @@ import pyarrow.parquet as pq
 from ..lake.layout import Lake
 from ..registry.schema import Registry
 
-GRAIN_COLUMNS = {"daily": "event_date", "weekly": "week_start", "monthly": "month_start"}
+GRAINS = ("daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class AggregateModel:
+    """An aggregate table retention applies to, from its dbt model ``meta``: family, grain, retention key."""
+
+    table: str
+    family: str
+    grain: str
+    retention_key: str
+
+
+def aggregate_models(data_dir: Path) -> list[AggregateModel]:
+    """The models whose ``meta`` declares ``family``, ``grain`` and ``retention_key``, from the newest dbt
+    manifest describing this project (``<data_dir>/dbt/target`` or the repository's ``target/``). Empty
+    without a manifest: dbt has not run, so there are no aggregate tables either."""
+    from ..config import PROJECT_ROOT
+
+    candidates = [Path(data_dir) / "dbt" / "target" / "manifest.json", PROJECT_ROOT / "target" / "manifest.json"]
+    found = sorted((p for p in candidates if p.exists()), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not found:
+        return []
+    manifest = json.loads(found[0].read_text(encoding="utf-8"))
+    models = []
+    for node in manifest.get("nodes", {}).values():
+        meta = node.get("config", {}).get("meta") or node.get("meta") or {}
+        if node.get("resource_type") == "model" and {"family", "grain", "retention_key"} <= meta.keys():
+            if meta["grain"] not in GRAINS:
+                raise ValueError(f"model {node['name']}: meta.grain {meta['grain']!r} is not one of {GRAINS}")
+            models.append(AggregateModel(node.get("alias") or node["name"], meta["family"], meta["grain"],
+                                         meta["retention_key"]))
+    return sorted(models, key=lambda m: m.table)
 
 
 @dataclass
 class Drop:
-    """One retention action: ``layer`` raw|quarantine|aggregate, what, the cutoff (kept: dates ≥ cutoff)."""
+    """One retention action: ``layer`` raw|quarantine|aggregate, what, the cutoff (kept: dates ≥ cutoff);
+    for an aggregate, ``column`` is the date column the cutoff applies to (the model's retention key)."""
 
     layer: str
     family: str
     target: str
     cutoff: str
     rows: int | None = None
+    column: str | None = None
 
 
 def _window(retention: dict, layer: str, grain: str | None = None) -> int | None:
@@ -79,18 +115,21 @@ def plan(registry: Registry, lake: Lake, as_of: date, database: Path | None = No
         with duckdb.connect(str(database), read_only=True) as con:
             tables = {name for (name,) in con.sql("select table_name from information_schema.tables "
                                                    "where table_type = 'BASE TABLE'").fetchall()}
-            for family in registry.families.values():
-                for grain, column in GRAIN_COLUMNS.items():
-                    table = f"agg_{family.name}_{grain}"
-                    days = _window(family.retention_days, "aggregates", grain)
-                    if days is None and isinstance(family.retention_days.get("aggregates"), (int, float)):
-                        days = int(family.retention_days["aggregates"])
-                    if table not in tables or days is None:
-                        continue
-                    cutoff = as_of - timedelta(days=days)
-                    n = con.execute(f"select count(*) from {table} where {column} < ?", [cutoff]).fetchall()[0][0]
-                    if n:
-                        drops.append(Drop("aggregate", family.name, table, cutoff.isoformat(), n))
+            for model in aggregate_models(Path(database).parent):
+                family = registry.families.get(model.family)
+                if family is None or model.table not in tables:
+                    continue
+                days = _window(family.retention_days, "aggregates", model.grain)
+                if days is None and isinstance(family.retention_days.get("aggregates"), (int, float)):
+                    days = int(family.retention_days["aggregates"])
+                if days is None:
+                    continue
+                cutoff = as_of - timedelta(days=days)
+                n = con.execute(f"select count(*) from {model.table} where {model.retention_key} < ?",
+                                [cutoff]).fetchall()[0][0]
+                if n:
+                    drops.append(Drop("aggregate", family.name, model.table, cutoff.isoformat(), n,
+                                      model.retention_key))
     return drops
 
 
@@ -115,8 +154,7 @@ def apply(registry: Registry, lake: Lake, as_of: date, database: Path | None = N
 
         with duckdb.connect(str(database)) as con:
             for drop in aggregate_drops:
-                con.execute(f"delete from {drop.target} where {GRAIN_COLUMNS[drop.target.rsplit('_', 1)[1]]} < ?",
-                            [date.fromisoformat(drop.cutoff)])
+                con.execute(f"delete from {drop.target} where {drop.column} < ?", [date.fromisoformat(drop.cutoff)])
     now = datetime.now(timezone.utc).isoformat()
     with open(log, "a", encoding="utf-8") as handle:
         for drop in drops:

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='event_date') }}
+{{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
 {{ reprocess_depends_on() }}
 
 {#- KPI inputs are reweighted totals (Σ value ÷ sample rate, seed 001 §6), so a sampled metric does not bias a

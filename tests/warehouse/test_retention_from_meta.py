@@ -1,0 +1,68 @@
+"""Retention finds the aggregate tables and their windows from the models' dbt `meta` (family, grain,
+retention key), not from table names: every incremental `agg_` rollup is covered, including those whose name
+is not `agg_<family>_<grain>`, each with its family's aggregate window for its grain (schemas/<family>/_family.json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.lake import Lake
+from ingest.lifecycle import retention
+from ingest.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = date(2026, 1, 1)
+
+
+def expected_windows() -> dict[str, tuple[str, int]]:
+    """table → (date column, days), read from the model files and the family manifests directly."""
+    grains = {"event_date": "daily", "week_start": "weekly", "month_start": "monthly"}
+    out = {}
+    for path in sorted(ROOT.glob("models/marts/*/agg_*.sql")):
+        match = re.search(r"materialized='incremental', unique_key='(\w+)'", path.read_text())
+        if not match:
+            continue
+        family = path.parent.name
+        windows = json.loads((ROOT / "schemas" / family / "_family.json").read_text())["retention_days"].get("aggregates")
+        if windows is None:  # no aggregate window in the family's seed (ability: hot/warm/cold tiers only)
+            continue
+        days = windows[grains[match.group(1)]] if isinstance(windows, dict) else windows
+        out[path.stem] = (match.group(1), int(days))
+    return out
+
+
+@pytest.mark.dbt
+def test_retention_plans_every_aggregate_model_from_its_meta(tmp_path):
+    data = tmp_path / "data"
+    target = data / "dbt" / "target"
+    subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--project-dir", str(ROOT),
+                    "--profiles-dir", str(ROOT), "--target-path", str(target), "--log-path", str(data / "logs")],
+                   cwd=ROOT, env={**os.environ, "TELEMETRY_DATA_DIR": str(data)}, check=True, capture_output=True)
+    expected = expected_windows()
+    assert {"agg_politics_weekly", "agg_gameplay_monthly", "agg_recsys_daily"} <= expected.keys()
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        for table, (column, days) in expected.items():  # one row just inside the window, two just outside
+            cutoff = AS_OF - timedelta(days=days)
+            con.execute(f"create table {table} ({column} date)")
+            con.execute(f"insert into {table} values (?), (?), (?)",
+                        [cutoff, cutoff - timedelta(days=1), cutoff - timedelta(days=400)])
+        con.execute("create table agg_not_a_rollup (event_date date)")  # no meta: never touched
+        con.execute("insert into agg_not_a_rollup values ('2000-01-01')")
+    lake = Lake(data / "lake")
+    drops = retention.apply(Registry.load(ROOT / "schemas"), lake, AS_OF, data / "warehouse.duckdb")
+    planned = {d.target: (d.column, d.cutoff, d.rows) for d in drops if d.layer == "aggregate"}
+    assert planned == {table: (column, (AS_OF - timedelta(days=days)).isoformat(), 2)
+                       for table, (column, days) in expected.items()}
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        for table, (column, days) in expected.items():
+            assert con.sql(f"select count(*) from {table}").fetchall()[0][0] == 1, table
+        assert con.sql("select count(*) from agg_not_a_rollup").fetchall()[0][0] == 1
