@@ -22,7 +22,7 @@ from typing import ClassVar
 REASON_CODES = (
     "invalid_json", "encoding_error", "line_too_long", "not_an_object", "truncated_input", "corrupt_input",
     "batch_too_large", "unknown_event_type", "unknown_schema_version", "schema_violation", "unknown_reference",
-    "future_timestamp", "too_late",
+    "future_timestamp", "too_late", "rate_limited", "unconvertible_value",
 )
 """Quarantine reason codes: a closed list (DESIGN §3, docs/lake.md)."""
 

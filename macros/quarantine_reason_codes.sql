@@ -15,5 +15,7 @@
         'unknown_reference',
         'future_timestamp',
         'too_late',
+        'rate_limited',
+        'unconvertible_value',
     ]) }}
 {% endmacro %}

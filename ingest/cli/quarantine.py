@@ -41,3 +41,38 @@ def quarantine_replay(data_dir: Path, schemas_dir: Path, since: datetime | None,
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(b.quarantined_by_reason.items()))
     line = accounting(result.replayed, b.landed, b.quarantined, b.duplicates, b.dropped, verb="replayed")
     click.echo(f"replay {b.batch_id}: {line} (still quarantined{': ' + reasons if reasons else ''})")
+
+
+@quarantine.command("show")
+@data_dir_option
+@click.option("--reason", help="Only lines quarantined with this reason code.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most this many lines.")
+@key_options
+def quarantine_show(data_dir: Path, reason: str | None, limit: int, hash_key_file: Path | None, demo_key: bool) -> None:
+    """Print quarantined lines as they arrived, with their reason and every error message. Lines are stored
+    encrypted; this needs the keyring they were sealed with (exit 2 when a line's key is not in it)."""
+    import pyarrow.parquet as pq
+
+    from ..pipeline.replay import open_messages, open_raw
+    from ..privacy.quarantine_crypto import QuarantineCipher
+
+    cipher = QuarantineCipher(keyring(demo_key, hash_key_file))
+    folder = data_dir / "lake" / "quarantine"
+    shown = 0
+    for path in sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("_")):
+        for row in pq.read_table(path).to_pylist():
+            if reason and row["reason"] != reason:
+                continue
+            if shown >= limit:
+                return
+            raw = open_raw(cipher, row)
+            messages = open_messages(cipher, row)
+            index = f"[{row['record_index']}]" if row["record_index"] is not None else ""
+            click.echo(f"{row['reason']}  {row['source_file']}:{row['line_number']}{index}  batch {row['batch_id']}  "
+                       f"key {row.get('raw_key_id') or '-'}")
+            for error, message in zip(row["errors"] or [], messages):
+                click.echo(f"  {error['pointer'] or '/'} [{error['keyword']}] {message}")
+            click.echo("  " + raw.decode("utf-8", errors="backslashreplace"))
+            shown += 1
+    if not shown:
+        click.echo(f"no quarantined line with reason {reason}" if reason else "the quarantine is empty")

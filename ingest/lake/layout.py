@@ -33,7 +33,11 @@ QUARANTINE_SCHEMA = pa.schema([
     ("event_date", pa.date32()),
     ("errors", pa.list_(pa.struct([("pointer", pa.string()), ("keyword", pa.string()), ("message", pa.string())]))),
     ("raw_bytes", pa.binary()),
+    ("raw_key_id", pa.string()),
+    ("errors_sealed", pa.binary()),
 ])
+"""Quarantine columns. ``raw_bytes`` is the input line sealed with AES-GCM (DESIGN §14, key ``raw_key_id``);
+``errors[].message`` says where and which rule without the value; the full messages are ``errors_sealed``."""
 PARTITION_STRUCT = pa.struct([
     ("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()), ("duplicates", pa.int64()),
 ])
@@ -55,6 +59,7 @@ LEDGER_SCHEMA = pa.schema([
     ("duplicates", pa.int64()),
     ("dropped", pa.int64()),
     ("partitions", pa.list_(PARTITION_STRUCT)),
+    ("server_filled", pa.int64()),
 ])
 
 
@@ -92,6 +97,8 @@ class LedgerEntry:
     duplicates: int
     dropped: int
     partitions: tuple[PartitionCount, ...] = ()
+    server_filled: int = 0
+    """Landed events with a value the server filled as the family declares (DESIGN §12)."""
 
     def __post_init__(self) -> None:
         if self.kind not in LEDGER_KINDS:

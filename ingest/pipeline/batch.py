@@ -26,6 +26,8 @@ from ..errors import InputError, RegistryError, Rejection
 from ..privacy.keys import IdentityHasher, Keyring
 from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import Lake, LedgerEntry, PartitionCount
+from ..privacy.quarantine_crypto import QuarantineCipher
+from ..registry.sampling import TypeRule, sampled_in, sampling_rules
 from .reader import Line, LineReader
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 
@@ -97,6 +99,7 @@ class BatchResult:
     quarantined: int = 0
     duplicates: int = 0
     dropped: int = 0
+    server_filled: int = 0
     quarantined_by_reason: Counter = field(default_factory=Counter)
     dropped_by_reason: Counter = field(default_factory=Counter)
     partitions: dict[tuple[str, str], list[int]] = field(default_factory=dict)
@@ -166,21 +169,37 @@ class Normalizer:
 
     def record_batch(self, events: list[dict[str, Any]], event_ids: list[str], occurred: list[int],
                      players: list[str | None], received_us: int, batch_id: str,
-                     hasher: IdentityHasher) -> pa.RecordBatch:
+                     hasher: IdentityHasher, rates: list[float] | None = None,
+                     filled: list[tuple[str, ...]] | None = None) -> pa.RecordBatch:
         """Lake rows (envelope + payload, docs/lake.md) for valid events of this schema and one event date,
-        built column-wise; ids are hashed with ``hasher``, the key in effect on that date."""
+        built column-wise; ids are hashed with ``hasher``, the key in effect on that date.
+
+        Args:
+            rates: the sample rate that applied to each event (default: the schema's).
+            filled: per event, the wire pointers the server filled (``occurred_at_source`` /
+                ``schema_version_source`` say ``server`` for them).
+
+        Raises:
+            pyarrow.ArrowInvalid, pyarrow.ArrowTypeError, OverflowError: a value the column cannot hold.
+        """
         n = len(events)
+        filled = filled or [()] * n
+        version_pointer = self.schema.family_route.get("schema_version")
         sessions = [self._hashed(e, self.session_pointer, hasher) for e in events] if self.session_pointer else [None] * n
         key_id = hasher.key_id
         arrays: list[Any] = [
             event_ids, [self.schema.version] * n, occurred, [received_us] * n, [batch_id] * n, players,
             [key_id if (p is not None or s is not None) else None for p, s in zip(players, sessions)],
-            sessions, [self.sample_rate] * n,
+            sessions, rates if rates is not None else [self.sample_rate] * n,
+            ["server" if self.time_pointer in f else "event" for f in filled],
+            ["server" if version_pointer in f else "event" for f in filled],
         ]
         for name, action, convert in self.columns:
             values = [e.get(name) for e in events]
             if action == "hash":
                 values = [None if v is None else hasher.hash(v) for v in values]
+            elif action == "hash_each":
+                values = [None if v is None else [None if x is None else hasher.hash(x) for x in v] for v in values]
             elif action == "length":
                 values = [len(v) if isinstance(v, str) else None for v in values]
             elif convert is not None:
@@ -212,17 +231,6 @@ def reference_values(seeds_dir: Path, rule: dict[str, str]) -> frozenset[str]:
     return _REFERENCE_CACHE[key]
 
 
-def sampled_in(player_key: str | None, event_id: str, event_type: str, rate: float) -> bool:
-    """Deterministic sampling (DESIGN §9): keep when a hash of (player_key, event_type) falls under ``rate``.
-
-    Events with no player sample on their event id.
-    """
-    if rate >= 1.0:
-        return True
-    digest = hashlib.sha256(f"{player_key or event_id}|{event_type}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
-
-
 @dataclass(frozen=True)
 class IngestSettings:
     """Everything a worker needs to classify lines (picklable)."""
@@ -236,15 +244,29 @@ class IngestSettings:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     rotations: tuple[tuple[str, bytes, str], ...] = field(default=(), repr=False)
     """Keys that take effect from a date: ``(ISO date, key, key id)``; ``key``/``key_id`` apply before."""
+    sampling_key: bytes = field(default=b"", repr=False)
+    """The non-rotating sampling secret (:meth:`Keyring.sampling_key`); empty = derived from the base key."""
 
     @classmethod
     def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> "IngestSettings":
         rotations = tuple((d.isoformat(), h.key, h.key_id) for d, h in keyring.rotations)
+        options.setdefault("sampling_key", keyring.sampling_key())
         return cls(schemas_root, keyring.base.key, keyring.base.key_id, as_of, rotations=rotations, **options)
 
     def keyring(self) -> Keyring:
         return Keyring(IdentityHasher(self.key, self.key_id),
-                       tuple((date.fromisoformat(d), IdentityHasher(k, i)) for d, k, i in self.rotations))
+                       tuple((date.fromisoformat(d), IdentityHasher(k, i)) for d, k, i in self.rotations),
+                       self.sampling_key or None)
+
+
+@dataclass
+class RateCandidate:
+    """An event of a rate-limited type (seed 000 §9), decided in input order by the batch writer."""
+
+    event_id: str
+    player_key: str | None
+    occurred_us: int
+    quarantine_row: dict[str, Any]
 
 
 @dataclass
@@ -257,6 +279,8 @@ class ChunkOutcome:
         dropped: reason → count.
         lines: number of lines in the chunk.
         records: number of accounting units: one per line, but one per event for a batch-envelope line.
+        rate_limited: ``(event_type, event_date)`` → candidates aligned with that key's event ids, for types
+            with a rate limit; the writer quarantines the ones over the limit as ``rate_limited``.
     """
 
     landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]]
@@ -264,23 +288,45 @@ class ChunkOutcome:
     dropped: Counter
     lines: int
     records: int
+    rate_limited: dict[tuple[str, str], list[RateCandidate]] = field(default_factory=dict)
+
+
+@dataclass
+class Accepted:
+    """An event that passed every check, ready to become a lake row."""
+
+    normalizer: Normalizer
+    event_date: str
+    event: dict[str, Any]
+    event_id: str
+    occurred_us: int
+    player_key: str | None
+    rate: float
+    filled: tuple[str, ...]
 
 
 class LineProcessor:
-    """Classifies lines: parse → resolve → validate → time checks → privacy → normalize (one per process)."""
+    """Classifies lines: parse → fill → resolve → validate → time checks → privacy → sampling → normalize."""
 
     def __init__(self, registry: Registry, settings: IngestSettings):
         self.registry = registry
         self.settings = settings
         self.keyring = settings.keyring()
+        self.cipher = QuarantineCipher(self.keyring)
+        self.sampling_key = self.keyring.sampling_key()
         as_of = settings.as_of if settings.as_of.tzinfo else settings.as_of.replace(tzinfo=timezone.utc)
         self.as_of = as_of
         self.as_of_us = to_epoch_us(as_of)
         self.received_at = as_of.astimezone(timezone.utc).replace(tzinfo=None)
+        self.received_iso = self.received_at.isoformat(timespec="microseconds") + "Z"
         self.lake_types = registry.lake_types()
         self.batch_families = any(f.batch for f in registry.families.values())
         self._normalizers: dict[str, Normalizer] = {}
         self._date_strings: dict[int, str] = {}
+        self._sampling: dict[str, dict[str, TypeRule]] = {
+            name: sampling_rules(registry.root, name, family.manifest.get("sampling"))
+            for name, family in registry.families.items()}
+        self.rate_limited_types = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
 
     def normalizer(self, schema: EventSchema) -> Normalizer:
         found = self._normalizers.get(schema.schema_id)
@@ -340,12 +386,11 @@ class LineProcessor:
             out.append((index, item))
         return out
 
-    def classify(self, event: Any) -> tuple[Normalizer, str, dict[str, Any], str, int, str | None] | Dropped:
+    def classify(self, event: Any) -> Accepted | Dropped:
         """Classify one event.
 
         Returns:
-            ``(normalizer, event_date, event, event_id, occurred_us, player_key)`` for an event to land, or
-            :class:`Dropped` (opted out, sampled out).
+            :class:`Accepted` for an event to land, or :class:`Dropped` (opted out, sampled out).
 
         Raises:
             Rejection: the event is quarantined with this reason.
@@ -353,6 +398,18 @@ class LineProcessor:
         if not isinstance(event, dict):
             raise Rejection("not_an_object", [("", "type", f"expected a JSON object, got {type(event).__name__}")])
         family = self.registry.family_of(event)
+        opt_out = family.opt_out_field
+        if opt_out is not None and opt_out in event:
+            event = dict(event)
+            flag = event.pop(opt_out)
+            if flag is True:
+                return Dropped("opted_out")  # seed 002: dropped server-side, before anything is kept
+            if flag is not False:
+                raise Rejection("schema_violation", [("/" + opt_out, "type", f"{opt_out} must be a boolean")])
+        filled: tuple[str, ...] = ()
+        if family.server_fills and not family.server_fills.keys() <= {"/" + k for k in event}:
+            event = dict(event)
+            filled = family.fill(event, self.received_iso)
         schema = family.resolve(event)
         normalizer = self.normalizer(schema)
         occurred_us = normalizer.occurred_us(event)
@@ -381,26 +438,43 @@ class LineProcessor:
         if player_key is not None and player_key in self.settings.opted_out:
             return Dropped("opted_out")
         event_id = normalizer.event_id(event)
-        if not sampled_in(player_key, event_id, schema.qualified_type, normalizer.sample_rate):
-            return Dropped("sampled_out")
-        return normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key
+        rule = self._sampling[family.name].get(schema.event_type)
+        rate = rule.rate_for(event) if rule is not None else normalizer.sample_rate
+        if rate < 1.0:
+            raw_player = resolve_pointer(event, normalizer.player_pointer) if normalizer.player_pointer else None
+            subject = event_id if raw_player is None or is_missing(raw_player) else str(raw_player)
+            if not sampled_in(self.sampling_key, subject, schema.event_type, rate):
+                return Dropped("sampled_out")
+        return Accepted(normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key, rate, filled)
 
     def quarantine_row(self, line: Line, rejection: Rejection, batch_id: str, source: str,
                        record_index: int | None = None, event: Any = None) -> dict[str, Any]:
+        """A quarantine row (docs/lake.md): the raw line and the full error messages sealed (DESIGN §14); in clear
+        only the reason, pointers and keywords, which hold no values."""
         event_date = None
         if rejection.occurred_us is not None and 0 <= rejection.occurred_us < 253402300800 * 10**6:
             event_date = date.fromisoformat(self.date_string(rejection.occurred_us))
+        raw = line.data if record_index is None else orjson.dumps(event)
+        day = self.as_of_us // US_PER_DAY
+        key_id, sealed_raw = self.cipher.seal(bytes(raw), day, b"raw_bytes")
+        messages = orjson.dumps([m for _, _, m in rejection.errors])
+        _, sealed_errors = self.cipher.seal(messages, day, b"errors")
         return {
             "batch_id": batch_id, "source_file": source, "line_number": line.number, "record_index": record_index,
             "received_at": self.received_at, "received_date": self.received_at.date(), "reason": rejection.reason,
             "event_type": rejection.event_type, "schema_id": rejection.schema_id, "event_date": event_date,
-            "errors": [{"pointer": p, "keyword": k, "message": m} for p, k, m in rejection.errors],
-            "raw_bytes": line.data if record_index is None else orjson.dumps(event),
+            "errors": [{"pointer": p, "keyword": k, "message": redacted_message(rejection.reason, p, k)}
+                       for p, k, _ in rejection.errors],
+            "raw_bytes": sealed_raw, "raw_key_id": key_id, "errors_sealed": sealed_errors,
         }
 
     def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:
-        """Classify a chunk of lines and build one Arrow record batch per (event_type, event_date)."""
-        groups: dict[tuple[str, str], tuple[Normalizer, list, list, list, list]] = {}
+        """Classify a chunk of lines and build one Arrow record batch per (event_type, event_date).
+
+        A value the lake column cannot hold (which a schema with storage bounds never lets through) quarantines
+        its event as ``unconvertible_value``; the rest of the chunk lands.
+        """
+        groups: dict[tuple[str, str], list[tuple[Accepted, Line, int | None, Any]]] = {}
         quarantine: list[dict[str, Any]] = []
         dropped: Counter = Counter()
         records = 0
@@ -425,19 +499,57 @@ class LineProcessor:
                 if isinstance(outcome, Dropped):
                     dropped[outcome.reason] += 1
                     continue
-                normalizer, event_date, event, event_id, occurred_us, player_key = outcome
-                key = (normalizer.schema.qualified_type, event_date)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = (normalizer, [], [], [], [])
-                group[1].append(event)
-                group[2].append(event_id)
-                group[3].append(occurred_us)
-                group[4].append(player_key)
-        landed = {key: (ids, normalizer.record_batch(events, ids, occurred, players, self.as_of_us, batch_id,
-                                                     self.keyring.for_day(occurred[0] // US_PER_DAY)))
-                  for key, (normalizer, events, ids, occurred, players) in groups.items()}
-        return ChunkOutcome(landed, quarantine, dropped, len(lines), records)
+                key = (outcome.normalizer.schema.qualified_type, outcome.event_date)
+                groups.setdefault(key, []).append((outcome, line, record_index, event))
+        landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]] = {}
+        limited: dict[tuple[str, str], list[RateCandidate]] = {}
+        for key, members in groups.items():
+            built = self._record_batch(members, batch_id)
+            if built is None:  # some value cannot be stored: find which, row by row
+                kept = []
+                for member in members:
+                    if self._record_batch([member], batch_id) is None:
+                        accepted, line, record_index, event = member
+                        schema = accepted.normalizer.schema
+                        quarantine.append(self.quarantine_row(line, Rejection(
+                            "unconvertible_value", [("", "type", "a value does not fit its lake column type")],
+                            schema.qualified_type, schema.schema_id, accepted.occurred_us),
+                            batch_id, source, record_index, event))
+                    else:
+                        kept.append(member)
+                members = kept
+                if not members:
+                    continue
+                built = self._record_batch(members, batch_id)
+                assert built is not None
+            landed[key] = ([m[0].event_id for m in members], built)
+            if key[0] in self.rate_limited_types:
+                limited[key] = [RateCandidate(accepted.event_id, accepted.player_key, accepted.occurred_us,
+                                              self.quarantine_row(line, Rejection(
+                                                  "rate_limited", [("", "maxItems", "over the per-player rate limit")],
+                                                  accepted.normalizer.schema.qualified_type,
+                                                  accepted.normalizer.schema.schema_id, accepted.occurred_us),
+                                                  batch_id, source, record_index, event))
+                                for accepted, line, record_index, event in members]
+        return ChunkOutcome(landed, quarantine, dropped, len(lines), records, limited)
+
+    def _record_batch(self, members: list[tuple[Accepted, Line, int | None, Any]], batch_id: str) -> pa.RecordBatch | None:
+        first = members[0][0]
+        try:
+            return first.normalizer.record_batch(
+                [m[0].event for m in members], [m[0].event_id for m in members], [m[0].occurred_us for m in members],
+                [m[0].player_key for m in members], self.as_of_us, batch_id,
+                self.keyring.for_day(first.occurred_us // US_PER_DAY),
+                rates=[m[0].rate for m in members], filled=[m[0].filled for m in members])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            return None
+
+
+def redacted_message(reason: str, pointer: str, keyword: str) -> str:
+    """The clear-text message of a quarantine error: where and which rule, never the value (the full message
+    is sealed with the raw line)."""
+    where = pointer or "/"
+    return f"{reason}: {keyword} at {where}" if keyword else f"{reason} at {where}"
 
 
 _WORKER: LineProcessor | None = None
@@ -525,7 +637,8 @@ class BatchIngest:
         with self.lake.batch_lock(batch_id):
             if self.lake.ledger_entry(batch_id) is not None:
                 return BatchResult(batch_id, str(path), sha, skipped=True)
-            writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha), rows_per_file=self.rows_per_file)
+            writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha), rows_per_file=self.rows_per_file,
+                                 rate_rules=rate_rules(self.registry))
             reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
             for outcome in self._outcomes(reader, batch_id, str(path)):
                 writer.add(outcome)
@@ -533,6 +646,20 @@ class BatchIngest:
                     self.progress(reader.bytes_consumed)
             writer.result.damage, writer.result.damage_message = reader.damage, reader.damage_message
             return writer.finish(source_bytes=size, as_of=self._local.received_at, backfill=self.settings.backfill)
+
+
+def _server_filled(rows: pa.RecordBatch) -> int:
+    """Rows with a value the server filled (DESIGN §12)."""
+    import pyarrow.compute as pc
+
+    filled = pc.or_(pc.equal(rows.column("occurred_at_source"), "server"),
+                    pc.equal(rows.column("schema_version_source"), "server"))
+    return int(pc.sum(pc.cast(filled, pa.int64())).as_py() or 0)
+
+
+def rate_rules(registry: Registry) -> dict[str, dict[str, Any]]:
+    """Lake event type → rate-limit rule, from the family manifests (seed 000 §9)."""
+    return {f"{name}_{t}": rule for name, family in registry.families.items() for t, rule in family.rate_limits.items()}
 
 
 class BatchWriter:
@@ -544,7 +671,7 @@ class BatchWriter:
     """
 
     def __init__(self, lake: Lake, result: BatchResult, *, write_quarantine: bool = True,
-                 rows_per_file: int = ROWS_PER_FILE):
+                 rows_per_file: int = ROWS_PER_FILE, rate_rules: dict[str, dict[str, Any]] | None = None):
         self.lake = lake
         self.result = result
         self.rows_per_file = rows_per_file
@@ -556,6 +683,8 @@ class BatchWriter:
         self.parts: Counter = Counter()
         self.quarantine: list[dict[str, Any]] = []
         self.quarantine_part = 0
+        self._rate_rules: dict[str, dict[str, Any]] = dict(rate_rules or {})
+        self._rate_times: dict[tuple[str, str], list[int]] = {}
         for leftover in lake.batch_files(result.batch_id):
             leftover.unlink()
 
@@ -591,26 +720,52 @@ class BatchWriter:
             known = self.seen.get(key)
             if known is None:
                 known = self.seen[key] = self.lake.existing_event_ids(*key)
+            candidates = outcome.rate_limited.get(key)
             keep = []
-            for event_id in ids:
+            duplicates = 0
+            for index, event_id in enumerate(ids):
                 fresh = event_id not in known
-                if fresh:
+                if fresh and candidates is not None and not self._within_rate(key[0], candidates[index]):
+                    fresh = False
+                    self.quarantine.append(candidates[index].quarantine_row)
+                    result.quarantined_by_reason["rate_limited"] += 1
+                    result.quarantined += 1
+                elif fresh:
                     known.add(event_id)
+                else:
+                    duplicates += 1
                 keep.append(fresh)
             kept = sum(keep)
             stats = result.partitions.setdefault(key, [0, 0])
             stats[0] += kept
-            stats[1] += len(ids) - kept
+            stats[1] += duplicates
             result.landed += kept
-            result.duplicates += len(ids) - kept
+            result.duplicates += duplicates
             if kept:
-                self.buffers[key].append(batch if kept == len(ids) else batch.filter(pa.array(keep)))
+                rows = batch if kept == len(ids) else batch.filter(pa.array(keep))
+                result.server_filled += _server_filled(rows)
+                self.buffers[key].append(rows)
                 self.buffered[key] += kept
             if self.buffered[key] >= self.rows_per_file:
                 self._flush(key)
         if sum(self.buffered.values()) >= MAX_BUFFERED_ROWS:
             for key in list(self.buffers):
                 self._flush(key)
+
+    def _within_rate(self, lake_type: str, candidate: RateCandidate) -> bool:
+        """Seed 000 §9 per-player rate limit, decided in input order: an event is over the limit when the player
+        already has ``max_events`` accepted events of this type in this batch within ``(t − window, t]`` of its
+        event time ``t``. Accepted events count towards later ones; rejected ones do not."""
+        rule = self._rate_rules.get(lake_type)
+        if rule is None or candidate.player_key is None:
+            return True
+        window_us = int(rule["window_seconds"] * 1_000_000)
+        times = self._rate_times.setdefault((lake_type, candidate.player_key), [])
+        t = candidate.occurred_us
+        if sum(1 for other in times if t - window_us < other <= t) >= int(rule["max_events"]):
+            return False
+        times.append(t)
+        return True
 
     def finish(self, *, source_bytes: int, as_of: datetime, backfill: bool, kind: str = "ingest") -> BatchResult:
         """Write what is buffered, then the ledger row (last)."""
@@ -624,6 +779,7 @@ class BatchWriter:
             finished_at=datetime.now(timezone.utc).replace(tzinfo=None), backfill=backfill,
             lines_read=result.lines_read, records_read=result.records_read, landed=result.landed,
             quarantined=result.quarantined, duplicates=result.duplicates, dropped=result.dropped,
+            server_filled=result.server_filled,
             partitions=tuple(PartitionCount(t, date.fromisoformat(d), n, dup)
                              for (t, d), (n, dup) in sorted(result.partitions.items()))))
         return result

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 
 from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import QUARANTINE_SCHEMA, Lake
-from .batch import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor
+from .batch import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor, rate_rules
+from ..privacy.quarantine_crypto import QuarantineCipher
 from .reader import Line
 from ..registry.schema import Registry
 
@@ -63,7 +64,8 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
     basis = "\n".join(f"{row['batch_id']}:{row['line_number']}:{row['record_index']}" for _, _, row in selected)
     batch_id = "replay-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
     writer = BatchWriter(lake, BatchResult(batch_id, "quarantine-replay", hashlib.sha256(basis.encode()).hexdigest()),
-                         write_quarantine=False)
+                         write_quarantine=False, rate_rules=rate_rules(registry))
+    cipher = QuarantineCipher(settings.keyring())
     by_clock: dict[datetime, list[tuple[Path, int, dict]]] = defaultdict(list)
     for item in selected:
         by_clock[item[2]["received_at"]].append(item)
@@ -72,12 +74,15 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
         clock = received_at.replace(tzinfo=timezone.utc)
         processor = LineProcessor(registry, replace(settings, as_of=clock))
         for path, index, row in items:
-            line = Line(row["line_number"], row["raw_bytes"], len(row["raw_bytes"]))
+            raw = open_raw(cipher, row)
+            line = Line(row["line_number"], raw, len(raw))
             outcome: ChunkOutcome = processor.process_chunk([line], row["batch_id"], row["source_file"])
             if outcome.quarantine:
                 # still rejected: keep the original row, with today's reason and errors
                 fresh = outcome.quarantine[0]
                 still[(path, index)] = {**row, "reason": fresh["reason"], "errors": fresh["errors"],
+                                        "errors_sealed": fresh["errors_sealed"], "raw_key_id": fresh["raw_key_id"],
+                                        "raw_bytes": fresh["raw_bytes"],
                                         "event_type": fresh["event_type"], "schema_id": fresh["schema_id"],
                                         "event_date": fresh["event_date"]}
                 outcome = ChunkOutcome({}, [dict(fresh)], outcome.dropped, 1, 1)
@@ -101,6 +106,26 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
             path.unlink()
         rewritten += 1
     return ReplayResult(result, len(selected), rewritten)
+
+
+def open_raw(cipher: QuarantineCipher, row: dict) -> bytes:
+    """The original line of a quarantine row (rows written before sealing hold it in clear, ``raw_key_id`` null).
+
+    Raises:
+        QuarantineKeyError: the row's key is not in the keyring.
+    """
+    if row.get("raw_key_id") is None:
+        return row["raw_bytes"]
+    return cipher.open(row["raw_key_id"], row["raw_bytes"], b"raw_bytes")
+
+
+def open_messages(cipher: QuarantineCipher, row: dict) -> list[str]:
+    """The full error messages of a quarantine row (the clear ``errors[].message`` are redacted)."""
+    import orjson
+
+    if row.get("errors_sealed") is None or row.get("raw_key_id") is None:
+        return [e["message"] for e in row["errors"] or []]
+    return orjson.loads(cipher.open(row["raw_key_id"], row["errors_sealed"], b"errors"))
 
 
 def _rebatch(batch: pa.RecordBatch, batch_id: str) -> pa.RecordBatch:

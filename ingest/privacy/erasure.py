@@ -74,11 +74,15 @@ def erase_player(lake: Lake, keyring: Keyring, player_id: str, *, dry_run: bool 
             write_parquet_atomic(kept, path)
         else:
             path.unlink()
+    from ..pipeline.replay import open_raw
+    from .quarantine_crypto import QuarantineCipher
+
+    cipher = QuarantineCipher(keyring)  # quarantined lines are sealed (DESIGN §14): open each to search it
     for path in sorted(lake.quarantine.glob("*.parquet")):
         if path.name.startswith("_"):
             continue
         rows = pq.read_table(path).to_pylist()
-        kept = [row for row in rows if not _mentions(row["raw_bytes"], player_id)]
+        kept = [row for row in rows if not _mentions(open_raw(cipher, row), player_id)]
         report.quarantine_removed += len(rows) - len(kept)
         if dry_run or len(kept) == len(rows):
             continue

@@ -100,9 +100,28 @@ class Keyring:
 
     base: IdentityHasher
     rotations: tuple[tuple[date, IdentityHasher], ...] = ()
+    sampling_secret: bytes | None = field(default=None, repr=False)
+    """The keyring's own sampling secret (``"sampling_secret"`` / ``"sampling_secret_file"``), when given."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_days", [(d - EPOCH_DATE).days for d, _ in self.rotations])
+
+    def sampling_key(self) -> bytes:
+        """The secret that decides deterministic sampling (seed 002): it does not rotate with the id keys.
+
+        In order: the keyring's ``sampling_secret``, ``TELEMETRY_SAMPLING_KEY``, else a key derived from the base
+        (oldest) id key, which appending rotations never changes; destroying the base key changes the cohorts,
+        so deployments that rotate set an explicit sampling secret.
+        """
+        if self.sampling_secret:
+            return self.sampling_secret
+        if os.environ.get("TELEMETRY_SAMPLING_KEY"):
+            return os.environ["TELEMETRY_SAMPLING_KEY"].encode("utf-8")
+        return hmac.new(self.base.key, b"telemetry sampling secret v1", hashlib.sha256).digest()
+
+    def by_id(self, key_id: str) -> IdentityHasher | None:
+        """The key named ``key_id``, or None when this keyring does not hold it."""
+        return next((h for h in self.all() if h.key_id == key_id), None)
 
     def for_day(self, day: int) -> IdentityHasher:
         """Key in effect on ``day`` (days since 1970-01-01)."""
@@ -144,7 +163,18 @@ class Keyring:
         if len({h.key_id for _, h in keys}) != len(keys):
             raise ConfigError(f"keyring {path}: key ids must be unique")
         keys.sort(key=lambda pair: pair[0])
-        return cls(keys[0][1], tuple(keys[1:]))
+        sampling = None
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            if "sampling_secret_file" in document:
+                sampling = Path(document["sampling_secret_file"]).read_bytes().strip()
+            elif "sampling_secret" in document:
+                sampling = str(document["sampling_secret"]).encode("utf-8")
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"keyring {path}: sampling secret unreadable: {type(error).__name__}") from None
+        if sampling is not None and len(sampling) < 16:
+            raise ConfigError(f"keyring {path}: the sampling secret is shorter than 16 bytes")
+        return cls(keys[0][1], tuple(keys[1:]), sampling)
 
     @classmethod
     def from_environment(cls, key_file: Path | None = None) -> "Keyring":

@@ -2,7 +2,17 @@
 
 An added optional property is a **minor** bump (``1.0`` → ``1.1``); any other change is **major**
 (``1.1`` → ``2.0``). A published version is never edited in place (only descriptions, titles and examples may
-change), and never deleted. The classification compares the two documents and also validates every example
+change, and storage bounds may be declared, see below), and never deleted.
+
+**Storage bounds are not a semantic change.** A ``minimum``/``maximum`` equal to the limit of the field's lake
+column type (int64 for integers, float64 for numbers: :data:`~ingest.registry.schema.STORAGE_LIMITS`) only
+states what the lake could always hold: a value beyond it could never land (the writer failed on it), so
+declaring the bound accepts and rejects exactly the events that could and could not land before. Such bounds
+are ignored when comparing versions, so declaring them in place is allowed (``storage-bounds``).
+
+**Privacy actions of added fields are part of the addition.** ``x-telemetry.personal`` entries for properties
+added in the new version, and a ``drop`` that becomes ``hash_each``/``hash``/``length`` (a new hashed column, the
+wire contract unchanged), keep a change minor. The classification compares the two documents and also validates every example
 of the previous version against the new one: a minor version must accept all old events.
 """
 
@@ -17,9 +27,30 @@ from typing import Any
 import jsonschema
 
 from ..errors import ConfigError
-from .schema import Registry, version_key
+from .schema import STORAGE_LIMITS, Registry, version_key
 
 COSMETIC = {"description", "title", "examples", "$comment"}
+WIDENING_ACTIONS = {"hash", "hash_each", "length"}  # what a dropped field may become in a minor version
+
+
+def _without_storage_bounds(node: Any) -> Any:
+    """The document without bounds that equal their column type's storage limits (see the module docstring)."""
+    if isinstance(node, list):
+        return [_without_storage_bounds(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _without_storage_bounds(v) for k, v in node.items()}
+    kind = node.get("type")
+    if isinstance(kind, list):
+        non_null = [t for t in kind if t != "null"]
+        kind = non_null[0] if len(non_null) == 1 else None
+    if isinstance(kind, str) and kind in STORAGE_LIMITS:
+        low, high = STORAGE_LIMITS[kind]
+        if out.get("minimum") == low and not isinstance(out.get("minimum"), bool):
+            out.pop("minimum")
+        if out.get("maximum") == high and not isinstance(out.get("maximum"), bool):
+            out.pop("maximum")
+    return out
 
 
 def _strip(node: Any) -> Any:
@@ -32,7 +63,7 @@ def _strip(node: Any) -> Any:
 
 
 def _without_identity(document: dict[str, Any]) -> dict[str, Any]:
-    stripped = _strip(document)
+    stripped = _strip(_without_storage_bounds(document))
     stripped.pop("$id", None)
     note = dict(stripped.get("x-telemetry", {}))
     note.pop("version", None)
@@ -53,6 +84,16 @@ def classify(previous: dict[str, Any], current: dict[str, Any]) -> tuple[str, li
     old, new = _without_identity(previous), _without_identity(current)
     reasons: list[str] = []
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
+    old_personal = dict(old.get("x-telemetry", {}).get("personal", {}))
+    new_personal = dict(new.get("x-telemetry", {}).get("personal", {}))
+    for pointer, action in list(new_personal.items()):
+        added_field = pointer[1:] in new_props and pointer[1:] not in old_props
+        widened = old_personal.get(pointer) == "drop" and action in WIDENING_ACTIONS
+        if added_field or widened:
+            new_personal.pop(pointer)
+            old_personal.pop(pointer, None)
+    old["x-telemetry"] = {**old.get("x-telemetry", {}), "personal": old_personal}
+    new["x-telemetry"] = {**new.get("x-telemetry", {}), "personal": new_personal}
     for name, prop in old_props.items():
         if name not in new_props:
             reasons.append(f"property {name!r} removed")
@@ -87,7 +128,7 @@ class Finding:
     """One changed schema: what changed and whether its version bump is right."""
 
     path: str
-    kind: str  # new-type | minor | major | edited-in-place | removed | cosmetic
+    kind: str  # new-type | minor | major | edited-in-place | removed | cosmetic | storage-bounds
     ok: bool
     message: str
 
@@ -134,6 +175,9 @@ def check_evolution(registry: Registry, revision: str) -> list[Finding]:
                 continue
             if _strip(before[rel]) == _strip(schema.document):
                 findings.append(Finding(rel, "cosmetic", True, "descriptions/examples only"))
+            elif _strip(_without_storage_bounds(before[rel])) == _strip(_without_storage_bounds(schema.document)):
+                findings.append(Finding(rel, "storage-bounds", True,
+                                        "declares bounds equal to its column types' storage limits (no semantic change)"))
             else:
                 findings.append(Finding(rel, "edited-in-place", False,
                                         "a published version changed; publish a new version instead"))

@@ -35,7 +35,13 @@ from ..errors import RegistryError, Rejection
 
 ANNOTATION = "x-telemetry"
 TIME_UNITS = ("epoch_ms", "epoch_s", "iso8601")
-PERSONAL_ACTIONS = ("hash", "drop", "length")
+PERSONAL_ACTIONS = ("hash", "hash_each", "drop", "length")
+SERVER_FILL_SOURCES = ("received_at", "default_version")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT64_MAX = 1.7976931348623157e308
+STORAGE_LIMITS = {"integer": (INT64_MIN, INT64_MAX), "number": (-FLOAT64_MAX, FLOAT64_MAX)}
+"""What a lake column of each JSON type can hold (int64, float64): every typed integer and number declares
+bounds inside these (``schemas check``), so a value the lake cannot store is rejected by the schema itself."""
 ENVELOPE_FIELDS: list[tuple[str, pa.DataType]] = [
     ("event_id", pa.string()),
     ("schema_version", pa.string()),
@@ -46,7 +52,11 @@ ENVELOPE_FIELDS: list[tuple[str, pa.DataType]] = [
     ("hash_key_id", pa.string()),
     ("session_id", pa.string()),
     ("sample_rate", pa.float64()),
+    ("occurred_at_source", pa.string()),
+    ("schema_version_source", pa.string()),
 ]
+"""Envelope columns. ``occurred_at_source`` / ``schema_version_source``: ``event`` when the producer sent the
+value, ``server`` when ingest filled it as the family declares (``server_fills``, DESIGN §12)."""
 _MISSING = object()
 _VERSION = re.compile(r"^[1-9][0-9]*\.(0|[1-9][0-9]*)$")
 
@@ -87,6 +97,14 @@ def version_key(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def _to_int(value: Any) -> Any:
+    """JSON integers may arrive as ``1.0`` or ``1e3``: hand pyarrow a Python int (out-of-range values still fail
+    there, and the batch quarantines them as ``unconvertible_value``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _arrow_type(prop: dict[str, Any]) -> tuple[pa.DataType, Callable[[Any], Any] | None]:
     """Arrow type for a JSON Schema property and a converter for its JSON value (None = as is).
 
@@ -105,7 +123,7 @@ def _arrow_type(prop: dict[str, Any]) -> tuple[pa.DataType, Callable[[Any], Any]
     if types == "string":
         return pa.string(), None
     if types == "integer":
-        return pa.int64(), None
+        return pa.int64(), _to_int
     if types == "number":
         return pa.float64(), float
     if types == "boolean":
@@ -254,6 +272,9 @@ class EventSchema:
             if action == "hash":
                 arrow_type, convert = pa.string(), None
                 description = f"{description} Keyed HMAC-SHA256 hash; raw value never lands.".strip()
+            elif action == "hash_each":
+                arrow_type, convert = pa.list_(pa.string()), None
+                description = f"{description} Each element a keyed HMAC-SHA256 hash; raw values never land.".strip()
             columns.append(PayloadColumn(snake_case(name), pointer, arrow_type, action, convert, description))
         return columns
 
@@ -309,6 +330,65 @@ class Family:
     @cached_property
     def _batch_requires(self) -> frozenset[str] | None:
         return frozenset(self.batch.get("requires", [])) if self.batch else None
+
+    @property
+    def server_fills(self) -> dict[str, str]:
+        """Wire pointer → what the server fills there when the producer leaves it out (DESIGN §12):
+        ``received_at`` (the event's arrival time, ISO 8601 UTC; seed 000 §6 "add createdAt") or
+        ``default_version`` (the version constant of the type's :meth:`default_version` schema; seed 000 §6
+        "add metaVersion", seed 001 §7 and seed 004 lines that carry no version)."""
+        return self.manifest.get("server_fills", {})
+
+    def default_version(self, event_type: str) -> str | None:
+        """Version a line of ``event_type`` without a version is read as: ``default_version`` of the manifest,
+        a string for every type or ``{"*": "1.0", "<type>": "2.0"}``; None when the family declares none."""
+        declared = self.manifest.get("default_version")
+        if isinstance(declared, dict):
+            return declared.get(event_type, declared.get("*"))
+        return declared
+
+    @property
+    def opt_out_field(self) -> str | None:
+        """Top-level wire field that carries the producer's opt-out flag (seed 002 ``analytics_opt_out``): taken
+        off the event before validation; ``true`` drops the event by policy (``opted_out``)."""
+        rule = self.manifest.get("opt_out")
+        return rule.get("field") if isinstance(rule, dict) else None
+
+    @property
+    def rate_limits(self) -> dict[str, dict[str, Any]]:
+        """Event type → ``{"max_events": n, "window_seconds": s, "per": "player"}`` (seed 000 §9)."""
+        return self.manifest.get("rate_limits", {})
+
+    def event_type_of(self, event: dict[str, Any]) -> str | None:
+        """The registry event type a wire event names (None when missing or not a string)."""
+        type_rule = self.route["event_type"]
+        event_type = type_rule["const"] if isinstance(type_rule, dict) else resolve_pointer(event, type_rule)
+        if not isinstance(event_type, str):
+            return None
+        return event_type.lower() if self.route.get("event_type_case") == "lower" else event_type
+
+    def fill(self, event: dict[str, Any], received_iso: str) -> tuple[str, ...]:
+        """Fill the declared server fields ``event`` lacks, in place; return the pointers filled.
+
+        A value the producer sent is never replaced (an unknown version stays ``unknown_schema_version``).
+        """
+        filled = []
+        for pointer, source in self.server_fills.items():
+            key = pointer[1:]
+            if key in event:
+                continue
+            if source == "received_at":
+                event[key] = received_iso
+            elif source == "default_version":
+                event_type = self.event_type_of(event)
+                schema = self.schemas.get((event_type, self.default_version(event_type) or "")) if event_type else None
+                if schema is None:
+                    continue  # resolve() rejects the line with the precise reason
+                event[key] = schema.document["properties"][key]["const"]
+            else:  # pragma: no cover - schemas check rejects unknown sources
+                continue
+            filled.append(pointer)
+        return tuple(filled)
 
     def claims(self, event: dict[str, Any]) -> bool:
         return event.keys() >= self._requires
@@ -478,6 +558,13 @@ def check_registry(registry: Registry) -> list[str]:
         for pointer, action in schema.personal.items():
             if action not in PERSONAL_ACTIONS:
                 problems.append(f"{where}: personal {pointer} action must be one of {', '.join(PERSONAL_ACTIONS)}")
+        for pointer, action in schema.personal.items():
+            prop = properties.get(pointer[1:], {}) if isinstance(pointer, str) else {}
+            if action == "hash_each" and not (prop.get("type") == "array" and isinstance(prop.get("items"), dict)
+                                              and prop["items"].get("type") == "string"):
+                problems.append(f"{where}: personal {pointer} hash_each needs an array of strings")
+        for name, prop in properties.items():
+            problems += [f"{where}: {message}" for message in storage_bound_problems(prop, "/" + name)]
         examples = doc.get("examples", [])
         if not examples:
             problems.append(f"{where}: has no examples")
@@ -493,4 +580,88 @@ def check_registry(registry: Registry) -> list[str]:
                 continue
             if resolved is not schema:
                 problems.append(f"{where}: examples[{index}] routes to {resolved.path}")
+    for family in registry.families.values():
+        problems += family_problems(registry, family)
+    return problems
+
+
+def _json_type(prop: dict[str, Any]) -> str | None:
+    types = prop.get("type")
+    if isinstance(types, list):
+        non_null = [t for t in types if t != "null"]
+        return non_null[0] if len(non_null) == 1 else None
+    return types if isinstance(types, str) else None
+
+
+def storage_bound_problems(prop: Any, pointer: str) -> list[str]:
+    """Typed integers and numbers (top level, in objects with ``properties``, in array ``items``) without bounds
+    the lake column can hold (int64 / float64, :data:`STORAGE_LIMITS`). Free-form objects land as JSON text and
+    need none; ``const``/``enum`` values are bounded by themselves."""
+    if not isinstance(prop, dict):
+        return []
+    problems = []
+    kind = _json_type(prop)
+    if kind in STORAGE_LIMITS and "const" not in prop and "enum" not in prop:
+        low, high = STORAGE_LIMITS[kind]
+        lower = prop.get("minimum", prop.get("exclusiveMinimum"))
+        upper = prop.get("maximum", prop.get("exclusiveMaximum"))
+        if not isinstance(lower, (int, float)) or isinstance(lower, bool) or lower < low:
+            problems.append(f"{pointer}: {kind} needs a minimum the lake column can hold (>= {low})")
+        if not isinstance(upper, (int, float)) or isinstance(upper, bool) or upper > high:
+            problems.append(f"{pointer}: {kind} needs a maximum the lake column can hold (<= {high})")
+    if kind == "object" and isinstance(prop.get("properties"), dict):
+        for name, sub in prop["properties"].items():
+            problems += storage_bound_problems(sub, f"{pointer}/{name}")
+    if kind == "array" and isinstance(prop.get("items"), dict):
+        problems += storage_bound_problems(prop["items"], f"{pointer}/items")
+    return problems
+
+
+def family_problems(registry: Registry, family: Family) -> list[str]:
+    """Checks of one family manifest: declared defaults name real schemas, server-filled pointers are fields of
+    every schema, rate limits name real types, the sampling file is valid (``registry.sampling``)."""
+    where = str(registry.root / family.name / "_family.json")
+    problems = []
+    declared = family.manifest.get("default_version")
+    if declared is not None:
+        if not isinstance(declared, (str, dict)):
+            problems.append(f"{where}: default_version must be a version or a map of event type to version")
+        elif isinstance(declared, dict):
+            for event_type in declared:
+                if event_type != "*" and event_type not in family.event_types():
+                    problems.append(f"{where}: default_version names unknown event type {event_type!r}")
+        if isinstance(declared, (str, dict)):
+            for event_type in family.event_types():
+                version = family.default_version(event_type)
+                if version is None or (event_type, version) not in family.schemas:
+                    problems.append(f"{where}: default_version of {event_type} is {version!r}, "
+                                    f"which is not a schema in the registry")
+    for pointer, source in family.server_fills.items():
+        if source not in SERVER_FILL_SOURCES:
+            problems.append(f"{where}: server_fills {pointer} source must be one of {', '.join(SERVER_FILL_SOURCES)}")
+            continue
+        if source == "default_version" and declared is None:
+            problems.append(f"{where}: server_fills {pointer} uses default_version, which is not declared")
+        if source == "default_version" and pointer != family.route.get("schema_version"):
+            problems.append(f"{where}: server_fills {pointer}: default_version fills the route's schema_version field")
+        for schema in family.schemas.values():
+            prop = schema.document.get("properties", {}).get(pointer[1:] if isinstance(pointer, str) else "")
+            if not isinstance(prop, dict):
+                problems.append(f"{where}: server_fills {pointer} is not a property of {schema.path.name} of {schema.event_type}")
+            elif source == "default_version" and "const" not in prop:
+                problems.append(f"{where}: server_fills {pointer}: {schema.event_type} {schema.version} has no version const")
+    opt_out = family.opt_out_field
+    if opt_out is not None and any(opt_out in s.document.get("properties", {}) for s in family.schemas.values()):
+        problems.append(f"{where}: opt_out field {opt_out!r} is consumed at the door and must not be a schema property")
+    for event_type, rule in family.rate_limits.items():
+        if event_type not in family.event_types():
+            problems.append(f"{where}: rate_limits names unknown event type {event_type!r}")
+        if not (isinstance(rule.get("max_events"), int) and rule["max_events"] > 0
+                and isinstance(rule.get("window_seconds"), (int, float)) and rule["window_seconds"] > 0
+                and rule.get("per", "player") == "player"):
+            problems.append(f"{where}: rate_limits {event_type} needs max_events > 0, window_seconds > 0, per: player")
+    if family.manifest.get("sampling") is not None:
+        from .sampling import sampling_problems
+
+        problems += sampling_problems(registry, family)
     return problems

@@ -177,7 +177,12 @@ def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported,
     assert result.quarantined_by_reason == {"batch_too_large": 1}
     rows = [r for f in lake.quarantine.glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert [(r["reason"], r["line_number"], r["record_index"]) for r in rows] == [("batch_too_large", 2, None)]
-    assert "1001 events" in rows[0]["errors"][0]["message"]
+    from ingest.pipeline.replay import open_messages
+    from ingest.privacy.keys import Keyring
+    from ingest.privacy.quarantine_crypto import QuarantineCipher
+
+    assert rows[0]["errors"][0]["keyword"] == "maxItems"  # the clear message names the rule, never values
+    assert "1001 events" in open_messages(QuarantineCipher(Keyring.single(hasher)), rows[0])[0]
 
 
 def test_rerun_is_byte_identical_and_cli_works(imported, tsv, tmp_path):

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.privacy import IdentityHasher
+from ingest.privacy.keys import Keyring
 from ingest.lake import Lake
 from ingest.pipeline import BatchIngest, IngestSettings
 
@@ -55,7 +56,19 @@ def ingest(registry, lake_root: Path, *paths: Path, backfill: bool = False, work
 
 
 def quarantine(lake_root: Path) -> list[dict]:
-    return duckdb.sql(f"select * from read_parquet('{lake_root}/quarantine/*.parquet') order by source_file, line_number").to_arrow_table().to_pylist()
+    """Quarantine rows with the sealed line and messages opened (they are encrypted at rest, DESIGN §14)."""
+    rows = duckdb.sql(f"select * from read_parquet('{lake_root}/quarantine/*.parquet') order by source_file, line_number").to_arrow_table().to_pylist()
+    return [opened(row) for row in rows]
+
+
+def opened(row: dict, key: bytes = b"test-key-0123456789abcdef") -> dict:
+    from ingest.pipeline.replay import open_messages, open_raw
+    from ingest.privacy.quarantine_crypto import QuarantineCipher
+
+    cipher = QuarantineCipher(Keyring.single(IdentityHasher(key, row["raw_key_id"])))
+    messages = open_messages(cipher, row)
+    errors = [{**e, "message": m} for e, m in zip(row["errors"], messages)]
+    return {**row, "raw_bytes": open_raw(cipher, row), "errors": errors}
 
 
 def landed(lake_root: Path, event_type: str = "*") -> list[dict]:
@@ -292,7 +305,7 @@ def toy_registry(tmp_path: Path):
         "type": "object", "additionalProperties": False, "required": ["kind", "metaVersion", "createdAt", "billId"],
         "properties": {"kind": {"const": "VOTE"}, "metaVersion": {"const": 1}, "createdAt": {"type": "string"},
                        "userId": {"type": "string"}, "billId": {"type": "string"},
-                       "seatWeight": {"type": "number", "exclusiveMinimum": 0}, "clientVersion": {"type": "string"}},
+                       "seatWeight": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e6}, "clientVersion": {"type": "string"}},
         "examples": [{"kind": "VOTE", "metaVersion": 1, "createdAt": "2024-11-24T10:00:00Z", "billId": "B-1"}],
         "x-telemetry": {"family": "toy", "event_type": "vote", "version": "1.0",
                         "envelope": {"occurred_at": {"field": "/createdAt", "unit": "iso8601"}, "player_id": "/userId"},
