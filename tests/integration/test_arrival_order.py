@@ -1,92 +1,207 @@
-"""Arrival order does not matter (issue: lifecycle): late data inside the T+2 window, shuffled batches, a file
-sent twice, and `dbt build` after every batch end in the same marts, row for row, as one clean build."""
+"""Arrival order does not matter, for every family: generated players' events arrive in shuffled batches, some
+days late (inside the T+2 window), one file is sent twice and some events again in a new file; `dbt build`
+runs after every few batches. Every `agg_` and `fct_` mart then equals, row for row (floats to 1e-9 relative),
+one clean build over the same events landed at once. The clean build is the independent expectation: it
+never runs an incremental step.
+
+Also: a lookback longer than raw retention deletes nothing it cannot rebuild, and a full refresh is refused
+when any family a model reads lost partitions.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import random
-from datetime import datetime, timedelta, timezone
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-import orjson
 import pytest
 
-from ingest.privacy import IdentityHasher, Keyring
-from ingest.lake import Lake
-from ingest.pipeline import BatchIngest, IngestSettings
-from ingest.registry import Registry
-from ingest.generate.synthetic import recsys_events
 from ingest.config import PROJECT_ROOT
-from ingest.warehouse import run_dbt
+from ingest.generate import GenerateConfig, generate
+from ingest.pipeline.service import ingest_files, ingest_settings
+from ingest.privacy import IdentityHasher, Keyring
+from ingest.registry import Registry
 
-DAY_MS = 86_400_000
-START = datetime(2024, 11, 20, tzinfo=timezone.utc)
-SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly", "+dq_ingest_daily"]
-MARTS = {
-    "fct_recsys_requests": "request_id",
-    "agg_recsys_daily": "event_date, experiment_id, bucket, position",
-    "agg_recsys_weekly": "week_start, experiment_id, bucket",
-    "agg_recsys_monthly": "month_start, experiment_id, bucket",
-}
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
-
-def write(path: Path, events: list[dict]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-    return path
+FAMILIES = ("recsys", "politics", "ability", "gameplay", "learning")
+START = date(2024, 11, 4)
+DAYS = 6
+PLAYERS = 8
+SEEDS = (11, 12)  # two generator seeds, landed together: two populations of players
 
 
-def ingest(data: Path, path: Path, as_of: datetime, backfill: bool = False):
+def dbt(args: list[str], data_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """`dbt <args>` on the warehouse of `data_dir` (a private target path; nothing published)."""
+    dbt_bin = Path(sys.executable).with_name("dbt")
+    command = [str(dbt_bin), *args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+               "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
+    env = {**os.environ, "TELEMETRY_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if check and run.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{run.stdout[-4000:]}")
+    return run
+
+
+def land(data_dir: Path, files: list[Path], as_of: datetime, backfill: bool = False):
     registry = Registry.load(PROJECT_ROOT / "schemas")
-    lake = Lake(data / "lake")
-    lake.ensure_layout(registry)
-    keyring = Keyring.single(IdentityHasher(b"arrival-order-test-key", "t"))
-    with BatchIngest(registry, lake, IngestSettings.with_keyring(registry.root, keyring, as_of, backfill=backfill)) as runner:
-        return runner.run(path)
+    keyring = Keyring.single(IdentityHasher.demo())  # the generator samples with the demo key too
+    settings = ingest_settings(data_dir, registry, keyring, as_of, backfill=backfill)
+    return ingest_files(files, settings, data_dir, registry=registry)
 
 
-def snapshot(data: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        out = {}
-        for mart, order in MARTS.items():
-            columns = [c for (c,) in con.sql(f"select column_name from information_schema.columns where table_name = '{mart}' "
-                                             "order by ordinal_position").fetchall() if not c.startswith("_")]
-            out[mart] = con.sql(f"select {', '.join(columns)} from {mart} order by {order}").fetchall()
-        return out
+def end_of(day: int) -> datetime:
+    return datetime.combine(START + timedelta(days=day), time(23, 59, 59), tzinfo=timezone.utc)
 
 
-@pytest.mark.slow
-def test_incremental_builds_over_late_shuffled_batches_equal_one_clean_build(tmp_path):
-    events = list(recsys_events(600, seed=5, start_ms=int(START.timestamp() * 1000), span_days=6))
-    rng = random.Random(42)
-    arrivals: dict[int, list[dict]] = {}
-    for event in events:  # each event arrives on its own day or up to two days late (inside T+2)
-        day = (event["timestamp_ms"] - int(START.timestamp() * 1000)) // DAY_MS
-        arrivals.setdefault(day + rng.choice([0, 1, 2]), []).append(event)
-    batches = []
-    for day, group in sorted(arrivals.items()):
-        rng.shuffle(group)
-        batches.append((write(tmp_path / f"arrival-{day}.jsonl", group), START + timedelta(days=day + 1) - timedelta(seconds=1)))
+def mart_models(data_dir: Path) -> dict[str, list[str]]:
+    """family folder → the agg_/fct_ marts dbt knows there (from the manifest of the clean build)."""
+    manifest = json.loads((data_dir / "target" / "manifest.json").read_text())
+    out: dict[str, list[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts" and node["name"].startswith(("agg_", "fct_")):
+            out.setdefault(node["fqn"][2], []).append(node["name"])
+    return {family: sorted(names) for family, names in out.items()}
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], list[tuple]]:
+    described = con.sql(f"describe {table}").fetchall()
+    columns = [(name, kind) for name, kind, *_ in described if not name.startswith("_")]
+    floats = {name for name, kind in columns if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL")}
+    names = [name for name, _ in columns]
+    rows = con.sql(f"select {', '.join(names)} from {table}").fetchall()
+
+    def order(row: tuple) -> tuple:
+        return tuple((1, "") if v is None else (0, f"{v:.6g}" if n in floats else str(v)) for n, v in zip(names, row))
+
+    return names, sorted(rows, key=order)
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def assert_marts_equal(got_dir: Path, expected_dir: Path, marts: list[str]) -> None:
+    with duckdb.connect(str(got_dir / "warehouse.duckdb"), read_only=True) as got, \
+            duckdb.connect(str(expected_dir / "warehouse.duckdb"), read_only=True) as expected:
+        for mart in marts:
+            names, want = table_rows(expected, mart)
+            _, have = table_rows(got, mart)
+            assert len(have) == len(want), f"{mart}: {len(have)} rows after the incremental passes, {len(want)} clean"
+            for have_row, want_row in zip(have, want):
+                bad = [n for n, a, b in zip(names, have_row, want_row) if not same(a, b)]
+                assert not bad, f"{mart}: columns {bad} differ:\n incremental {have_row}\n clean       {want_row}"
+
+
+@pytest.fixture(scope="module")
+def arrival(tmp_path_factory) -> dict:
+    """Generated events landed two ways: K shuffled, late, resent batches with a build after each group
+    (`incremental`), and all at once with one build (`clean`)."""
+    root = tmp_path_factory.mktemp("arrival")
+    lines: dict[tuple[str, int], list[bytes]] = {}  # (family, event day) → lines
+    opt_out: list[str] = []
+    for seed in SEEDS:
+        out = root / f"generated-{seed}"
+        generate(GenerateConfig(players=PLAYERS, days=DAYS, seed=seed, out=out, start=START))
+        opt_out += (out / "opt_out.txt").read_text().splitlines() if (out / "opt_out.txt").exists() else []
+        for family in FAMILIES:
+            for path in sorted((out / family).glob("*.jsonl")):
+                day = (date.fromisoformat(path.stem) - START).days
+                lines.setdefault((family, day), []).extend(path.read_bytes().splitlines())
+
+    rng = random.Random(2024)
+    arrivals: dict[int, dict[str, list[bytes]]] = {}
+    for (family, day), day_lines in sorted(lines.items()):
+        for line in day_lines:  # on its own day or a day late: inside the T+2 window even for a session that
+            # began the day before its file
+            arrivals.setdefault(day + rng.choice((0, 0, 1)), {}).setdefault(family, []).append(line)
+    batches: list[tuple[int, list[Path]]] = []
+    for day, by_family in sorted(arrivals.items()):
+        paths = []
+        for family, group in sorted(by_family.items()):
+            rng.shuffle(group)
+            path = root / "batches" / f"{family}-arrival-{day}.jsonl"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"\n".join(group) + b"\n")
+            paths.append(path)
+        batches.append((day, paths))
     assert len(batches) >= 7
 
-    incremental = tmp_path / "incremental"
-    landed = 0
-    order = batches[:2] + [batches[3], batches[2]] + batches[4:]  # two batches swapped: older data after newer
-    for index, (path, as_of) in enumerate(order):
-        result = ingest(incremental, path, as_of)
-        assert result.quarantined == 0, result.quarantined_by_reason
-        landed += result.landed
-        if index % 2 == 1 or index == len(order) - 1:  # build after every other batch and at the end
-            run_dbt(["build", *SELECT], incremental, quiet=True)
-    resent = ingest(incremental, batches[1][0], batches[-1][1])
-    assert resent.skipped
-    run_dbt(["build", *SELECT], incremental, quiet=True)
-    assert landed == len(events)
+    incremental, clean = root / "incremental", root / "clean"
+    for data_dir in (incremental, clean):
+        (data_dir / "privacy").mkdir(parents=True)
+        (data_dir / "privacy" / "opt_out.txt").write_text("\n".join(opt_out) + "\n")
 
-    clean = tmp_path / "clean"
-    assert ingest(clean, write(tmp_path / "all.jsonl", events), batches[-1][1], backfill=True).landed == len(events)
-    run_dbt(["build", *SELECT], clean, quiet=True)
+    order = batches[:2] + [batches[3], batches[2]] + batches[4:]  # older data lands after newer
+    builds = 0
+    for index, (day, paths) in enumerate(order):
+        report = land(incremental, paths, end_of(day))
+        assert all(b.quarantined == 0 for b in report.batches), [b.quarantined_by_reason for b in report.batches]
+        if index % 2 == 1:  # a build after every second arrival day
+            dbt(["build"], incremental)
+            builds += 1
+    last_day = max(d for d, _ in batches)
+    resent = land(incremental, batches[1][1], end_of(last_day))  # the same files again: skipped
+    assert all(b.skipped for b in resent.batches)
+    again = root / "batches" / "resent-events.jsonl"  # some events again, in a new file: deduplicated
+    again.write_bytes(b"".join(p.read_bytes() for p in batches[-3][1]))
+    assert sum(b.duplicates for b in land(incremental, [again], end_of(last_day)).batches) > 0
+    dbt(["build"], incremental)
+    builds += 1
+    assert builds >= 4
 
-    got, expected = snapshot(incremental), snapshot(clean)
-    for mart in MARTS:
-        assert expected[mart], f"{mart} is empty"
-        assert got[mart] == expected[mart], mart
+    everything = []
+    for family in FAMILIES:
+        path = root / "batches" / f"{family}-all.jsonl"
+        path.write_bytes(b"".join(b"\n".join(group) + b"\n" for (f, _), group in sorted(lines.items()) if f == family))
+        everything.append(path)
+    land(clean, everything, end_of(last_day), backfill=True)
+    dbt(["build"], clean)
+    return {"incremental": incremental, "clean": clean, "marts": mart_models(clean), "root": root}
+
+
+@pytest.mark.parametrize("family", [*FAMILIES, "core"])
+def test_incremental_passes_equal_one_clean_build(arrival, family):
+    marts = arrival["marts"][family]
+    assert marts, family
+    with duckdb.connect(str(arrival["clean"] / "warehouse.duckdb"), read_only=True) as con:
+        assert any(con.sql(f"select count(*) from {m}").fetchall()[0][0] > 0 for m in marts), f"{family}: empty marts"
+    assert_marts_equal(arrival["incremental"], arrival["clean"], marts)
+
+
+def test_incremental_passes_kept_rows_of_earlier_passes(arrival):
+    """The passes were incremental: rows written by an early pass are still there, stamped with its watermark."""
+    with duckdb.connect(str(arrival["incremental"] / "warehouse.duckdb"), read_only=True) as con:
+        for mart in ("agg_recsys_daily", "agg_politics_daily", "agg_ability_metrics_daily", "agg_gameplay_daily",
+                     "fct_learning_sessions", "fct_player_daily_activity"):
+            stamps = con.sql(f"select count(distinct _ledger_finished_at_max) from {mart}").fetchall()[0][0]
+            assert stamps >= 2, f"{mart}: every row rewritten by the last pass"
+
+
+def test_lookback_beyond_raw_retention_deletes_nothing_it_cannot_rebuild(arrival, tmp_path):
+    """Raw partitions of the two oldest days expire (politics and recsys, as retention drops them); a build with
+    a 30-day lookback then redoes only the dates the lake still fully holds: the expired days keep their rows,
+    the others still equal the clean build. A full refresh of a model reading those families is refused."""
+    data = tmp_path / "expired"
+    shutil.copytree(arrival["clean"], data)
+    old_days = [(START + timedelta(days=d)).isoformat() for d in (0, 1)]
+    for family in ("politics", "recsys"):
+        for partition in (data / "lake").glob(f"*/event_type={family}_*/event_date=*"):
+            if partition.name.split("=", 1)[1] in old_days:
+                shutil.rmtree(partition)
+    marts = [m for f in ("politics", "recsys", "core") for m in arrival["marts"][f]]
+    dbt(["build", "--vars", "{lookback_days: 30}", "--select", *marts], data)
+    assert_marts_equal(data, arrival["clean"], marts)
+
+    refused = dbt(["run", "--full-refresh", "--select", "fct_player_daily_activity"], data, check=False)
+    assert refused.returncode != 0 and "would lose history" in refused.stdout
+    assert "recsys" in refused.stdout
