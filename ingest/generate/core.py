@@ -131,7 +131,7 @@ def generate(config: GenerateConfig, progress: Callable[[str], None] | None = No
     opted_out = {g.name: frozenset(g.player_id(p) for p in population if p.opted_out and g.name in p.families)
                  for g in generators}
     fault_players = [p for p in population if not p.opted_out] or list(population)
-    sampler = Sampler(config.hash_key, sample_rates(SCHEMAS_DIR))
+    sampler = Sampler(config.hash_key, sample_rates(SCHEMAS_DIR), sample_rules(SCHEMAS_DIR))
     held: dict[str, list[Emitted | EmittedBatch]] = {g.name: [] for g in generators}
     resend: dict[str, tuple[str, list[bytes]]] = {}
     fault_log = open(out / "faults.jsonl", "wb") if config.faults else None
@@ -200,6 +200,20 @@ def sample_rates(schemas_dir: Path) -> dict[str, float]:
     from ..registry.schema import Registry
 
     return {qualified: schema.sample_rate for qualified, schema in Registry.load(schemas_dir).lake_types().items()}
+
+
+def sample_rules(schemas_dir: Path) -> dict[str, list[tuple[str, frozenset, float]]]:
+    """Qualified lake event type → value-dependent sampling rules of ``schemas/sampling.yml`` (seed 002), and
+    the file's base rates override the schemas' (read here with plain YAML, not through the ingest code)."""
+    import yaml
+
+    path = Path(schemas_dir) / "sampling.yml"
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {f"{family}_{event_type}": [(w["field"].lstrip("/"), frozenset(w["in"]), float(w["rate"]))
+                                       for w in spec.get("when", []) or []]
+            for family, types in data["families"].items() for event_type, spec in types.items()}
 
 
 def write_expected(config: GenerateConfig, result: GenerateResult) -> Path:

@@ -2,10 +2,12 @@
 must reproduce (``records_read = landed + quarantined + duplicates + dropped``, DESIGN §3).
 
 The fate of every valid event is decided here the way the lake contract defines it, independently of the
-ingest code: an event of an opted-out player is dropped (``opted_out``); else an event of a type whose schema
-samples at rate r < 1 is dropped (``sampled_out``) unless ``sha256(player_key | event_type)`` read as a fraction
-is below r, with ``player_key`` the HMAC-SHA256 of its player id under the ingest's hash key (DESIGN §9); else it
-lands in partition (event_type, event_date).
+ingest code: an event of an opted-out player is dropped (``opted_out``); else an event whose rate r < 1 (from
+``schemas/sampling.yml``, value rules first, else the schema's rate) is dropped (``sampled_out``) unless
+HMAC-SHA256(sampling secret, ``<raw player id>|<event type>``) read as a fraction is below r (seed 002; the
+sampling secret is the one ingest derives from the hash key when no other is configured); else a LOBBY_ATTEMPT
+beyond 5 of its player in (t − 60 s, t] among those accepted earlier in the file is ``rate_limited`` (seed 000 §9);
+else it lands in partition (event_type, event_date).
 
 Fault schedule (with ``--faults``): in every file, fault kind number *k* is injected once after the
 ``3 + 2k``-th valid event, and once more every :data:`FAULT_EVERY` valid events after that; a kind still missing
@@ -72,30 +74,40 @@ class FileAccounting:
 
 
 class Sampler:
-    """Which events ingest keeps under its per-type sample rates (DESIGN §9), for a given hash key.
+    """Which events ingest keeps under its sampling rules (seed 002), written independently of the ingest code.
 
     Args:
-        key: the HMAC key ingest will hash player ids with.
-        rates: qualified event type → sample rate (types absent or at 1.0 are always kept).
+        key: the HMAC key ingest hashes player ids with (the sampling secret is derived from it, as ingest does
+            when neither a keyring ``sampling_secret`` nor ``TELEMETRY_SAMPLING_KEY`` is set).
+        rates: qualified event type → base sample rate (types absent or at 1.0 are always kept).
+        rules: qualified event type → ``[(field, values, rate), …]`` value rules (first match wins).
     """
 
-    def __init__(self, key: bytes, rates: dict[str, float]):
-        self.key = key
-        self.rates = {t: r for t, r in rates.items() if r < 1.0}
-        self._cache: dict[tuple[str, str], bool] = {}
+    def __init__(self, key: bytes, rates: dict[str, float],
+                 rules: dict[str, list[tuple[str, frozenset, float]]] | None = None):
+        import os
 
-    def keeps(self, player_id: str | None, event_type: str) -> bool:
-        rate = self.rates.get(event_type)
-        if rate is None:
+        env = os.environ.get("TELEMETRY_SAMPLING_KEY")
+        self.secret = env.encode() if env else hmac.new(key, b"telemetry sampling secret v1", hashlib.sha256).digest()
+        self.rates = dict(rates)
+        self.rules = rules or {}
+
+    def keeps(self, player_id: str | None, event_type: str, event: dict[str, Any] | None = None) -> bool:
+        rate = self.rates.get(event_type, 1.0)
+        for field_name, values, value_rate in self.rules.get(event_type, []):
+            if event is not None and event.get(field_name) in values:
+                rate = value_rate
+                break
+        if rate >= 1.0:
             return True
         if player_id is None:  # pragma: no cover - every sampled family names its player
             raise ValueError("sampling without a player id is decided on the event id; not generated")
-        found = self._cache.get((player_id, event_type))
-        if found is None:
-            player_key = hmac.new(self.key, player_id.encode(), hashlib.sha256).hexdigest()
-            digest = hashlib.sha256(f"{player_key}|{event_type}".encode()).digest()
-            found = self._cache[(player_id, event_type)] = int.from_bytes(digest[:8], "big") / 2**64 < rate
-        return found
+        wire_type = event_type.split("_", 1)[1]
+        digest = hmac.new(self.secret, f"{player_id}|{wire_type}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+LOBBY_LIMIT, LOBBY_WINDOW_US = 5, 60_000_000  # seed 000 §9, as schemas/politics/_family.json declares
 
 
 class FileWriter:
@@ -138,6 +150,15 @@ class FileWriter:
         self._last_landed: bytes | None = None
         self._buffer: list[bytes] = []
         self._partitions: dict[tuple[str, int], int] = {}
+        self._lobby: dict[str, list[int]] = {}
+
+    def _over_rate(self, emitted: Emitted) -> bool:
+        times = self._lobby.setdefault(emitted.player_id or "", [])
+        t = emitted.occurred_us
+        if sum(1 for other in times if t - LOBBY_WINDOW_US < other <= t) >= LOBBY_LIMIT:
+            return True
+        times.append(t)
+        return False
 
     def _line(self, data: bytes, records: int = 1) -> int:
         self._buffer.append(data)
@@ -157,8 +178,10 @@ class FileWriter:
         acc = self.accounting
         if emitted.player_id is not None and emitted.player_id in self.opted_out:
             acc.dropped["opted_out"] += 1
-        elif not self.sampler.keeps(emitted.player_id, emitted.event_type):
+        elif not self.sampler.keeps(emitted.player_id, emitted.event_type, emitted.event):
             acc.dropped["sampled_out"] += 1
+        elif emitted.event_type == "politics_lobby_attempt" and emitted.player_id is not None and self._over_rate(emitted):
+            acc.quarantined["rate_limited"] += 1
         else:
             acc.landed += 1
             key = (emitted.event_type, emitted.occurred_us // US_PER_DAY)
