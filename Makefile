@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 export TELEMETRY_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install demo test sources bench clean
+.PHONY: install demo test test-fast sources bench lock clean
 
-$(STAMP): pyproject.toml
+# The exact tested versions from requirements.lock, then the project itself without resolving again.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,11 +25,19 @@ test: $(STAMP)
 	$(BIN)/telemetry schemas check
 	$(BIN)/python -m pytest -q
 
+# The inner loop: everything that builds no dbt project and starts no browser (under a minute).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser"
+
 sources: $(STAMP)
 	$(BIN)/telemetry schemas sources
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) *.egg-info target logs

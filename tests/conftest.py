@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-SHARED_DATA = SHARED / "data"
+from support import ROOT, SHARED, SHARED_DATA, require_shared_data  # noqa: F401  (older imports)
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +21,3 @@ def hash_key(monkeypatch):
     monkeypatch.delenv("TELEMETRY_HASH_KEY_FILE", raising=False)
     monkeypatch.delenv("TELEMETRY_HASH_KEY_ID", raising=False)
     return b"test-key-0123456789abcdef"
-
-
-def require_shared_data(name: str) -> Path:
-    """Path to ``../shared/data/<name>``; skips the test with a message when it is absent."""
-    path = SHARED_DATA / name
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing: CI must have ../shared beside the clone")
-        pytest.skip(f"{path} not found: the real data sets live in ../shared/data beside the clone")
-    return path

@@ -7,9 +7,12 @@ Readers (docs/readers.md)::
     warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily where position = 0 group by 1")
 """
 
+from ..config import PROJECT_ROOT, default_data_dir
+from ..errors import MartNotFound, MissingInput, ResourceBusy
 from .dbt import DbtRun, run_dbt
 from .publish import CATALOG_FILE, Mart, PublishedMart, discover_marts, marts_path, publish_marts
 from .read import connect, describe, marts, read, sql
 
-__all__ = ["CATALOG_FILE", "DbtRun", "Mart", "PublishedMart", "connect", "describe", "discover_marts", "marts",
-           "marts_path", "publish_marts", "read", "run_dbt", "sql"]
+__all__ = ["CATALOG_FILE", "PROJECT_ROOT", "DbtRun", "Mart", "MartNotFound", "MissingInput", "PublishedMart",
+           "ResourceBusy", "connect", "default_data_dir", "describe", "discover_marts", "marts", "marts_path",
+           "publish_marts", "read", "run_dbt", "sql"]

@@ -22,7 +22,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import ROOT, require_shared_data
+from support import ROOT, require_shared_data
+
+pytestmark = [pytest.mark.dbt]
 
 KEY = b"test-key-0123456789abcdef"
 REPLAYS = ("2.1.3.30508_12.SC2Replay", "2.1.4.32283_13.SC2Replay", "3.15.0.54518_30.SC2Replay",
@@ -50,8 +52,7 @@ def built(tmp_path_factory):
     waves = require_shared_data("waves") / WAVES
     from ingest.importers.sc2 import import_sc2
     from ingest.importers.waves import import_waves
-    from ingest.lake import Lake
-    from ingest.pipeline import BatchIngest, IngestSettings
+    from ingest.pipeline import IngestSettings, ingest_files
     from ingest.registry import Registry
     from ingest.warehouse import run_dbt
 
@@ -59,11 +60,8 @@ def built(tmp_path_factory):
     files = import_sc2([sc2 / name for name in REPLAYS], data_dir / "import").files_written
     files.append(import_waves(waves, data_dir / "import").output)
     registry = Registry.load(ROOT / "schemas")
-    lake = Lake(data_dir / "lake")
-    lake.ensure_layout(registry)
     settings = IngestSettings(registry.root, KEY, "test", datetime.now(timezone.utc), backfill=True)
-    with BatchIngest(registry, lake, settings) as runner:
-        results = [runner.run(path) for path in files]
+    results = ingest_files(files, settings, data_dir, registry=registry).batches
     assert all(r.quarantined == 0 and r.balanced for r in results)
     # the families' marts and every parent; other families' staging tests are theirs to run (they would only slow
     # this down: their sources are empty here)

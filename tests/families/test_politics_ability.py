@@ -13,26 +13,26 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import hmac
 import json
-import math
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from support import assert_frames_match
 
 from ingest.privacy import DEMO_KEY, IdentityHasher
-from ingest.lake import Lake
-from ingest.pipeline import BatchIngest, IngestSettings
+from ingest.pipeline import IngestSettings, ingest_files
 from ingest.registry import Registry
 from ingest.generate import GenerateConfig, generate
 from ingest.warehouse import run_dbt
+
+pytestmark = [pytest.mark.dbt]
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2024, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -50,11 +50,8 @@ KPI_INPUTS = ["casts", "damage_total", "healing_total", "overheal_total", "cc_ap
 def ingest_lines(registry, tmp_path: Path, lines: list, name: str = "a.jsonl"):
     path = tmp_path / name
     path.write_bytes(b"".join((json.dumps(x).encode() if isinstance(x, dict) else x) + b"\n" for x in lines))
-    lake = Lake(tmp_path / "lake")
-    lake.ensure_layout(registry)
     settings = IngestSettings(registry.root, b"test-key-0123456789abcdef", "k1", AS_OF)
-    with BatchIngest(registry, lake, settings) as runner:
-        result = runner.run(path)
+    [result] = ingest_files([path], settings, tmp_path, registry=registry).batches
     rows = duckdb.sql(f"select reason, errors from read_parquet('{tmp_path}/lake/quarantine/*.parquet') "
                       "order by line_number").fetchall()
     return result, rows
@@ -184,20 +181,17 @@ def built(tmp_path_factory):
     generate(GenerateConfig(players=45, days=4, seed=21, out=out, faults=True))
     generated = Generated(out)
     registry = Registry.load(ROOT / "schemas")
-    lake = Lake(data_dir / "lake")
-    lake.ensure_layout(registry)
     hasher = IdentityHasher.demo()
-    opted_out = frozenset(hasher.hash(i) for i in generated.opted_out)
+    settings = IngestSettings(registry.root, hasher.key, hasher.key_id, datetime.now(timezone.utc),
+                              opted_out=frozenset(hasher.hash(i) for i in generated.opted_out))
+    as_of = {file["path"]: datetime.fromisoformat(file["as_of"]) for file in generated.expected["files"]}
     results = {}
     days = sorted({Path(f["path"]).stem for f in generated.expected["files"]})
     for first, passes in ((True, days[:2]), (False, days[2:])):
-        for file in generated.expected["files"]:
-            if Path(file["path"]).stem not in passes:
-                continue
-            settings = IngestSettings(registry.root, hasher.key, hasher.key_id, datetime.fromisoformat(file["as_of"]),
-                                      opted_out=opted_out)
-            with BatchIngest(registry, lake, settings) as runner:
-                results[file["path"]] = runner.run(out / file["path"])
+        names = [f["path"] for f in generated.expected["files"] if Path(f["path"]).stem in passes]
+        report = ingest_files([out / name for name in names], settings, data_dir, registry=registry,
+                              as_of=lambda path: as_of[path.relative_to(out).as_posix()])
+        results.update(zip(names, report.batches))
         # pass 1 builds seeds and models only (dbt start-up is the cost); pass 2, incremental, also runs every
         # data test and the dbt unit tests (KPI formulas, weekly-from-daily roll-up, rules) of these models
         skip_tests = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"] if first else []
@@ -278,24 +272,6 @@ def politics_rollup(events: pl.DataFrame, period: str) -> pl.DataFrame:
         pl.when(has_outcome).then(pl.col("success_count")).alias("success_count"),
         pl.when(has_outcome).then(pl.col("success_rate")).alias("success_rate"),
     )
-
-
-def assert_frames_match(actual: pl.DataFrame, expected: pl.DataFrame, keys: list[str], rel: float = 1e-9) -> None:
-    columns = [c for c in expected.columns if c not in keys]
-    actual_rows = {tuple(r[k] for k in keys): r for r in actual.select(keys + columns).iter_rows(named=True)}
-    expected_rows = {tuple(r[k] for k in keys): r for r in expected.iter_rows(named=True)}
-    assert set(actual_rows) == set(expected_rows), (
-        f"missing: {sorted(set(expected_rows) - set(actual_rows))[:5]} extra: {sorted(set(actual_rows) - set(expected_rows))[:5]}")
-    for key, want in expected_rows.items():
-        got = actual_rows[key]
-        for column in columns:
-            a, b = got[column], want[column]
-            if b is None or (isinstance(b, float) and math.isnan(b)):
-                assert a is None or (isinstance(a, float) and math.isnan(a)), (key, column, a, b)
-            elif isinstance(b, float):
-                assert a == pytest.approx(b, rel=rel, abs=1e-9), (key, column, a, b)
-            else:
-                assert a == b, (key, column, a, b)
 
 
 def test_agg_politics_daily_equals_polars(built, politics_events):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_shared_data
+from support import require_shared_data
 
 REPLAYS = (
     "2.1.3.30508_12.SC2Replay",   # GGT vs the computer

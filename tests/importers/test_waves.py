@@ -15,7 +15,7 @@ import orjson
 import polars as pl
 import pytest
 
-from conftest import require_shared_data
+from support import require_shared_data
 
 SAMPLE = "WAVES_20230201_to_20230228_events_sample.tsv.gz"
 
@@ -154,9 +154,8 @@ def test_every_event_validates_after_the_batch_envelope_is_applied(imported, reg
 def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported, registry, tmp_path):
     import pyarrow.parquet as pq
 
-    from ingest.privacy import IdentityHasher
     from ingest.lake import Lake
-    from ingest.pipeline import BatchIngest, IngestSettings
+    from ingest.pipeline import IngestSettings, ingest_files
 
     lines = imported.output.read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
@@ -166,11 +165,9 @@ def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported,
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"\n".join([lines[0].encode(), orjson.dumps(big)]) + b"\n")
     lake = Lake(tmp_path / "lake")
-    lake.ensure_layout(registry)
-    hasher = IdentityHasher(b"test-key-0123456789abcdef", "test")
-    settings = IngestSettings(registry.root, hasher.key, hasher.key_id, datetime.now(timezone.utc), backfill=True)
-    with BatchIngest(registry, lake, settings) as runner:
-        result = runner.run(path)
+    settings = IngestSettings(registry.root, b"test-key-0123456789abcdef", "test", datetime.now(timezone.utc),
+                              backfill=True)
+    [result] = ingest_files([path], settings, tmp_path, registry=registry).batches
     assert result.lines_read == 2
     assert result.records_read == len(first["events"]) + 1
     assert (result.landed, result.quarantined) == (len(first["events"]), 1)
@@ -178,11 +175,12 @@ def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported,
     rows = [r for f in lake.quarantine.glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert [(r["reason"], r["line_number"], r["record_index"]) for r in rows] == [("batch_too_large", 2, None)]
     from ingest.pipeline.replay import open_messages
-    from ingest.privacy.keys import Keyring
+    from ingest.privacy.keys import IdentityHasher, Keyring
     from ingest.privacy.quarantine_crypto import QuarantineCipher
 
     assert rows[0]["errors"][0]["keyword"] == "maxItems"  # the clear message names the rule, never values
-    assert "1001 events" in open_messages(QuarantineCipher(Keyring.single(hasher)), rows[0])[0]
+    cipher = QuarantineCipher(Keyring.single(IdentityHasher(b"test-key-0123456789abcdef", "test")))
+    assert "1001 events" in open_messages(cipher, rows[0])[0]
 
 
 def test_rerun_is_byte_identical_and_cli_works(imported, tsv, tmp_path):

@@ -48,6 +48,7 @@ def big_file(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kill_after_files", [1, 5, 12])
+@pytest.mark.slow
 def test_sigkill_mid_batch_then_rerun_lands_everything_exactly_once(tmp_path, big_file, hash_key, kill_after_files):
     path, expected = big_file
     data = tmp_path / "data"

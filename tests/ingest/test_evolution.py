@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.registry.evolution import check_evolution, classify
+from ingest.registry.evolution import check_evolution
 from ingest.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def test_minor_version_lands_in_the_same_partition_and_old_rows_read_null(repo, 
 
     from datetime import datetime, timezone
     from ingest.lake import Lake
-    from ingest.pipeline import BatchIngest, IngestSettings
+    from ingest.pipeline import IngestSettings, ingest_files
 
     schemas = repo / "schemas"
     old_registry = Registry.load(schemas)
@@ -120,10 +120,9 @@ def test_minor_version_lands_in_the_same_partition_and_old_rows_read_null(repo, 
     lake = Lake(tmp_path / "lake")
 
     def run(registry, event, name):
-        lake.ensure_layout(registry)
         (tmp_path / name).write_text(json.dumps(event) + "\n")
-        with BatchIngest(registry, lake, IngestSettings(registry.root, b"k" * 16, "k", as_of)) as runner:
-            return runner.run(tmp_path / name)
+        settings = IngestSettings(registry.root, b"k" * 16, "k", as_of)
+        return ingest_files([tmp_path / name], settings, tmp_path, registry=registry).batches[0]
 
     assert run(old_registry, old_event, "old.jsonl").landed == 1
     new_version(repo, "1.1", add_optional)

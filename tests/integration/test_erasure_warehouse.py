@@ -15,6 +15,10 @@ from ingest.privacy import IdentityHasher
 from ingest.generate.synthetic import recsys_events
 from ingest.warehouse import run_dbt
 
+import pytest
+
+pytestmark = [pytest.mark.dbt]
+
 SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]
 KEY = "erasure-test-key-0123456789"
 

@@ -14,12 +14,13 @@ import pytest
 
 from ingest.privacy import IdentityHasher, Keyring
 from ingest.importers.obd import import_obd
-from ingest.lake import Lake
-from ingest.pipeline import BatchIngest, IngestSettings
+from ingest.pipeline import ingest_files, ingest_settings
 from ingest.registry import Registry
 from ingest.config import PROJECT_ROOT
 from ingest.warehouse import run_dbt
-from conftest import require_shared_data
+from support import require_shared_data
+
+pytestmark = [pytest.mark.dbt]
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +29,9 @@ def obd_warehouse(tmp_path_factory):
     data = tmp_path_factory.mktemp("obd")
     import_obd(sorted(sample.glob("*/all/all.csv")), data / "import")
     registry = Registry.load(PROJECT_ROOT / "schemas")
-    lake = Lake(data / "lake")
-    lake.ensure_layout(registry)
-    settings = IngestSettings.with_keyring(registry.root, Keyring.single(IdentityHasher.demo()),
-                                           datetime.now(timezone.utc), backfill=True)
-    with BatchIngest(registry, lake, settings) as runner:
-        results = [runner.run(p) for p in sorted((data / "import").glob("*.jsonl"))]
+    settings = ingest_settings(data, registry, Keyring.single(IdentityHasher.demo()), datetime.now(timezone.utc),
+                               backfill=True)
+    results = ingest_files(sorted((data / "import").glob("*.jsonl")), settings, data, registry=registry).batches
     run_dbt(["build", "--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"], data, quiet=True)
     return sample, data, results
 

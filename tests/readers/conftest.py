@@ -18,8 +18,7 @@ from readers_support import AS_OF, KEY, NO_TESTS, ROOT, SELECT, Built, write_lin
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Built:
-    from ingest.lake import Lake
-    from ingest.pipeline import BatchIngest, IngestSettings
+    from ingest.pipeline import IngestSettings, ingest_files
     from ingest.registry import Registry
     from ingest.generate.synthetic import recsys_events
     from ingest.warehouse import run_dbt
@@ -28,14 +27,11 @@ def built(tmp_path_factory) -> Built:
     inputs = data_dir.parent / "inputs"
     inputs.mkdir(parents=True)
     registry = Registry.load(ROOT / "schemas")
-    lake = Lake(data_dir / "lake")
-    lake.ensure_layout(registry)
     first = write_lines(inputs / "a.jsonl", recsys_events(120, seed=1, span_days=2))
     second = write_lines(inputs / "b.jsonl", recsys_events(60, seed=2, start_ms=1_732_579_200_000, span_days=2),
                          extra=["{not json", '{"event_type": "click", "schema_version": "9.9"}'])
     settings = IngestSettings(registry.root, KEY, "k-test", AS_OF, backfill=True)
-    with BatchIngest(registry, lake, settings, workers=1) as runner:
-        results = [runner.run(first), runner.run(second)]
+    results = ingest_files([first, second], settings, data_dir, registry=registry).batches
     assert all(r.landed > 0 for r in results)
     run_dbt(["build", "--select", SELECT, *NO_TESTS], data_dir, quiet=True)
     return Built(data_dir, (results[0].batch_id, results[1].batch_id), sum(r.quarantined for r in results))

@@ -15,6 +15,8 @@ from chromium import Chromium, page_url
 from readers_support import ROOT, copy_data_dir
 from ingest.registry import Registry
 
+pytestmark = [pytest.mark.dbt]
+
 EXPECTED_FAILURES = {
     ("lake.recsys_click", "expect_column_values_to_be_between", "position"),  # 5000 > the schema's maximum 1000
     ("lake.recsys_click", "expect_table_row_count_to_equal", None),  # a landed row went missing: ledger says more
@@ -145,17 +147,18 @@ def test_a_later_erasure_turns_exact_counts_into_upper_bounds(built, registry, t
     from datetime import datetime
 
     from ingest.quality import build_targets
-    from ingest.lake import Lake
+    from ingest.lake import Lake, LedgerEntry, PartitionCount
 
     data_dir = copy_data_dir(built, tmp_path / "data")
     lake = Lake(data_dir / "lake")
     newest = pq.read_table(data_dir / "lake" / "_ledger" / f"{built.batch_ids[1]}.parquet").to_pylist()[0]
     click_part = next(p for p in newest["partitions"] if p["event_type"] == "recsys_click")
-    lake.write_ledger({"batch_id": "erasure-000000000001", "kind": "erasure", "source_file": "erasure",
-                       "source_sha256": "", "source_bytes": 0, "as_of": datetime(2030, 1, 1),
-                       "started_at": datetime(2030, 1, 1), "finished_at": datetime(2030, 1, 1), "backfill": False,
-                       "lines_read": 0, "records_read": 0, "landed": 0, "quarantined": 0, "duplicates": 0,
-                       "dropped": 0, "partitions": [{**click_part, "landed": 0, "duplicates": 0}]})
+    later = datetime(2030, 1, 1)
+    lake.write_ledger(LedgerEntry(
+        batch_id="erasure-000000000001", kind="erasure", source_file="erasure", source_sha256="", source_bytes=0,
+        as_of=later, started_at=later, finished_at=later, backfill=False, lines_read=0, records_read=0, landed=0,
+        quarantined=0, duplicates=0, dropped=0,
+        partitions=(PartitionCount(click_part["event_type"], click_part["event_date"]),)))
     targets, _ = build_targets(data_dir, registry)
     by_asset = {t.asset: t for t in targets}
     assert by_asset["lake.recsys_click"].batch_id == built.batch_ids[1], "an erasure row is not a landed batch"

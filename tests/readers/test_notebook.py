@@ -7,6 +7,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+import pytest
+
+pytestmark = [pytest.mark.dbt]
+
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "warehouse_tour.ipynb"
 
 

@@ -20,6 +20,8 @@ from polars.testing import assert_frame_equal
 from readers_support import BUILT_MARTS, NO_TESTS, ROOT
 from ingest import warehouse
 
+pytestmark = [pytest.mark.dbt]
+
 
 def _table(data_dir: Path, name: str) -> pl.DataFrame:
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
@@ -100,7 +102,7 @@ def test_publish_fails_cleanly_while_another_process_writes(built, tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "open"
-        with pytest.raises(warehouse.PublishError, match="is a dbt build running"):
+        with pytest.raises(warehouse.ResourceBusy, match="is a dbt build running"):
             warehouse.publish_marts(tmp_path)
     finally:
         writer.kill()

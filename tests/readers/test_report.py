@@ -16,6 +16,8 @@ from chromium import Chromium, page_url
 from ingest.cli import main
 from ingest.report import DESIGN_FAMILIES, build_report
 
+pytestmark = [pytest.mark.dbt]
+
 
 @pytest.fixture(scope="module")
 def report(built):
@@ -71,6 +73,7 @@ def _blank(region: Image.Image) -> bool:
     return len(colors) < 8 or drawn < 0.02
 
 
+@pytest.mark.browser
 def test_every_chart_renders_in_headless_chromium(report, chromium_path):
     with Chromium(chromium_path) as browser:
         browser.open(page_url(report.path))

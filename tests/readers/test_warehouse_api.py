@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from ingest import warehouse
 from ingest.cli import main
 
+pytestmark = [pytest.mark.dbt]
+
 
 def test_read_returns_the_mart_as_polars(built):
     daily = warehouse.read("agg_recsys_daily", built.data_dir)
