@@ -69,3 +69,25 @@ def test_s3_strict_typing_rejects_an_unknown_field_with_every_error(tmp_path):
     [bad] = quarantine(tmp_path / "d")
     assert bad["reason"] == "schema_violation"
     assert {e["keyword"] for e in bad["errors"]} >= {"additionalProperties", "type"}
+
+
+def test_s9_lobby_attempt_bursts_over_the_per_user_rate_are_rejected_at_ingest_in_input_order(tmp_path):
+    """Rate limit (schemas/politics/_family.json): at most 5 LOBBY_ATTEMPT of a user in (t − 60 s, t]."""
+    lobby = json.loads(fixture_text("seed000_s2_taxonomy.jsonl").splitlines()[5])
+    assert lobby["type"] == "LOBBY_ATTEMPT"
+    lines = []
+    for second in (0, 5, 10, 15, 20, 25, 30, 90):  # 6th and 7th within a minute of the first five: over
+        lines.append(json.dumps({**lobby, "eventId": f"lob-{second}", "createdAt": f"2026-11-20T09:00:{second:02d}Z"
+                                 if second < 60 else "2026-11-20T09:01:30Z"}))
+    lines.append(json.dumps({**lobby, "userId": "u-seed000-other", "eventId": "lob-other",
+                             "createdAt": "2026-11-20T09:00:31Z"}))  # another user: own budget
+    row = ingest_lines(tmp_path / "d", tmp_path, "lobby.jsonl", lines, AS_OF)
+    assert (row["records_read"], row["landed"], row["quarantined"]) == (9, 7, 2), row["output"]
+    assert "rate_limited 2" in row["output"]
+    rejected = sorted(q["reason"] for q in quarantine(tmp_path / "d"))
+    assert rejected == ["rate_limited", "rate_limited"]
+    kept = sorted(r["event_id"] for r in landed(tmp_path / "d", "politics_lobby_attempt"))
+    # 09:01:30 counts only attempts after 09:00:30 that were accepted (none of the rejected two): it lands
+    assert kept == ["lob-0", "lob-10", "lob-15", "lob-20", "lob-5", "lob-90", "lob-other"]
+    again = ingest_lines(tmp_path / "e", tmp_path, "lobby2.jsonl", lines, AS_OF)
+    assert (again["landed"], again["quarantined"]) == (7, 2)  # deterministic for the same input order
