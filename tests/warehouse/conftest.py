@@ -43,6 +43,8 @@ ENVELOPE = [
     ("hash_key_id", pa.string()),
     ("session_id", pa.string()),
     ("sample_rate", pa.float64()),
+    ("occurred_at_source", pa.string()),
+    ("schema_version_source", pa.string()),
 ]
 ITEM = pa.struct([("canonical_id", pa.string()), ("position", pa.int64()), ("score", pa.float64())])
 PAYLOAD = {
@@ -69,6 +71,8 @@ QUARANTINE_SCHEMA = pa.schema([
     ("event_type", pa.string()), ("schema_id", pa.string()), ("event_date", pa.date32()),
     ("errors", pa.list_(pa.struct([("pointer", pa.string()), ("keyword", pa.string()), ("message", pa.string())]))),
     ("raw_bytes", pa.binary()),
+    ("raw_key_id", pa.string()),
+    ("errors_sealed", pa.binary()),
 ])
 PARTITION = pa.struct([("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()),
                        ("duplicates", pa.int64())])
@@ -78,6 +82,7 @@ LEDGER_SCHEMA = pa.schema([
     ("finished_at", pa.timestamp("us")), ("backfill", pa.bool_()), ("lines_read", pa.int64()),
     ("records_read", pa.int64()), ("landed", pa.int64()), ("quarantined", pa.int64()), ("duplicates", pa.int64()), ("dropped", pa.int64()),
     ("partitions", pa.list_(PARTITION)),
+    ("server_filled", pa.int64()),
 ])
 NAMESPACE = uuid.UUID("6f1c1c52-9a0e-4d0c-8a53-3b1b4b8f0e01")
 
