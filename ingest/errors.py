@@ -256,3 +256,36 @@ class DownloadFailed(TransientError):
 
     def __str__(self) -> str:
         return f"cannot fetch {self.what}: {self.detail}"
+
+
+# --- the HTTP collector ----------------------------------------------------------------------------------------
+@dataclass
+class TokensFileError(UsageError):
+    """The collector's tokens file is missing, unreadable or malformed.
+
+    Attributes:
+        path: the tokens file (``TELEMETRY_TOKENS_FILE``).
+        message: what is wrong with it.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"tokens file {self.path}: {self.message}"
+
+
+@dataclass
+class SpoolWriteFailed(TransientError):
+    """Received events could not be made durable in the collector's spool (the request is not acknowledged).
+
+    Attributes:
+        path: the spool folder.
+        message: what the operating system said.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"cannot append to the spool {self.path}: {self.message}"
