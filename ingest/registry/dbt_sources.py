@@ -128,6 +128,23 @@ def render_registry_macros(registry: Registry) -> str:
               "{% macro registry_event_categories(family) %}",
               "    {{ return(registry_families()[family]) }}",
               "{% endmacro %}",
+              "",
+              "{#- The field names, in schema order, of the struct column `column` of the qualified lake type",
+              "    `event_type` (newest schema version), e.g. the metric keys of ability_metric_summary.metrics. -#}",
+              "{% macro registry_struct_fields(event_type, column) %}",
+              "    {{ return({"]
+    for name in sorted(registry.families):
+        family = registry.families[name]
+        for event_type in sorted(family.event_types()):
+            schema = family.latest(event_type)
+            structs = [(f.name, [c.name for c in f.type]) for f in schema.arrow_schema if pa.types.is_struct(f.type)]
+            if structs:
+                lines.append(f"        '{schema.qualified_type}': {{")
+                for column, fields in structs:
+                    lines.append(f"            '{column}': [{', '.join(repr(str(x)) for x in fields)}],")
+                lines.append("        },")
+    lines += ["    }[event_type][column]) }}",
+              "{% endmacro %}",
               ""]
     return "\n".join(lines)
 

@@ -93,3 +93,20 @@
 {% macro registry_event_categories(family) %}
     {{ return(registry_families()[family]) }}
 {% endmacro %}
+
+{#- The field names, in schema order, of the struct column `column` of the qualified lake type
+    `event_type` (newest schema version), e.g. the metric keys of ability_metric_summary.metrics. -#}
+{% macro registry_struct_fields(event_type, column) %}
+    {{ return({
+        'ability_metric_summary': {
+            'metrics': ['casts', 'uptime_seconds', 'damage_total', 'damage_true_total', 'healing_total', 'overheal_total', 'lifesteal_heal', 'cc_applied_count', 'cc_full_duration_count', 'resource_generated', 'resource_spent', 'internal_cooldown_hits', 'participants', 'meteor_count', 'clone_count', 'entity_spawns', 'execution_count', 'revive_count', 'dash_distance_total', 'pull_events', 'reflect_count', 'cc_applied_duration_seconds', 'silence_applied_count', 'silence_duration_seconds', 'window_seconds'],
+            'meta': ['tier', 'tags', 'sample_rates'],
+        },
+        'gameplay_client_tick': {
+            'economy': ['resources_current', 'resources_collected', 'income_per_minute', 'workers', 'supply_used', 'supply_cap', 'army_value', 'resources_killed', 'resources_lost'],
+        },
+        'politics_lobby_attempt': {
+            'breakdown': ['base_probability', 'spend_modifier', 'reputation_modifier', 'final_probability'],
+        },
+    }[event_type][column]) }}
+{% endmacro %}

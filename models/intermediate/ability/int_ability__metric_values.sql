@@ -15,11 +15,12 @@ summaries as (
         entry_id,
         tier,
         sample_rate,
-        {%- for key in ability_metric_keys() %}
+        {%- for key in registry_struct_fields('ability_metric_summary', 'metrics') %}
         {{ key }},
         {{ key }}_stated_sample_rate{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('stg_ability__metric_summary') }}
+    where is_counted  -- ticks of an activation with a final snapshot are not counted again (seed 001 §5)
 ),
 
 registry as (
@@ -42,7 +43,7 @@ unpivoted as (
         tier,
         sample_rate as ingest_sample_rate,
         {%- set rows = [] %}
-        {%- for key in ability_metric_keys() %}
+        {%- for key in registry_struct_fields('ability_metric_summary', 'metrics') %}
         {%- do rows.append(["'" ~ key ~ "'", 'cast(' ~ key ~ ' as double)', 'cast(' ~ key ~ '_stated_sample_rate as double)']) %}
         {%- endfor %}
         {{ unpivot_named_values(['metric_key', 'metric_value', 'stated_sample_rate'], rows) }} as metric

@@ -29,8 +29,10 @@ final as (
         cast(metric_type as varchar) as metric_type,
         cast(unit as varchar) as unit,
         cast(count(*) as bigint) as summaries_reporting,
-        cast(sum(metric_value) as double) as observed_total,
-        cast(sum(estimated_value) as double) as estimated_total,
+        -- a gauge (participants, seed 001 §3) is not additive: mean and max, never a sum
+        cast(case when metric_type = 'gauge' then null else sum(metric_value) end as double) as observed_total,
+        cast(case when metric_type = 'gauge' then null else sum(estimated_value) end as double) as estimated_total,
+        cast(avg(metric_value) as double) as observed_mean,
         cast(max(metric_value) as double) as observed_max,
         cast(min(sample_rate) as double) as sample_rate_min,
         cast(max(sample_rate) as double) as sample_rate_max,

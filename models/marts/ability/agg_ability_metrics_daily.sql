@@ -18,7 +18,8 @@ summaries as (
         player_key,
         tags
     from {{ ref('stg_ability__metric_summary') }}
-    where {{ reprocess_filter('event_date') }}
+    where is_counted  -- an activation once: its final snapshot, or its ticks when it has none (seed 001 §5)
+        and {{ reprocess_filter('event_date') }}
 ),
 
 metric_values as (
