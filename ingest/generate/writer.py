@@ -2,7 +2,8 @@
 must reproduce (``records_read = landed + quarantined + duplicates + dropped``, DESIGN §3).
 
 The fate of every valid event is decided here the way the lake contract defines it, independently of the
-ingest code: an event of an opted-out player is dropped (``opted_out``); else an event whose rate r < 1 (from
+ingest code: an event of an opted-out player is dropped (``opted_out``; ability summaries land without a player
+instead, seed 001 §10); else an event whose rate r < 1 (from
 ``schemas/sampling.yml``, value rules first, else the schema's rate) is dropped (``sampled_out``) unless
 HMAC-SHA256(sampling secret, ``<raw player id>|<event type>``) read as a fraction is below r (seed 002; the
 sampling secret is the one ingest derives from the hash key when no other is configured); else a LOBBY_ATTEMPT
@@ -176,8 +177,8 @@ class FileWriter:
     def _account(self, emitted: Emitted, data: bytes | None, own_day: bool) -> None:
         """Decide one valid event's fate (opted out, sampled out, landed); ``data`` is its single-line form."""
         acc = self.accounting
-        if emitted.player_id is not None and emitted.player_id in self.opted_out:
-            acc.dropped["opted_out"] += 1
+        if emitted.player_id is not None and emitted.player_id in self.opted_out and self.family.name != "ability":
+            acc.dropped["opted_out"] += 1  # ability (seed 001 §10) lands them without a player: counted below
         elif not self.sampler.keeps(emitted.player_id, emitted.event_type, emitted.event):
             acc.dropped["sampled_out"] += 1
         elif emitted.event_type == "politics_lobby_attempt" and emitted.player_id is not None and self._over_rate(emitted):

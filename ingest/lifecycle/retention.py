@@ -1,7 +1,9 @@
 """Retention (DESIGN §7): each family's windows from its seed, per layer, applied as of a date.
 
 - raw: whole ``event_date`` partitions older than the window are dropped (per event type overrides, e.g.
-  recsys errors 30 days, seed 003);
+  recsys errors 30 days, seed 003); ``raw_by_value`` keeps some rows of a type longer (recsys errors of
+  severity ``critical`` 90 days, seed 003): between the two windows a partition is rewritten with only those
+  rows (``raw_rows``), past the longer one it is dropped;
 - quarantine: batch files received before the window are deleted;
 - aggregates: rows older than the window are deleted from every aggregate model that declares, in its dbt
   ``meta``, its ``family``, ``grain`` (daily, weekly, monthly) and ``retention_key`` (the date column the window
@@ -23,6 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..lake.layout import Lake
@@ -90,15 +93,27 @@ def plan(registry: Registry, lake: Lake, as_of: date, database: Path | None = No
         retention = family.retention_days
         raw_days = _window(retention, "raw")
         overrides = retention.get("raw_by_event_type", {})
+        by_value = retention.get("raw_by_value", {})
         for event_type in family.event_types():
             days = overrides.get(event_type, raw_days)
             if days is None:
                 continue
             cutoff = as_of - timedelta(days=int(days))
+            keep = by_value.get(event_type)
+            long_cutoff = as_of - timedelta(days=int(keep["days"])) if keep else cutoff
             folder = lake.events / f"event_type={family.name}_{event_type}"
             for partition in sorted(folder.glob("event_date=*")):
-                if date.fromisoformat(partition.name.split("=", 1)[1]) < cutoff:
-                    drops.append(Drop("raw", family.name, str(partition), cutoff.isoformat()))
+                day = date.fromisoformat(partition.name.split("=", 1)[1])
+                if day < min(cutoff, long_cutoff):
+                    drops.append(Drop("raw", family.name, str(partition), min(cutoff, long_cutoff).isoformat()))
+                elif keep and day < cutoff:
+                    column = keep["field"]
+                    expired = sum(1 for f in sorted(partition.glob("*.parquet"))
+                                  for x in pq.read_table(f, columns=[column]).column(0).to_pylist()
+                                  if x not in keep["values"])
+                    if expired:
+                        drops.append(Drop("raw_rows", family.name, str(partition), cutoff.isoformat(), expired,
+                                          f"{column} in {','.join(keep['values'])}"))
     quarantine_days = min((d for d in (_window(f.retention_days, "quarantine") for f in registry.families.values())
                            if d is not None), default=None)
     if quarantine_days is not None:
@@ -149,6 +164,21 @@ def apply(registry: Registry, lake: Lake, as_of: date, database: Path | None = N
             shutil.rmtree(trash)
         elif drop.layer == "quarantine":
             Path(drop.target).unlink()
+        elif drop.layer == "raw_rows":  # keep only the rows the longer window covers (column: "<field> in <values>")
+            import pyarrow.compute as pc
+
+            from ..lake.atomic import write_parquet_atomic
+
+            field_name, values = drop.column.split(" in ", 1)
+            for path in sorted(Path(drop.target).glob("*.parquet")):
+                table = pq.read_table(path)
+                kept = table.filter(pc.fill_null(pc.is_in(table.column(field_name), value_set=pa.array(values.split(","))), False))
+                if kept.num_rows == table.num_rows:
+                    continue
+                if kept.num_rows:
+                    write_parquet_atomic(kept, path)
+                else:
+                    path.unlink()
     if aggregate_drops:
         import duckdb
 

@@ -436,7 +436,9 @@ class LineProcessor:
                             schema.qualified_type, schema.schema_id, occurred_us)
         player_key = normalizer.player_key(event, self.keyring.for_day(occurred_us // US_PER_DAY))
         if player_key is not None and player_key in self.settings.opted_out:
-            return Dropped("opted_out")
+            if not family.opt_out_keeps_counters:
+                return Dropped("opted_out")
+            player_key = None  # seed 001 §10: no per-player row; the entry's counters still count
         event_id = normalizer.event_id(event)
         rule = self._sampling[family.name].get(schema.event_type)
         rate = rule.rate_for(event) if rule is not None else normalizer.sample_rate

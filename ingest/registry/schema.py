@@ -355,6 +355,14 @@ class Family:
         return rule.get("field") if isinstance(rule, dict) else None
 
     @property
+    def opt_out_keeps_counters(self) -> bool:
+        """Seed 001 §10: an opted-out player's summaries land without any player identity (``player_key`` and
+        ``hash_key_id`` null), so per-player rows disappear while the per-entry numerator/denominator counters keep
+        counting; other families drop the events (``opted_out``)."""
+        rule = self.manifest.get("opt_out")
+        return isinstance(rule, dict) and rule.get("per_player_rows") == "anonymize"
+
+    @property
     def rate_limits(self) -> dict[str, dict[str, Any]]:
         """Event type → ``{"max_events": n, "window_seconds": s, "per": "player"}`` (seed 000 §9)."""
         return self.manifest.get("rate_limits", {})

@@ -48,3 +48,19 @@ def test_s3_every_core_metric_key_is_in_the_registry(registry):
     assert len(keys) == 21  # the §3 table
     metrics = registry.families["ability"].latest("metric_summary").document["properties"]["metrics"]["properties"]
     assert set(keys) <= set(metrics)
+
+
+def test_s10_opt_out_removes_the_per_player_row_but_keeps_the_counters(tmp_path):
+    data = tmp_path / "d"
+    (data / "privacy").mkdir(parents=True)
+    (data / "privacy" / "opt_out.txt").write_text("h:3ad91f...\n")
+    opted = as_json_line(fixture_text("seed001_s7_json_line.txt"))
+    other = json.dumps({**json.loads(opted), "player": "h:other", "metrics": {"casts": 2, "healing_total": 8}})
+    row = ingest_lines(data, tmp_path, "optout.jsonl", [opted, other], AS_OF)
+    assert (row["landed"], row["dropped"], row["quarantined"]) == (2, 0, 0), row["output"]
+    rows = {r["player_key"]: r for r in landed(data, "ability_metric_summary")}
+    assert set(rows) == {None, keyed_hash("h:other")}
+    anonymous = rows[None]
+    assert anonymous["hash_key_id"] is None  # nothing ties the row to a player
+    assert sum(r["metrics"]["casts"] for r in rows.values()) == 3  # the entry's counters still count both
+    assert sum(r["metrics"]["healing_total"] for r in rows.values()) == 50.0

@@ -6,7 +6,8 @@
         materialized='incremental',
         unique_key='session_id',
         on_schema_change='append_new_columns',
-        meta={'reprocess': {'families': ['learning'], 'changed_in': 'fct_learning_sessions'}},
+        meta={'grain': 'daily', 'retention_key': 'session_date',
+              'reprocess': {'families': ['learning'], 'changed_in': 'fct_learning_sessions'}},
     )
 }}
 {{ reprocess_depends_on() }}

@@ -9,7 +9,7 @@
         materialized='incremental',
         unique_key='session_id',
         on_schema_change='append_new_columns',
-        meta={'reprocess': {
+        meta={'grain': 'daily', 'retention_key': 'session_date', 'reprocess': {
             'families': ['learning'],
             'keys_from': {'model': 'stg_learning__events', 'column': 'session_id'},
             'open_where': 'not is_closed',
