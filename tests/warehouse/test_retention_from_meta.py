@@ -24,19 +24,20 @@ AS_OF = date(2026, 1, 1)
 
 
 def expected_windows() -> dict[str, tuple[str, int]]:
-    """table → (date column, days), read from the model files and the family manifests directly."""
-    grains = {"event_date": "daily", "week_start": "weekly", "month_start": "monthly"}
+    """table → (date column, days), read from the model files (their config's meta) and the family manifests
+    directly, without dbt or the retention module."""
     out = {}
-    for path in sorted(ROOT.glob("models/marts/*/agg_*.sql")):
-        match = re.search(r"materialized='incremental', unique_key='(\w+)'", path.read_text())
+    for path in sorted(ROOT.glob("models/marts/*/*.sql")):
+        match = re.search(r"'grain': '(\w+)', 'retention_key': '(\w+)'", path.read_text())
         if not match:
             continue
+        grain, column = match.groups()
         family = path.parent.name
         windows = json.loads((ROOT / "schemas" / family / "_family.json").read_text())["retention_days"].get("aggregates")
-        if windows is None:  # no aggregate window in the family's seed (ability: hot/warm/cold tiers only)
+        days = windows.get(grain) if isinstance(windows, dict) else windows
+        if days is None:  # no aggregate window for this grain in the family's seed
             continue
-        days = windows[grains[match.group(1)]] if isinstance(windows, dict) else windows
-        out[path.stem] = (match.group(1), int(days))
+        out[path.stem] = (column, int(days))
     return out
 
 
