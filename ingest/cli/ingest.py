@@ -15,7 +15,7 @@ from .options import data_dir_option, key_options, keyring, load_registry, parse
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @data_dir_option
 @schemas_option
 @click.option("--as-of", "as_of", metavar="T", help="The run's clock, ISO 8601 (default: now, UTC).")
@@ -28,9 +28,12 @@ from .options import data_dir_option, key_options, keyring, load_registry, parse
               help="Processes that parse and validate (1 = in process).")
 @click.option("--rows-per-file", type=click.IntRange(min=1), default=ROWS_PER_FILE, show_default=True,
               help="Rows per Parquet file within a partition (memory is bounded by about twice this).")
+@click.option("--spool", is_flag=True,
+              help="Land the collector's spool (DATA_DIR/spool) instead of PATHS: what a stopped or killed "
+                   "`telemetry serve` left, each spool file one batch, exactly once.")
 def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: str | None, backfill: bool,
            strict: bool, hash_key_file: Path | None, demo_key: bool, max_line_bytes: int, workers: int,
-           rows_per_file: int) -> None:
+           rows_per_file: int, spool: bool) -> None:
     """Validate JSON-lines files (.jsonl, .jsonl.gz, or folders of them) and land them in the lake.
 
     Each file is one batch: valid events land as Parquet under lake/events/event_type=…/event_date=…,
@@ -39,8 +42,20 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
     """
     from tqdm import tqdm
 
+    if bool(spool) == bool(paths):
+        raise click.UsageError("give PATHS or --spool (not both)")
     registry = load_registry(schemas_dir)
     keys = keyring(demo_key, hash_key_file)
+    if spool:
+        from ..collector.spool import land_all
+
+        report = land_all(data_dir, ingest_settings(data_dir, registry, keys, parse_as_of(as_of), backfill=backfill,
+                                                    max_line_bytes=max_line_bytes), registry,
+                          on_batch=lambda result: click.echo(batch_summary(result), err=True))
+        click.echo(report.summary())
+        if strict and (report.quarantined or report.damaged):
+            raise RejectedInput(report.quarantined, len(report.damaged))
+        return
     files = input_files(paths)
     settings = ingest_settings(data_dir, registry, keys, parse_as_of(as_of), backfill=backfill,
                                max_line_bytes=max_line_bytes)

@@ -21,6 +21,8 @@ from .quality import dq
 from .quarantine import quarantine
 from .report import report
 from .schemas import schemas
+from .serve import serve
+from .tokens import tokens
 from .warehouse import dbt, publish
 
 
@@ -58,7 +60,7 @@ def main(debug: bool) -> None:
 
 
 for command in (schemas, ingest, quarantine, retention, erase, dbt, publish, dq, report, import_, generate_command,
-                demo):
+                demo, serve, tokens):
     main.add_command(command)
 
 

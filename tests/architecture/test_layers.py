@@ -14,7 +14,7 @@ LAYERS = {
     "pipeline": 3, "generate": 3,
     "warehouse": 4,
     "lifecycle": 5, "quality": 5, "report": 5,
-    "demo": 6,
+    "demo": 6, "collector": 6,
     "cli": 7,
 }
 

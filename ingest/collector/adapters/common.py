@@ -1,0 +1,129 @@
+"""What every SDK adapter shares: the neutral :class:`SdkEvent` and the mapping onto registry wire events.
+
+Mapping (docs/sdks.md): the event name, normalised to snake case (``Mission Start`` → ``mission_start``), is
+looked up among the registry's event types (families in name order); the user id becomes the family's player id,
+the message/insert id its event id, the timestamp its event time (in the family's unit), and the properties its
+fields — top level when the schema has the field, else inside the schema's free-form ``data`` object when it has
+one. A name the registry does not know becomes a wire event of the default SDK family with that type, which the
+registry quarantines as ``unknown_event_type`` (`telemetry schemas draft --from-quarantine` proposes a schema;
+replay then lands it). SDK bookkeeping (``$lib``, context, IP, user agent) never lands.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ...registry.schema import Family, Registry
+
+DEFAULT_SDK_FAMILY = "politics"
+"""Family for SDK event names the registry does not know: it routes on the type alone and the server fills its
+version and time, so once a schema for the name is added, replay lands the quarantined events unchanged."""
+
+
+class AdapterError(ValueError):
+    """A payload that is not the SDK's wire format (answered 400 with this message)."""
+
+
+@dataclass
+class SdkEvent:
+    """One event as an SDK sent it, before mapping.
+
+    Attributes:
+        name: the SDK's event name (``track`` event, PostHog ``event``, Snowplow action or schema name).
+        user_id: the SDK's user id (or anonymous/distinct/device id when there is no user id).
+        event_id: message id, insert id or uuid, when the SDK sent one.
+        timestamp: event time (UTC), when the SDK sent one; the server's arrival time otherwise.
+        properties: the event's own properties (SDK bookkeeping removed).
+    """
+
+    name: str
+    user_id: str | None
+    event_id: str | None = None
+    timestamp: datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def snake(name: str) -> str:
+    """``Mission Start`` / ``mission-start`` / ``MISSION_START`` → ``mission_start``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
+    return re.sub(r"[^0-9a-z]+", "_", spaced.lower()).strip("_") or "unnamed"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An SDK timestamp: ISO 8601 text, or epoch seconds / milliseconds (numbers above 1e11 are ms)."""
+    try:
+        if isinstance(value, bool) or value is None:
+            return None
+        if isinstance(value, (int, float)) or (isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value)):
+            number = float(value)
+            return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, timezone.utc)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class WireMapper:
+    """Maps :class:`SdkEvent` values onto wire events of the registry's families.
+
+    Args:
+        registry: the loaded registry.
+        default_family: family for names the registry does not know.
+    """
+
+    def __init__(self, registry: Registry, default_family: str = DEFAULT_SDK_FAMILY):
+        if default_family not in registry.families:
+            raise AdapterError(f"no family {default_family!r} in the registry")
+        self.registry = registry
+        self.default_family = registry.families[default_family]
+        self.types: dict[str, Family] = {}
+        for name in sorted(registry.families):
+            family = registry.families[name]
+            for event_type in family.event_types():
+                self.types.setdefault(event_type, family)
+
+    def target(self, name: str) -> tuple[Family, str, bool]:
+        """(family, registry event type, known) for an SDK event name."""
+        event_type = snake(name)
+        family = self.types.get(event_type)
+        return (family, event_type, True) if family else (self.default_family, event_type, False)
+
+    def to_wire(self, event: SdkEvent, received: datetime) -> dict[str, Any]:
+        """The wire event for one SDK event (see the module docstring for the rules)."""
+        family, event_type, known = self.target(event.name)
+        template = family.latest(event_type) if known else family.schemas[sorted(family.schemas)[0]]
+        envelope = template.envelope
+        properties = template.document.get("properties", {})
+        wire: dict[str, Any] = {}
+        type_pointer = family.route["event_type"]
+        if isinstance(type_pointer, str):
+            wire[type_pointer[1:]] = event_type.upper() if family.route.get("event_type_case") == "lower" else event_type
+        version_pointer = family.route["schema_version"]
+        if known and version_pointer not in family.server_fills:
+            wire[version_pointer[1:]] = family.default_version(event_type) or template.version
+        moment = event.timestamp or received
+        time_field, unit = envelope["occurred_at"]["field"][1:], envelope["occurred_at"]["unit"]
+        wire[time_field] = (int(moment.timestamp() * 1000) if unit == "epoch_ms"
+                            else moment.timestamp() if unit == "epoch_s" else iso(moment))
+        if envelope.get("player_id") and event.user_id not in (None, ""):
+            wire[envelope["player_id"][1:]] = str(event.user_id)
+        if envelope.get("event_id") and event.event_id:
+            wire[envelope["event_id"][1:]] = str(event.event_id)
+        container = "data" if properties.get("data", {}).get("type") == "object" else None
+        for key, value in event.properties.items():
+            if key in wire:
+                continue
+            if known and key not in properties and container:
+                wire.setdefault(container, {})[key] = value
+            else:
+                wire[key] = value
+        return wire

@@ -1,0 +1,295 @@
+"""The collector's ASGI application (FastAPI): ``telemetry serve`` runs it under uvicorn.
+
+Routes: ``GET /health``; native ingest ``POST /v1/events`` (every family; a JSON array, one object or JSON lines;
+gzip accepted); seed 004 ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
+413) and ``/api/v1/telemetry/session/{session_id}/close``; the SDK paths of docs/sdks.md; the seed 000 §7 read
+API under ``/api/politics/`` (:mod:`.read_api`); OpenAPI docs at ``/docs``.
+
+Every ingest route answers only after the request's lines are fsync'ed to the spool (:mod:`.spool`), and every
+error is a JSON problem (``{"ok": false, "error": {"code", "message"}}``) — 400, 401, 403, 404, 413, 429, 503 —
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ..errors import SpoolWriteFailed, TelemetryError
+from ..registry.schema import Registry
+from .adapters import amplitude, mixpanel, posthog, segment, snowplow
+from .adapters.common import AdapterError, SdkEvent, WireMapper
+from .config import CollectorConfig
+from .core import Collector, EventAnswer
+from .http import Auth, HttpProblem, TokenBuckets, json_response, parse_json, read_body
+from .tokens import TokenStore, tokens_file
+
+log = logging.getLogger("telemetry.collector")
+SEED004_MAX_BATCH = 1000
+
+
+def _summary(answers: list[EventAnswer]) -> dict[str, int]:
+    counts = {"accepted": 0, "rejected": 0, "dropped": 0}
+    for answer in answers:
+        counts[answer.status] += 1
+    return counts
+
+
+def split_events(body: bytes) -> list[bytes]:
+    """Spool lines of a ``/v1/events`` body: a JSON array (one line per element), one JSON object, or JSON lines
+    (each line kept byte for byte; blank lines skipped). A line that is not JSON is kept, to be quarantined."""
+    stripped = body.strip()
+    if not stripped:
+        raise HttpProblem(400, "empty_body", "no events in the body")
+    if stripped[:1] in (b"[", b"{"):
+        try:
+            parsed = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            parsed = None
+            if stripped[:1] == b"[":
+                raise HttpProblem(400, "invalid_json", "the body starts as a JSON array but is not valid JSON") from None
+        if isinstance(parsed, list):
+            return [orjson.dumps(item) for item in parsed]
+        if isinstance(parsed, dict):
+            return [orjson.dumps(parsed)]
+    return [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
+
+
+def create_app(config: CollectorConfig | None = None) -> FastAPI:
+    """Build the application (uvicorn calls this in every worker with the configuration from the environment).
+
+    Raises:
+        ConfigError, TokensFileError, RegistryError: an unusable configuration, before serving anything.
+    """
+    config = config or CollectorConfig.from_environment()
+    registry = Registry.load(config.schemas_dir)
+    collector = Collector(config.data_dir, registry, config.keyring(), spool_max_bytes=config.spool_max_bytes,
+                          spool_max_seconds=config.spool_max_seconds, land_every=config.land_every)
+    auth = Auth(TokenStore.load(tokens_file(config.tokens_file)), TokenBuckets(config.token_rate, config.token_burst))
+    mapper = WireMapper(registry, config.sdk_family)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        collector.start()
+        try:
+            yield
+        finally:
+            report = await run_in_threadpool(collector.stop)
+            if report.batches:
+                log.info("landed on shutdown: %s", report.summary())
+
+    app = FastAPI(title="Game-telemetry collector", version="1.0",
+                  description="Collects game events durably into the telemetry lake and serves the read API. "
+                              "Every route takes `Authorization: Bearer <token>`.",
+                  lifespan=lifespan)
+    app.state.collector = collector
+    app.state.auth = auth
+    app.state.config = config
+
+    @app.exception_handler(HttpProblem)
+    async def _problem(_: Request, problem: HttpProblem) -> Response:
+        return problem.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return HttpProblem(error.status_code, code, str(error.detail)).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> Response:
+        problems = [{"pointer": "/" + "/".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg", "")}
+                    for e in error.errors()]
+        return HttpProblem(400, "invalid_request", "the request's parameters are invalid", errors=problems).response()
+
+    @app.exception_handler(SpoolWriteFailed)
+    async def _spool(_: Request, error: SpoolWriteFailed) -> Response:
+        log.error("%s", error)
+        return HttpProblem(503, "unavailable", "events could not be stored; retry later",
+                           headers={"Retry-After": "1"}).response()
+
+    @app.exception_handler(TelemetryError)
+    async def _telemetry(_: Request, error: TelemetryError) -> Response:
+        log.error("%s", error)
+        status = 503 if error.retryable else 400
+        return HttpProblem(status, type(error).__name__.lower(), str(error)).response()
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, error: Exception) -> Response:
+        log.exception("internal error")
+        return HttpProblem(500, "internal_error", "internal error (details are in the server log)").response()
+
+    async def accept(lines: list[bytes]) -> list[EventAnswer]:
+        """Classify for the answer, check per-player limits, then spool durably (the acknowledgement point)."""
+        answers = collector.classify(lines)
+        limited = collector.player_limited(answers)
+        if limited is not None:
+            raise HttpProblem(429, "rate_limited",
+                              f"{limited.event_type}: over the per-player rate limit; nothing in this request was "
+                              "stored, retry later", headers={"Retry-After": str(limited.retry_after)},
+                              event_type=limited.event_type, indexes=limited.indexes, retry_after=limited.retry_after)
+        await run_in_threadpool(collector.append, lines)
+        return answers
+
+    # --- health -----------------------------------------------------------------------------------------------
+    @app.get("/health", tags=["health"], summary="Liveness")
+    async def health() -> Response:
+        return json_response({"ok": True, "status": "ok"})
+
+    # --- native ---------------------------------------------------------------------------------------------------
+    @app.post("/v1/events", tags=["ingest"], summary="Events of any family, answered per event")
+    async def events(request: Request) -> Response:
+        """Body: a JSON array of events, one event object, or JSON lines (`Content-Encoding: gzip` accepted).
+        Answer: counts and, per event, `accepted` (with its `event_id`), `rejected` (reason code and JSON
+        pointers; the event is kept in the quarantine) or `dropped` (opt-out, sampling)."""
+        auth.check(request, "ingest")
+        lines = split_events(await read_body(request, config.max_body_bytes))
+        answers = await accept(lines)
+        return json_response({**_summary(answers), "results": [a.to_json() for a in answers]})
+
+    # --- seed 004 ---------------------------------------------------------------------------------------------
+    @app.post("/api/v1/telemetry/events", tags=["learning (seed 004)"], summary="Ingest single event")
+    async def seed004_event(request: Request) -> Response:
+        auth.check(request, "ingest")
+        event = parse_json(await read_body(request, config.max_body_bytes))
+        if not isinstance(event, dict):
+            raise HttpProblem(400, "not_an_object", "the body must be one event object")
+        if isinstance(event.get("events"), list):
+            raise HttpProblem(400, "batch_on_single_endpoint", "a batch goes to /api/v1/telemetry/batch")
+        (answer,) = await accept([orjson.dumps(event)])
+        return json_response(answer.to_json() | {"index": 0})
+
+    @app.post("/api/v1/telemetry/batch", tags=["learning (seed 004)"], summary="Ingest batch of events (≤ 1000)")
+    async def seed004_batch(request: Request) -> Response:
+        auth.check(request, "ingest")
+        batch = parse_json(await read_body(request, config.max_body_bytes))
+        if not isinstance(batch, dict) or not isinstance(batch.get("events"), list):
+            raise HttpProblem(400, "invalid_batch", "the body must be {batch_id, client_version, events: [...]}")
+        if len(batch["events"]) > SEED004_MAX_BATCH:
+            raise HttpProblem(413, "batch_too_large",
+                              f"the batch holds {len(batch['events'])} events; at most {SEED004_MAX_BATCH} are "
+                              "accepted per request: split it", max_events=SEED004_MAX_BATCH,
+                              events=len(batch["events"]))
+        if not isinstance(batch.get("batch_id"), str) or not batch["batch_id"]:
+            raise HttpProblem(400, "invalid_batch", "batch_id (a non-empty string) is required")
+        answers = await accept([orjson.dumps(batch)])
+        return json_response({"batch_id": batch["batch_id"], **_summary(answers),
+                              "results": [a.to_json() for a in answers]})
+
+    @app.post("/api/v1/telemetry/session/{session_id}/close", tags=["learning (seed 004)"],
+              summary="Close session and extract features")
+    async def seed004_close(session_id: str, request: Request) -> Response:
+        auth.check(request, "ingest")
+        from .sessions import close_session
+
+        closed = await run_in_threadpool(close_session, collector, session_id)
+        if closed is None:
+            raise HttpProblem(404, "session_not_found", "no landed events of this session")
+        return json_response(closed)
+
+    # --- SDKs -------------------------------------------------------------------------------------------------
+    async def sdk(request: Request, events: list[SdkEvent]) -> list[EventAnswer]:
+        received = datetime.now(timezone.utc)
+        return await accept([orjson.dumps(mapper.to_wire(e, received)) for e in events])
+
+    async def sdk_body(request: Request) -> Any:
+        return parse_json(await read_body(request, config.max_body_bytes))
+
+    def adapter_problem(error: AdapterError) -> HttpProblem:
+        return HttpProblem(400, "invalid_payload", str(error))
+
+    async def segment_route(request: Request, kind: str | None) -> Response:
+        payload = await sdk_body(request)
+        try:
+            events, key = segment.parse(payload, kind)
+        except AdapterError as error:
+            raise adapter_problem(error) from None
+        auth.check(request, "ingest", key)
+        answers = await sdk(request, events)
+        return json_response(segment.answer(len(answers)))
+
+    @app.post("/v1/batch", tags=["sdk: Segment / RudderStack"])
+    async def segment_batch(request: Request) -> Response:
+        return await segment_route(request, None)
+
+    for kind in segment.MESSAGE_TYPES:
+        async def segment_single(request: Request, kind: str = kind) -> Response:
+            return await segment_route(request, kind)
+        app.add_api_route(f"/v1/{kind}", segment_single, methods=["POST"], tags=["sdk: Segment / RudderStack"],
+                          name=f"segment_{kind}")
+
+    async def posthog_route(request: Request) -> Response:
+        payload = await sdk_body(request)
+        try:
+            events, key = posthog.parse(payload)
+        except AdapterError as error:
+            raise adapter_problem(error) from None
+        auth.check(request, "ingest", key)
+        await sdk(request, events)
+        return json_response(posthog.answer(len(events)))
+
+    for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/", "/track/"):
+        app.add_api_route(path, posthog_route, methods=["POST"], tags=["sdk: PostHog"],
+                          name=f"posthog_{path.strip('/').replace('/', '_')}")
+
+    async def mixpanel_route(request: Request) -> Response:
+        body = await read_body(request, config.max_body_bytes)
+        try:
+            events, key = mixpanel.parse(mixpanel.decode(body, request.headers.get("content-type", "")))
+        except AdapterError as error:
+            raise adapter_problem(error) from None
+        auth.check(request, "ingest", key)
+        await sdk(request, events)
+        return json_response(mixpanel.answer(len(events)))
+
+    for path in ("/track", "/import", "/engage"):
+        app.add_api_route(path, mixpanel_route, methods=["POST"], tags=["sdk: Mixpanel"],
+                          name=f"mixpanel_{path.strip('/')}")
+
+    async def amplitude_route(request: Request) -> Response:
+        body = await read_body(request, config.max_body_bytes)
+        payload = parse_json(body)
+        try:
+            events, key = amplitude.parse(payload)
+        except AdapterError as error:
+            raise adapter_problem(error) from None
+        auth.check(request, "ingest", key)
+        await sdk(request, events)
+        return json_response(amplitude.answer(len(events), len(body)))
+
+    for path in ("/2/httpapi", "/batch"):
+        app.add_api_route(path, amplitude_route, methods=["POST"], tags=["sdk: Amplitude"],
+                          name=f"amplitude_{path.strip('/').replace('/', '_')}")
+
+    @app.post("/com.snowplowanalytics.snowplow/tp2", tags=["sdk: Snowplow"])
+    async def snowplow_post(request: Request) -> Response:
+        auth.check(request, "ingest")
+        try:
+            events = snowplow.parse(await sdk_body(request))
+        except AdapterError as error:
+            raise adapter_problem(error) from None
+        await sdk(request, events)
+        return Response(b"ok", 200, media_type="text/plain")
+
+    @app.get("/i", tags=["sdk: Snowplow"])
+    async def snowplow_get(request: Request) -> Response:
+        auth.check(request, "ingest")
+        try:
+            events = snowplow.parse(dict(request.query_params))
+        except AdapterError as error:
+            raise adapter_problem(error) from None
+        await sdk(request, events)
+        return Response(snowplow.PIXEL, 200, media_type="image/gif")
+
+    from .read_api import register as register_read_api
+
+    register_read_api(app, collector, auth)
+    return app

@@ -1,0 +1,240 @@
+"""The collector's engine, independent of HTTP: classify events for a per-event answer, spool them durably, and
+land the spool through the one ingest path (DESIGN §13).
+
+The answer a producer gets is computed with the same :class:`~ingest.pipeline.batch.LineProcessor` that lands
+the spool file later, with the clock of the request; the spool file is then landed with the clock of its last
+append (at most one rotation interval later), so the answer and the lake agree. Every line is spooled, rejected
+ones included: landing quarantines them with their reason, so nothing a producer sent is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from ..errors import Rejection
+from ..pipeline.batch import US_PER_DAY, Dropped, IngestSettings, LineProcessor, to_epoch_us
+from ..pipeline.reader import Line
+from ..pipeline.service import IngestReport, ingest_settings
+from ..privacy.keys import Keyring
+from ..registry.schema import Registry
+from . import spool as spool_module
+from .spool import Spool, spool_dir
+
+log = logging.getLogger("telemetry.collector")
+
+
+@dataclass
+class EventAnswer:
+    """What became of one event: ``accepted``, ``rejected`` (with reason and errors) or ``dropped`` (policy)."""
+
+    index: int
+    status: str
+    event_id: str | None = None
+    event_type: str | None = None
+    reason: str | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    player_key: str | None = None
+    occurred_us: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.event_id is not None:
+            out["event_id"] = self.event_id
+        if self.event_type is not None:
+            out["event_type"] = self.event_type
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+def set_clock(processor: LineProcessor, now: datetime) -> None:
+    """Point a processor's clock at ``now`` (the same fields its constructor derives from ``settings.as_of``),
+    so one processor serves every request without re-reading the registry's sampling rules."""
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    processor.as_of = now
+    processor.as_of_us = to_epoch_us(now)
+    processor.received_at = now.astimezone(timezone.utc).replace(tzinfo=None)
+    processor.received_iso = processor.received_at.isoformat(timespec="microseconds") + "Z"
+
+
+@dataclass
+class PlayerLimit:
+    """A per-player sliding-window limit for one event type (seed 000 §9), over arrival time."""
+
+    max_events: int
+    window_seconds: float
+    seen: dict[str, deque] = field(default_factory=dict)
+
+    def over(self, player_key: str, count: int, now: float) -> bool:
+        times = self.seen.setdefault(player_key, deque())
+        while times and times[0] <= now - self.window_seconds:
+            times.popleft()
+        return len(times) + count > self.max_events
+
+    def record(self, player_key: str, count: int, now: float) -> None:
+        times = self.seen.setdefault(player_key, deque())
+        times.extend([now] * count)
+        if len(self.seen) > 100_000:  # bound memory: forget players idle for a whole window
+            for key in [k for k, v in self.seen.items() if not v or v[-1] <= now - self.window_seconds]:
+                del self.seen[key]
+
+
+@dataclass
+class PlayerLimited:
+    """Events of a rate-limited type over their player's limit: the request is refused (not acknowledged)."""
+
+    event_type: str
+    indexes: list[int]
+    retry_after: int
+
+
+class Collector:
+    """Classifies, spools and lands events for one serving process.
+
+    Args:
+        data_dir: the data directory (spool under ``spool/``, lake under ``lake/``).
+        registry: the loaded schema registry.
+        keyring: the hash keys (the same as every other command).
+        spool_max_bytes, spool_max_seconds: rotation of spool files.
+        land_every: seconds between landing rounds of the background lander (0 = no lander thread).
+    """
+
+    def __init__(self, data_dir: Path, registry: Registry, keyring: Keyring, *,
+                 spool_max_bytes: int = spool_module.DEFAULT_MAX_BYTES,
+                 spool_max_seconds: float = spool_module.DEFAULT_MAX_SECONDS, land_every: float = 2.0):
+        self.data_dir = Path(data_dir)
+        self.registry = registry
+        self.keyring = keyring
+        self.spool = Spool(spool_dir(self.data_dir), spool_max_bytes, spool_max_seconds)
+        self.processor = LineProcessor(registry, self.settings())
+        self.land_every = land_every
+        self._land_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._lander: threading.Thread | None = None
+        self.limits: dict[str, PlayerLimit] = {
+            f"{name}_{t}": PlayerLimit(int(rule["max_events"]), float(rule["window_seconds"]))
+            for name, family in registry.families.items() for t, rule in family.rate_limits.items()
+            if rule.get("per", "player") == "player"}
+        self.landed_reports: list[IngestReport] = []
+
+    def settings(self, now: datetime | None = None) -> IngestSettings:
+        """Ingest settings with the data directory's current opt-out list."""
+        return ingest_settings(self.data_dir, self.registry, self.keyring, now or datetime.now(timezone.utc))
+
+    # --- classify ----------------------------------------------------------------------------------------------
+    def classify(self, lines: list[bytes], now: datetime | None = None) -> list[EventAnswer]:
+        """Per-event answers for spool lines (a batch-envelope line answers once per event it holds)."""
+        set_clock(self.processor, now or datetime.now(timezone.utc))
+        answers: list[EventAnswer] = []
+        for number, data in enumerate(lines, 1):
+            line = Line(number, data, len(data))
+            try:
+                items = self.processor.parse(line)
+            except Rejection as rejection:
+                answers.append(self._rejected(len(answers), rejection))
+                continue
+            if isinstance(items, Dropped):
+                answers.append(EventAnswer(len(answers), "dropped", reason=items.reason))
+                continue
+            for _, event in items:
+                index = len(answers)
+                try:
+                    outcome = self.processor.classify(event)
+                except Rejection as rejection:
+                    answers.append(self._rejected(index, rejection))
+                    continue
+                if isinstance(outcome, Dropped):
+                    answers.append(EventAnswer(index, "dropped", reason=outcome.reason))
+                    continue
+                answers.append(EventAnswer(index, "accepted", outcome.event_id,
+                                           outcome.normalizer.schema.qualified_type,
+                                           player_key=outcome.player_key, occurred_us=outcome.occurred_us))
+        return answers
+
+    @staticmethod
+    def _rejected(index: int, rejection: Rejection) -> EventAnswer:
+        return EventAnswer(index, "rejected", event_type=rejection.event_type, reason=rejection.reason,
+                           errors=[{"pointer": p, "keyword": k, "message": m} for p, k, m in rejection.errors])
+
+    def player_limited(self, answers: list[EventAnswer], now: float | None = None) -> PlayerLimited | None:
+        """Check accepted events of rate-limited types against their players' windows; record them when the whole
+        request fits. Returns what is over the limit, or None."""
+        now = time.monotonic() if now is None else now
+        wanted: dict[tuple[str, str], list[int]] = {}
+        for answer in answers:
+            if answer.status == "accepted" and answer.event_type in self.limits and answer.player_key:
+                wanted.setdefault((answer.event_type, answer.player_key), []).append(answer.index)
+        for (event_type, player), indexes in wanted.items():
+            limit = self.limits[event_type]
+            if limit.over(player, len(indexes), now):
+                return PlayerLimited(event_type, indexes, max(1, int(limit.window_seconds)))
+        for (event_type, player), indexes in wanted.items():
+            self.limits[event_type].record(player, len(indexes), now)
+        return None
+
+    # --- spool and land -----------------------------------------------------------------------------------------
+    def append(self, lines: list[bytes]) -> None:
+        """Append lines to the spool; returns once they are fsync'ed (raises SpoolWriteFailed otherwise)."""
+        self.spool.append(b"".join(line + b"\n" for line in lines))
+
+    def land_own(self, *, rotate: bool = False) -> IngestReport:
+        """Land this process's sealed spool files (sealing the open one first when ``rotate``)."""
+        with self._land_lock:
+            if rotate:
+                self.spool.rotate()
+            else:
+                self.spool.rotate_if_due()
+            files = self.spool.own_sealed()
+            report = spool_module.land(files, self.settings(), self.data_dir, self.registry)
+            if report.batches:
+                log.info("landed %s", report.summary())
+            return report
+
+    def start(self) -> None:
+        """Start the background lander."""
+        if self.land_every > 0 and self._lander is None:
+            self._lander = threading.Thread(target=self._land_loop, name="spool-lander", daemon=True)
+            self._lander.start()
+
+    def _land_loop(self) -> None:
+        while not self._stop.wait(self.land_every):
+            try:
+                self.land_own()
+            except Exception:  # keep serving; the files stay in the spool for the next round
+                log.exception("landing the spool failed; will retry")
+
+    def stop(self) -> IngestReport:
+        """Stop the lander, refuse further appends, seal and land everything this process spooled."""
+        self._stop.set()
+        if self._lander is not None:
+            self._lander.join(timeout=60)
+        self.spool.close()
+        with self._land_lock:
+            return spool_module.land(self.spool.own_sealed(), self.settings(), self.data_dir, self.registry)
+
+    # --- lake lookups -------------------------------------------------------------------------------------------
+    def key_candidates(self, raw_id: str) -> list[str]:
+        """Every hash ``raw_id`` can have in the lake (one per key of the keyring)."""
+        return sorted({hasher.hash(raw_id) for hasher in self.keyring.all()})
+
+
+def day_of(us: int) -> int:
+    return us // US_PER_DAY
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+Lander = Callable[[], IngestReport]
