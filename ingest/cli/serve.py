@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -72,6 +73,10 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
 
     land("left by an earlier server")
     os.environ.update(config.to_environment())
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler it found:
+    # make that handler a no-op so the spool is landed below and the command exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     click.echo(f"serving on http://{host}:{port} (docs at /docs); data directory {config.data_dir}", err=True)
     uvicorn.run("ingest.collector.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=30, access_log=False)
