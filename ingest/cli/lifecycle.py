@@ -8,6 +8,7 @@ import click
 
 from ..lake.layout import Lake
 from ..lifecycle import retention as policy
+from ..lifecycle.compaction import DEFAULT_TARGET_BYTES, compact
 from ..lifecycle.erasure import erase_and_rebuild
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
 
@@ -33,6 +34,34 @@ def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_ru
         rows = f" ({drop.rows} rows)" if drop.rows is not None else ""
         click.echo(f"{verb} {drop.layer:<10} {drop.target}{rows}  [{drop.family}, kept from {drop.cutoff}]")
     click.echo(f"{len(drops)} drop(s){' planned' if dry_run else ''}")
+
+
+@click.command("compact")
+@data_dir_option
+@schemas_option
+@click.option("--family", "families", multiple=True, metavar="F", help="Only this family (repeatable; default: all).")
+@click.option("--target-mb", type=click.IntRange(min=1), default=DEFAULT_TARGET_BYTES // (1024 * 1024),
+              show_default=True, help="Largest file to write; files under half of it count as small.")
+@click.option("--dry-run", is_flag=True, help="Print what would be merged; change nothing.")
+def compact_command(data_dir: Path, schemas_dir: Path, families: tuple[str, ...], target_mb: int, dry_run: bool) -> None:
+    """Merge each partition's small Parquet files into files of about the target size (seed 003: 128 MB–1 GB).
+
+    Readers see the old partition or the new one (an atomic folder swap); rows, batch ids, the ledger and
+    deduplication are unchanged. Waits for running ingest batches to finish.
+    """
+    registry = load_registry(schemas_dir)
+    event_types = None
+    if families:
+        unknown = sorted(set(families) - set(registry.families))
+        if unknown:
+            raise click.BadParameter(f"unknown family {', '.join(unknown)}; known: {', '.join(sorted(registry.families))}",
+                                     param_hint="--family")
+        event_types = [t for t, s in registry.lake_types().items() if s.family in families]
+    report = compact(Lake(data_dir / "lake"), event_types=event_types, target_bytes=target_mb * 1024 * 1024,
+                     dry_run=dry_run)
+    for plan in report.partitions:
+        click.echo(f"{plan.path.parent.name}/{plan.path.name}: {plan.files_before} → {plan.files_after} file(s)")
+    click.echo(report.summary())
 
 
 @click.command()

@@ -175,11 +175,24 @@ class Lake:
     @contextmanager
     def batch_lock(self, batch_id: str) -> Iterator[None]:
         """Exclusive lock on one batch id across processes (two ingests of the same file at once: the second
-        waits, then finds the ledger row and skips)."""
+        waits, then finds the ledger row and skips), inside a shared hold of :meth:`maintenance_lock` (batches
+        run side by side; compaction waits for them)."""
+        with self.maintenance_lock(exclusive=False), self._flock(f"{batch_id}.lock", fcntl.LOCK_EX):
+            yield
+
+    @contextmanager
+    def maintenance_lock(self, *, exclusive: bool = True) -> Iterator[None]:
+        """The lake-wide lock: ingest batches hold it shared, compaction holds it exclusive, so files are
+        never merged while a batch is still writing into the same partitions."""
+        with self._flock("lake.lock", fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH):
+            yield
+
+    @contextmanager
+    def _flock(self, name: str, mode: int) -> Iterator[None]:
         locks = self.root / "_locks"
         locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{batch_id}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with open(locks / name, "a") as handle:
+            fcntl.flock(handle, mode)
             try:
                 yield
             finally:
