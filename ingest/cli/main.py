@@ -16,7 +16,7 @@ from .demo import demo
 from .generate import generate_command
 from .importers import import_
 from .ingest import ingest
-from .lifecycle import erase, retention
+from .lifecycle import compact_command, erase, retention
 from .quality import dq
 from .quarantine import quarantine
 from .report import report
@@ -59,8 +59,8 @@ def main(debug: bool) -> None:
     """
 
 
-for command in (schemas, ingest, quarantine, retention, erase, dbt, publish, dq, report, import_, generate_command,
-                demo, serve, tokens):
+for command in (schemas, ingest, quarantine, retention, compact_command, erase, dbt, publish, dq, report, import_,
+                generate_command, demo, serve, tokens):
     main.add_command(command)
 
 
