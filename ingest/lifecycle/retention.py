@@ -179,6 +179,8 @@ def apply(registry: Registry, lake: Lake, as_of: date, database: Path | None = N
                     write_parquet_atomic(kept, path)
                 else:
                     path.unlink()
+            if not any(Path(drop.target).glob("*.parquet")):
+                shutil.rmtree(drop.target)  # nothing of the partition is kept: it is gone, as a raw drop
     if aggregate_drops:
         import duckdb
 
