@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 from fastapi import FastAPI, Request
@@ -200,21 +200,42 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         received = datetime.now(timezone.utc)
         return await accept([orjson.dumps(mapper.to_wire(e, received)) for e in events])
 
-    async def sdk_body(request: Request) -> Any:
-        return parse_json(await read_body(request, config.max_body_bytes))
+    async def sdk_route(request: Request, decode: Callable[[bytes, Request], Any],
+                        parse: Callable[[Any], tuple[list[SdkEvent], Any]]) -> tuple[list[EventAnswer], int]:
+        """Read, authenticate (header, else the SDK's own key in the body), then parse and accept. The caller is
+        checked before the payload is judged, so a request without a valid token learns nothing but 401."""
+        body = await read_body(request, config.max_body_bytes)
+        payload, problem = None, None
+        try:
+            payload = decode(body, request)
+        except (AdapterError, HttpProblem) as error:
+            problem = error
+        key = None
+        if problem is None:
+            try:
+                _, key = parse(payload)
+            except AdapterError as error:
+                problem, key = error, body_key(payload)
+        auth.check(request, "ingest", key)
+        if problem is not None:
+            raise problem if isinstance(problem, HttpProblem) else HttpProblem(400, "invalid_payload", str(problem))
+        events, _ = parse(payload)
+        return await sdk(request, events), len(body)
 
-    def adapter_problem(error: AdapterError) -> HttpProblem:
-        return HttpProblem(400, "invalid_payload", str(error))
+    def json_body(body: bytes, _: Request) -> Any:
+        return parse_json(body)
+
+    def body_key(payload: Any) -> str | None:
+        """The SDK key of a payload that does not parse (so an invalid payload with a valid key gets its 400)."""
+        if isinstance(payload, dict):
+            for name in ("api_key", "writeKey", "token"):
+                if isinstance(payload.get(name), str):
+                    return payload[name]
+        return None
 
     async def segment_route(request: Request, kind: str | None) -> Response:
-        payload = await sdk_body(request)
-        try:
-            events, key = segment.parse(payload, kind)
-        except AdapterError as error:
-            raise adapter_problem(error) from None
-        auth.check(request, "ingest", key)
-        answers = await sdk(request, events)
-        return json_response(segment.answer(len(answers)))
+        await sdk_route(request, json_body, lambda payload: segment.parse(payload, kind))
+        return json_response(segment.answer(0))
 
     @app.post("/v1/batch", tags=["sdk: Segment / RudderStack"])
     async def segment_batch(request: Request) -> Response:
@@ -227,43 +248,25 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
                           name=f"segment_{kind}")
 
     async def posthog_route(request: Request) -> Response:
-        payload = await sdk_body(request)
-        try:
-            events, key = posthog.parse(payload)
-        except AdapterError as error:
-            raise adapter_problem(error) from None
-        auth.check(request, "ingest", key)
-        await sdk(request, events)
-        return json_response(posthog.answer(len(events)))
+        answers, _ = await sdk_route(request, json_body, posthog.parse)
+        return json_response(posthog.answer(len(answers)))
 
     for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/", "/track/"):
         app.add_api_route(path, posthog_route, methods=["POST"], tags=["sdk: PostHog"],
                           name=f"posthog_{path.strip('/').replace('/', '_')}")
 
     async def mixpanel_route(request: Request) -> Response:
-        body = await read_body(request, config.max_body_bytes)
-        try:
-            events, key = mixpanel.parse(mixpanel.decode(body, request.headers.get("content-type", "")))
-        except AdapterError as error:
-            raise adapter_problem(error) from None
-        auth.check(request, "ingest", key)
-        await sdk(request, events)
-        return json_response(mixpanel.answer(len(events)))
+        answers, _ = await sdk_route(
+            request, lambda body, r: mixpanel.decode(body, r.headers.get("content-type", "")), mixpanel.parse)
+        return json_response(mixpanel.answer(len(answers)))
 
     for path in ("/track", "/import", "/engage"):
         app.add_api_route(path, mixpanel_route, methods=["POST"], tags=["sdk: Mixpanel"],
                           name=f"mixpanel_{path.strip('/')}")
 
     async def amplitude_route(request: Request) -> Response:
-        body = await read_body(request, config.max_body_bytes)
-        payload = parse_json(body)
-        try:
-            events, key = amplitude.parse(payload)
-        except AdapterError as error:
-            raise adapter_problem(error) from None
-        auth.check(request, "ingest", key)
-        await sdk(request, events)
-        return json_response(amplitude.answer(len(events), len(body)))
+        answers, size = await sdk_route(request, json_body, amplitude.parse)
+        return json_response(amplitude.answer(len(answers), size))
 
     for path in ("/2/httpapi", "/batch"):
         app.add_api_route(path, amplitude_route, methods=["POST"], tags=["sdk: Amplitude"],
@@ -271,12 +274,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
 
     @app.post("/com.snowplowanalytics.snowplow/tp2", tags=["sdk: Snowplow"])
     async def snowplow_post(request: Request) -> Response:
-        auth.check(request, "ingest")
-        try:
-            events = snowplow.parse(await sdk_body(request))
-        except AdapterError as error:
-            raise adapter_problem(error) from None
-        await sdk(request, events)
+        await sdk_route(request, json_body, lambda payload: (snowplow.parse(payload), None))
         return Response(b"ok", 200, media_type="text/plain")
 
     @app.get("/i", tags=["sdk: Snowplow"])
@@ -285,7 +283,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         try:
             events = snowplow.parse(dict(request.query_params))
         except AdapterError as error:
-            raise adapter_problem(error) from None
+            raise HttpProblem(400, "invalid_payload", str(error)) from None
         await sdk(request, events)
         return Response(snowplow.PIXEL, 200, media_type="image/gif")
 

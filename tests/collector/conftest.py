@@ -59,7 +59,7 @@ def tokens(tmp_path) -> Tokens:
                   viewer=store.create("view", ("read",), "viewer"),
                   ingest_only=store.create("game", ("ingest",), "viewer"),
                   read_only=store.create("dash", ("read",), "engineer"),
-                  company_a=store.create("tenant-a", ("read",), "engineer", company="company-a"))
+                  company_a=store.create("tenant-a", ("read",), "engineer", company="co-a"))
 
 
 def bearer(token: str) -> dict[str, str]:
