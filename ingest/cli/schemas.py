@@ -9,7 +9,7 @@ import click
 from ..config import PROJECT_ROOT
 from ..errors import CheckFailed
 from ..registry.schema import check_registry
-from .options import load_registry, schemas_option
+from .options import data_dir_option, key_options, keyring, load_registry, schemas_option
 
 
 @click.group()
@@ -71,3 +71,41 @@ def schemas_sources(schemas_dir: Path, check: bool) -> None:
         return
     for path in write_source_files(registry, PROJECT_ROOT):
         click.echo(f"wrote {path.relative_to(PROJECT_ROOT)}")
+
+
+@schemas.command("draft")
+@click.option("--from-quarantine", "event_type", required=True, metavar="EVENT_TYPE",
+              help="Event type whose events were quarantined as unknown_event_type (e.g. level_up).")
+@click.option("--family", help="Family to draft for (default: the family whose route claims the samples).")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="Samples to learn from.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft here (default: stdout).")
+@data_dir_option
+@schemas_option
+@key_options
+def schemas_draft(event_type: str, family: str | None, limit: int, out: Path | None, data_dir: Path,
+                  schemas_dir: Path, hash_key_file: Path | None, demo_key: bool) -> None:
+    """Propose a schema for EVENT_TYPE from its quarantined samples (inferred with genson), for a person to review.
+
+    Save the reviewed draft as schemas/<family>/<event_type>/1.0.json, run `telemetry schemas check` and
+    `telemetry schemas sources`, then `telemetry quarantine replay` lands the quarantined events.
+    """
+    import json
+
+    from ..errors import UsageError
+    from ..lake.layout import Lake
+    from ..pipeline.quarantine_samples import unknown_type_samples
+    from ..registry.draft import draft_schema
+
+    registry = load_registry(schemas_dir)
+    if family is not None and family not in registry.families:
+        raise UsageError(f"no family {family!r} in {schemas_dir}")
+    samples = unknown_type_samples(registry, Lake(data_dir / "lake"), keyring(demo_key, hash_key_file), event_type,
+                                   limit)
+    document = draft_schema(registry, event_type.lower(), samples, registry.families.get(family or ""))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+    click.echo(f"draft from {len(samples)} sample(s); review it, then save it as "
+               f"schemas/{document['x-telemetry']['family']}/{event_type.lower()}/1.0.json", err=True)

@@ -1,0 +1,42 @@
+"""Quarantined events of one unknown type, opened for review (``telemetry schemas draft --from-quarantine``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+
+from ..lake.layout import Lake
+from ..privacy.keys import Keyring
+from ..privacy.quarantine_crypto import QuarantineCipher
+from ..registry.schema import Registry
+from .replay import open_raw
+
+
+def unknown_type_samples(registry: Registry, lake: Lake, keyring: Keyring, event_type: str,
+                         limit: int = 1000) -> list[dict[str, Any]]:
+    """Up to ``limit`` wire events quarantined as ``unknown_event_type`` whose type (read with each family's route,
+    case-insensitively) is ``event_type``. Rows sealed under a key missing from ``keyring`` are skipped.
+    """
+    wanted = event_type.lower()
+    cipher = QuarantineCipher(keyring)
+    samples: list[dict[str, Any]] = []
+    for path in sorted(lake.quarantine.glob("*.parquet")):
+        if path.name.startswith("_"):
+            continue
+        for row in pq.read_table(path).to_pylist():
+            if row["reason"] != "unknown_event_type":
+                continue
+            try:
+                event = orjson.loads(open_raw(cipher, row))
+            except Exception:  # noqa: BLE001 - unreadable or sealed under a destroyed key: not a sample
+                continue
+            if not isinstance(event, dict):
+                continue
+            names = {family.event_type_of(event) for family in registry.families.values()}
+            if any(isinstance(n, str) and n.lower() == wanted for n in names):
+                samples.append(event)
+                if len(samples) >= limit:
+                    return samples
+    return samples
