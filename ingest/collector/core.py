@@ -10,18 +10,19 @@ ones included: landing quarantines them with their reason, so nothing a producer
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
-
-import orjson
+from typing import Any
 
 from ..errors import Rejection
-from ..pipeline.batch import US_PER_DAY, Dropped, IngestSettings, LineProcessor, to_epoch_us
+from ..pipeline.batch import Dropped, IngestSettings, LineProcessor, to_epoch_us
 from ..pipeline.reader import Line
 from ..pipeline.service import IngestReport, ingest_settings
 from ..privacy.keys import Keyring
@@ -122,6 +123,8 @@ class Collector:
         self._land_lock = threading.Lock()
         self._stop = threading.Event()
         self._lander: threading.Thread | None = None
+        self._land_process: Any = None
+        self._stop_landing: Any = None
         self.limits: dict[str, PlayerLimit] = {
             f"{name}_{t}": PlayerLimit(int(rule["max_events"]), float(rule["window_seconds"]))
             for name, family in registry.families.items() for t, rule in family.rate_limits.items()
@@ -202,23 +205,34 @@ class Collector:
             return report
 
     def start(self) -> None:
-        """Start the background lander."""
-        if self.land_every > 0 and self._lander is None:
-            self._lander = threading.Thread(target=self._land_loop, name="spool-lander", daemon=True)
-            self._lander.start()
+        """Start landing in the background: a thread seals spool files as they age, and a separate process (so
+        landing never holds this process's interpreter lock while requests wait) lands the sealed ones."""
+        if self.land_every <= 0 or self._lander is not None:
+            return
+        self._lander = threading.Thread(target=self._rotate_loop, name="spool-rotate", daemon=True)
+        self._lander.start()
+        context = multiprocessing.get_context("spawn")
+        self._stop_landing = context.Event()
+        self._land_process = context.Process(
+            target=land_loop, name="spool-lander", daemon=True,
+            args=(self.data_dir, self.registry.root, self.keyring, os.getpid(), self.land_every, self._stop_landing))
+        self._land_process.start()
 
-    def _land_loop(self) -> None:
-        while not self._stop.wait(self.land_every):
+    def _rotate_loop(self) -> None:
+        while not self._stop.wait(min(self.land_every, self.spool.max_seconds)):
             try:
-                self.land_own()
-            except Exception:  # keep serving; the files stay in the spool for the next round
-                log.exception("landing the spool failed; will retry")
+                self.spool.rotate_if_due()
+            except OSError:
+                log.exception("sealing a spool file failed; will retry")
 
     def stop(self) -> IngestReport:
-        """Stop the lander, refuse further appends, seal and land everything this process spooled."""
+        """Stop background landing, refuse further appends, seal and land everything this process spooled."""
         self._stop.set()
         if self._lander is not None:
             self._lander.join(timeout=60)
+        if self._land_process is not None:
+            self._stop_landing.set()
+            self._land_process.join(timeout=300)
         self.spool.close()
         with self._land_lock:
             return spool_module.land(self.spool.own_sealed(), self.settings(), self.data_dir, self.registry)
@@ -229,12 +243,22 @@ class Collector:
         return sorted({hasher.hash(raw_id) for hasher in self.keyring.all()})
 
 
-def day_of(us: int) -> int:
-    return us // US_PER_DAY
+def land_loop(data_dir: Path, schemas_root: Path, keyring: Keyring, pid: int, every: float, stop: Any) -> None:
+    """The lander process of serving process ``pid``: every ``every`` seconds, land ``pid``'s sealed spool files.
 
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
-
-
-Lander = Callable[[], IngestReport]
+    Exits when ``stop`` is set or when its parent is gone (a killed server: `telemetry ingest --spool` or the next
+    `telemetry serve` lands the rest). Interrupting a landing is safe: a batch without its ledger row is redone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides
+    parent = os.getppid()
+    registry = Registry.load(schemas_root)
+    root = spool_dir(data_dir)
+    while not stop.wait(every) and os.getppid() == parent:
+        files = sorted(root.glob(f"*-{pid}-*{spool_module.SEALED_SUFFIX}"))
+        if not files:
+            continue
+        try:
+            settings = ingest_settings(data_dir, registry, keyring, datetime.now(timezone.utc))
+            spool_module.land(files, settings, data_dir, registry)
+        except Exception:  # keep going; the files stay for the next round
+            log.exception("landing the spool failed; will retry")

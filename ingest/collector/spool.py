@@ -16,12 +16,12 @@ import itertools
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..errors import SpoolWriteFailed
+from ..errors import InputError, SpoolWriteFailed
 from ..pipeline.batch import IngestSettings
 from ..pipeline.service import IngestReport, ingest_files
 from ..registry.schema import Registry
@@ -261,19 +261,20 @@ def land(files: list[Path], settings: IngestSettings, data_dir: Path, registry: 
     one rotation interval of when its requests were answered. A file already in the ledger is skipped (its
     events landed before a crash between landing and removal) and removed too.
     """
-    present = [f for f in files if f.exists()]
-    if not present:
-        return IngestReport(lake_root=Path(data_dir) / "lake")
-
-    def clock(path: Path) -> datetime:
-        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-
-    report = ingest_files(present, settings, data_dir, registry=registry, workers=1, as_of=clock,
-                          on_batch=on_batch)
-    for path in present:
+    report = IngestReport(lake_root=Path(data_dir) / "lake")
+    for path in files:
+        try:
+            clock = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+            # one call per file: another lander (the server's, or `ingest --spool`) may take a file meanwhile
+            part = ingest_files([path], replace(settings, as_of=clock), data_dir, registry=registry, workers=1,
+                                on_batch=on_batch)
+        except (FileNotFoundError, InputError):
+            if path.exists():
+                raise
+            continue  # landed and removed by the other lander
+        report.batches += part.batches
         path.unlink(missing_ok=True)
-    if present:
-        _fsync_dir(present[0].parent)
+        _fsync_dir(path.parent)
     return report
 
 
