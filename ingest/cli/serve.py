@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
 import click
@@ -78,6 +79,17 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     click.echo(f"serving on http://{host}:{port} (docs at /docs); data directory {config.data_dir}", err=True)
-    uvicorn.run("ingest.collector.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=30, access_log=False)
+    server = uvicorn.Config("ingest.collector.app:create_app", factory=True, host=host, port=port, workers=workers,
+                            log_level=log_level, timeout_graceful_shutdown=30, access_log=False)
+    if workers == 1:
+        uvicorn.Server(server).run()
+    else:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = server.bind_socket()
+        # workers receive the listening socket without its protocol number, so asyncio skips TCP_NODELAY on the
+        # connections they accept and small answers wait ~40 ms for delayed ACKs; accepted sockets inherit it
+        # from the listening socket (Linux)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        Multiprocess(server, sockets=[sock]).run()
     land("at shutdown")

@@ -250,6 +250,10 @@ def land_loop(data_dir: Path, schemas_root: Path, keyring: Keyring, pid: int, ev
     `telemetry serve` lands the rest). Interrupting a landing is safe: a batch without its ledger row is redone.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides
+    try:
+        os.nice(10)  # background work: answering requests comes first when the cores are busy
+    except OSError:
+        pass
     parent = os.getppid()
     registry = Registry.load(schemas_root)
     root = spool_dir(data_dir)

@@ -24,7 +24,9 @@ def closed_file(data_dir: Path) -> Path:
 
 
 def _iso(value: datetime) -> str:
-    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    """``2025-11-13T12:00:00Z`` as the seed writes it (milliseconds only when there are any)."""
+    spec = "seconds" if value.microsecond == 0 else "milliseconds"
+    return value.replace(tzinfo=timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def _previous(path: Path, keys: set[str]) -> dict[str, Any] | None:
