@@ -34,6 +34,19 @@ from ingest.privacy import IdentityHasher, Keyring  # noqa: E402
 from ingest.registry import Registry  # noqa: E402
 
 
+def node_seconds(data_dir: Path) -> dict:
+    """Where the last build spent its time (target/run_results.json): seconds per resource type, and the five
+    slowest nodes."""
+    results = json.loads((data_dir / "target" / "run_results.json").read_text())["results"]
+    by_type: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".", 1)[0]
+        by_type[kind] = round(by_type.get(kind, 0.0) + r["execution_time"], 2)
+    slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:5]
+    return {"seconds_by_type": by_type,
+            "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)] for r in slowest]}
+
+
 def dbt_build(data_dir: Path) -> float:
     """Seconds of one `dbt build` on `data_dir` (its own target and log folders); raises when it fails."""
     dbt = Path(sys.executable).with_name("dbt")
@@ -79,12 +92,14 @@ def bench_incremental(root: Path, history_days: int, players: int, seed: int, re
     full_seconds = dbt_build(data)
     new_events = land(data, days[-1], clocks)
     seconds = [dbt_build(data)]
+    where = node_seconds(data)
     for _ in range(repeat - 1):  # builds with nothing new: the floor (dbt start-up, views, tests)
         seconds.append(dbt_build(data))
     return {"history_days": history_days, "players": players, "history_events": history_events,
             "new_day_events": new_events, "full_build_s": round(full_seconds, 2),
             "incremental_build_s": round(seconds[0], 2),
-            "nothing_new_build_s": round(min(seconds[1:]), 2) if len(seconds) > 1 else None}
+            "nothing_new_build_s": round(min(seconds[1:]), 2) if len(seconds) > 1 else None,
+            "incremental_build_nodes": where}
 
 
 def bench_demo(root: Path) -> dict:
