@@ -42,9 +42,8 @@ from .options import data_dir_option, key_options, keyring, load_registry, parse
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path, hash_key_file: Path | None,
-          demo_key: bool, tokens_file_: Path | None = None, max_body_bytes: int = 8 << 20, token_rate: float = 2000.0,
-          token_burst: float = 4000.0, sdk_family: str = "politics", land_every: float = 2.0,
-          spool_seconds: float = 2.0, log_level: str = "warning", **_: object) -> None:
+          demo_key: bool, tokens_file_: Path | None, max_body_bytes: int, token_rate: float, token_burst: float,
+          sdk_family: str, land_every: float, spool_seconds: float, log_level: str) -> None:
     """Serve the collector and the read API over HTTP (OpenAPI docs at /docs, GET /health).
 
     A request is answered only after its events are fsync'ed to the spool under DATA_DIR/spool; spool files

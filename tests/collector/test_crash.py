@@ -93,3 +93,20 @@ def test_kill_9_under_load_loses_no_acknowledged_event_and_lands_none_twice(star
     again = subprocess.run([str(TELEMETRY), "ingest", "--spool"], env=serve_env(tokens, server.data_dir),
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and sorted(landed_event_ids(server.data_dir)) == sorted(ids)
+
+
+def test_two_workers_answer_fast_and_land_everything_on_sigterm(start_server, tokens):
+    server = start_server("--workers", "2")
+    with httpx.Client(timeout=5) as http:
+        http.get(server.url + "/health")
+        started = time.perf_counter()
+        for i in range(20):
+            assert http.get(server.url + "/health").status_code == 200
+        per_request = (time.perf_counter() - started) / 20
+        responses = [http.post(server.url + "/v1/events", json=[learning_event(100 * r + i) for i in range(10)],
+                               headers=bearer(tokens.engineer)) for r in range(20)]
+    assert all(r.status_code == 200 and r.json()["accepted"] == 10 for r in responses)
+    assert per_request < 0.03  # no delayed-ACK stall (≈ 45 ms a request without TCP_NODELAY)
+    assert server.stop(signal.SIGTERM) == 0
+    ids = landed_event_ids(server.data_dir)
+    assert sorted(ids) == sorted(f"evt-{100 * r + i}" for r in range(20) for i in range(10))

@@ -121,3 +121,29 @@ def test_health_and_docs(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/telemetry/events", "/api/v1/telemetry/batch", "/v1/events", "/v1/batch"} <= set(paths)
+
+
+def test_one_processor_with_a_moving_clock_answers_like_a_fresh_one(client, registry):
+    """The collector reuses one LineProcessor and moves its clock per request; it must judge exactly like a
+    processor built for that clock (guards the fields the clock touches)."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from ingest.pipeline.batch import LineProcessor
+    from ingest.pipeline.reader import Line
+
+    collector = client.app.state.collector
+    later = datetime.now(timezone.utc) + timedelta(days=5)
+    events = [learning_event(1, timestamp=(later + timedelta(minutes=m)).isoformat().replace("+00:00", "Z"))
+              for m in (-1, 4, 6, 60)]
+    events.append(learning_event(2, timestamp=(later - timedelta(days=4)).isoformat().replace("+00:00", "Z")))
+    lines = [orjson.dumps(e) for e in events]
+    moved = [(a.status, a.reason) for a in collector.classify(lines, later)]
+    fresh_processor = LineProcessor(registry, replace(collector.settings(), as_of=later))
+    fresh = []
+    for line in lines:
+        outcome = fresh_processor.process_chunk([Line(1, line, len(line))], "batch", "source")
+        fresh.append(("rejected", outcome.quarantine[0]["reason"]) if outcome.quarantine else ("accepted", None))
+    assert moved == fresh
+    assert moved == [("accepted", None), ("accepted", None), ("rejected", "future_timestamp"),
+                     ("rejected", "future_timestamp"), ("rejected", "too_late")]

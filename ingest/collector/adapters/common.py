@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ...errors import ConfigError
 from ...registry.schema import Family, Registry
 
 DEFAULT_SDK_FAMILY = "politics"
@@ -78,11 +79,15 @@ class WireMapper:
     Args:
         registry: the loaded registry.
         default_family: family for names the registry does not know.
+
+    Raises:
+        ConfigError: ``default_family`` is not in the registry.
     """
 
     def __init__(self, registry: Registry, default_family: str = DEFAULT_SDK_FAMILY):
         if default_family not in registry.families:
-            raise AdapterError(f"no family {default_family!r} in the registry")
+            raise ConfigError(f"--sdk-family {default_family!r}: no such family in the registry "
+                              f"({', '.join(sorted(registry.families))})")
         self.registry = registry
         self.default_family = registry.families[default_family]
         self.types: dict[str, Family] = {}
