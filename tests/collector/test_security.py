@@ -130,3 +130,16 @@ def test_lobby_attempt_rate_limit_per_player_is_429(client, tokens):
         pytest.fail(f"lobby events did not validate: {first.text}")
     other_player = client.post("/v1/events", json=[lobby(0, "p2")], headers=bearer(tokens.engineer))
     assert other_player.status_code == 200
+
+
+def test_a_token_created_while_serving_works_within_a_second(client, tokens):
+    import time
+
+    from ingest.collector.tokens import TokenStore
+
+    event = learning_event(1)
+    new = TokenStore.load(tokens.path).create("late", ("ingest",))
+    deadline = time.monotonic() + 5
+    while client.post("/v1/events", json=[event], headers=bearer(new)).status_code == 401:
+        assert time.monotonic() < deadline, "the new token was never picked up"
+        time.sleep(0.2)
