@@ -53,8 +53,7 @@ def quarantine_show(data_dir: Path, reason: str | None, limit: int, hash_key_fil
     encrypted; this needs the keyring they were sealed with (exit 2 when a line's key is not in it)."""
     import pyarrow.parquet as pq
 
-    from ..pipeline.replay import open_messages, open_raw
-    from ..privacy.quarantine_crypto import QuarantineCipher
+    from ..privacy.quarantine_crypto import QuarantineCipher, open_messages, open_raw
 
     cipher = QuarantineCipher(keyring(demo_key, hash_key_file))
     folder = data_dir / "lake" / "quarantine"

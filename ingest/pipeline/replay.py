@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import QUARANTINE_SCHEMA, Lake
 from .batch import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor, rate_rules
-from ..privacy.quarantine_crypto import QuarantineCipher
+from ..privacy.quarantine_crypto import QuarantineCipher, open_messages, open_raw  # noqa: F401 (re-exported)
 from .reader import Line
 from ..registry.schema import Registry
 
@@ -106,26 +106,6 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
             path.unlink()
         rewritten += 1
     return ReplayResult(result, len(selected), rewritten)
-
-
-def open_raw(cipher: QuarantineCipher, row: dict) -> bytes:
-    """The original line of a quarantine row (rows written before sealing hold it in clear, ``raw_key_id`` null).
-
-    Raises:
-        QuarantineKeyError: the row's key is not in the keyring.
-    """
-    if row.get("raw_key_id") is None:
-        return row["raw_bytes"]
-    return cipher.open(row["raw_key_id"], row["raw_bytes"], b"raw_bytes")
-
-
-def open_messages(cipher: QuarantineCipher, row: dict) -> list[str]:
-    """The full error messages of a quarantine row (the clear ``errors[].message`` are redacted)."""
-    import orjson
-
-    if row.get("errors_sealed") is None or row.get("raw_key_id") is None:
-        return [e["message"] for e in row["errors"] or []]
-    return orjson.loads(cipher.open(row["raw_key_id"], row["errors_sealed"], b"errors"))
 
 
 def _rebatch(batch: pa.RecordBatch, batch_id: str) -> pa.RecordBatch:

@@ -74,8 +74,7 @@ def erase_player(lake: Lake, keyring: Keyring, player_id: str, *, dry_run: bool 
             write_parquet_atomic(kept, path)
         else:
             path.unlink()
-    from ..pipeline.replay import open_raw
-    from .quarantine_crypto import QuarantineCipher
+    from .quarantine_crypto import QuarantineCipher, open_raw
 
     cipher = QuarantineCipher(keyring)  # quarantined lines are sealed (DESIGN §14): open each to search it
     for path in sorted(lake.quarantine.glob("*.parquet")):

@@ -66,3 +66,23 @@ class QuarantineCipher:
         except InvalidTag:
             raise QuarantineKeyError(f"quarantined line does not open with key {key_id!r} of this keyring "
                                      "(a different secret under the same id, or altered data)") from None
+
+
+def open_raw(cipher: QuarantineCipher, row: dict) -> bytes:
+    """The original line of a quarantine row (rows written before sealing hold it in clear, ``raw_key_id`` null).
+
+    Raises:
+        QuarantineKeyError: the row's key is not in the keyring.
+    """
+    if row.get("raw_key_id") is None:
+        return row["raw_bytes"]
+    return cipher.open(row["raw_key_id"], row["raw_bytes"], b"raw_bytes")
+
+
+def open_messages(cipher: QuarantineCipher, row: dict) -> list[str]:
+    """The full error messages of a quarantine row (the clear ``errors[].message`` are redacted)."""
+    import orjson
+
+    if row.get("errors_sealed") is None or row.get("raw_key_id") is None:
+        return [e["message"] for e in row["errors"] or []]
+    return orjson.loads(cipher.open(row["raw_key_id"], row["errors_sealed"], b"errors"))
