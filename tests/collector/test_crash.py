@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from conftest import TELEMETRY, bearer, lake_counts, landed_event_ids, learning_event, serve_env
+from collector_support import TELEMETRY, bearer, lake_counts, landed_event_ids, learning_event, serve_env
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,11 @@ def test_sigterm_finishes_lands_the_spool_and_exits_0(start_server, tokens):
 def test_kill_9_under_load_loses_no_acknowledged_event_and_lands_none_twice(start_server, tokens):
     server = start_server("--land-every", "0.2", "--spool-seconds", "0.2")  # landing runs during the load
     with Load(server.url, tokens.engineer, threads=4) as load:
-        time.sleep(2.0)
+        deadline = time.monotonic() + 60
+        while lake_counts(server.data_dir)["batches"] == 0:  # kill while landing is under way
+            assert time.monotonic() < deadline, "nothing landed under load"
+            time.sleep(0.2)
+        time.sleep(0.5)
         os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
     acked = list(load.acked)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import jsonschema
 from click.testing import CliRunner
 
-from conftest import bearer, quarantine_reasons
+from collector_support import bearer, quarantine_reasons
 from support import ROOT
 
 

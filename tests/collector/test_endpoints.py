@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from conftest import bearer, lake_counts, landed_event_ids, learning_event, quarantine_reasons
+from collector_support import bearer, lake_counts, landed_event_ids, learning_event, quarantine_reasons
 
 
 def land(client) -> None:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import bearer
+from collector_support import bearer
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 import requests
 
-from conftest import HASH_KEY, quarantine_reasons
+from collector_support import HASH_KEY, quarantine_reasons
 
 pytestmark = pytest.mark.slow
 

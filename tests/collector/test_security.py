@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import bearer, learning_event
+from collector_support import bearer, learning_event
 
 INGEST_ROUTES = ["/v1/events", "/api/v1/telemetry/events", "/api/v1/telemetry/batch", "/v1/batch", "/v1/track",
                  "/batch/", "/capture/", "/e/", "/track", "/import", "/2/httpapi", "/batch",

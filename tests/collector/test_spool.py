@@ -55,7 +55,7 @@ def test_recover_cuts_a_torn_tail_and_skips_a_live_file(tmp_path):
 def test_ingest_spool_lands_a_dead_servers_files_once(tmp_path):
     import orjson
 
-    from conftest import lake_counts, landed_event_ids, learning_event
+    from collector_support import lake_counts, landed_event_ids, learning_event
     from ingest.cli.main import main
 
     root = tmp_path / "data" / "spool"
