@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import os
+import re
 import threading
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -78,7 +79,10 @@ def event_type_of(value: str | None) -> str | None:
     """``BILL_VOTE`` / ``bill_vote`` → the lake's ``politics_bill_vote``."""
     if value is None:
         return None
-    return "politics_" + value.strip().lower()
+    name = value.strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+        raise HttpProblem(400, "invalid_parameter", "type must be an event type name such as BILL_VOTE")
+    return "politics_" + name
 
 
 def seed_type(lake_type: str) -> str:
