@@ -138,3 +138,19 @@ def test_chat_text_never_lands_only_its_length(tmp_path, monkeypatch):
     ingest_lines(tmp_path / "d", tmp_path, "chat.jsonl", lines, AS_OF)
     rows = landed(tmp_path / "d", "gameplay_chat_message")
     assert rows and all("text" not in r and r["text_length"] == len(base["text"]) for r in rows)
+
+
+def test_every_lifecycle_event_can_carry_build_platform_and_shard(tmp_path, registry):
+    """Seed 002 taxonomy: lifecycle events "include build, platform, shard"."""
+    lifecycle = ("session_start", "session_end", "session_crash", "reconnect")
+    for event_type in lifecycle:
+        assert {"build", "platform", "shard"} <= set(registry.families["gameplay"].latest(event_type).document["properties"])
+    events = [json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()]
+    lines = [json.dumps({**e, "schema_version": "1.1" if e["event_type"] != "session_start" else "1.0",
+                         "build": "0.9.3", "platform": "pc", "shard": "eu-1"})
+             for e in events if e["event_type"] in lifecycle]
+    row = ingest_lines(tmp_path / "d", tmp_path, "lifecycle.jsonl", lines, AS_OF)
+    assert (row["records_read"], row["landed"]) == (4, 4), row["output"]
+    for event_type in lifecycle:
+        [one] = landed(tmp_path / "d", f"gameplay_{event_type}")
+        assert (one["build"], one["platform"], one["shard"]) == ("0.9.3", "pc", "eu-1")
