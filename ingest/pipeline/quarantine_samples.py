@@ -9,9 +9,8 @@ import pyarrow.parquet as pq
 
 from ..lake.layout import Lake
 from ..privacy.keys import Keyring
-from ..privacy.quarantine_crypto import QuarantineCipher
+from ..privacy.quarantine_crypto import QuarantineCipher, open_raw
 from ..registry.schema import Registry
-from .replay import open_raw
 
 
 def unknown_type_samples(registry: Registry, lake: Lake, keyring: Keyring, event_type: str,
