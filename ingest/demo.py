@@ -50,7 +50,7 @@ class Showcase:
 SHOWCASES = (
     Showcase("agg_politics_daily, scope all, last day (seed 000)", """
         select event_type, event_count, distinct_users, round(success_rate, 3) as success_rate,
-               round(value_avg, 2) as value_avg, value_min, value_max
+               round(value_avg, 2) as value_avg, round(value_min, 2) as value_min, round(value_max, 2) as value_max
         from agg_politics_daily
         where scope = 'all' and event_date = (select max(event_date) from agg_politics_daily)
         order by event_count desc"""),
@@ -87,9 +87,8 @@ def _generated(data_dir: Path, registry: Registry, keyring: Keyring, echo: Calla
     out = data_dir / "generated"
     if out.exists():
         shutil.rmtree(out)
-    result = generate(GenerateConfig(players=DEMO_PLAYERS, days=DEMO_DAYS, seed=DEMO_SEED, out=out, faults=True))
-    echo(f"generated: {DEMO_PLAYERS} players × {DEMO_DAYS} days, seed {DEMO_SEED}, with faults → {out} "
-         f"({str(result).splitlines()[0]})")
+    generate(GenerateConfig(players=DEMO_PLAYERS, days=DEMO_DAYS, seed=DEMO_SEED, out=out, faults=True))
+    echo(f"generated: {DEMO_PLAYERS} players × {DEMO_DAYS} days, seed {DEMO_SEED}, with known faults → {out}")
     expected = {file["path"]: file for file in json.loads((out / "expected.json").read_text(encoding="utf-8"))["files"]}
     opt_out = data_dir / OPT_OUT_FILE
     opt_out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,11 +103,11 @@ def _generated(data_dir: Path, registry: Registry, keyring: Keyring, echo: Calla
         got = (batch.landed, batch.quarantined, batch.duplicates, batch.dropped)
         if not batch.skipped and got != (want["landed"], want["quarantined"], want["duplicates"], want["dropped"]):
             mismatches.append(f"{want['path']}: ingest {got}")
-    echo(f"    {report.summary()}")
+    echo(f"ingested generated data: {report.summary()}")
     if mismatches:
         raise CheckFailed("generated accounting", f"{len(mismatches)} batch(es) differ from expected.json: "
                           + "; ".join(mismatches[:3]))
-    echo("    every batch matches the generator's expected accounting")
+    echo(f"    every one of {len(paths)} batches matches the generator's expected accounting")
     return report
 
 
