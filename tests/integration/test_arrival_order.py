@@ -1,6 +1,8 @@
-"""Arrival order does not matter, for every family: generated players' events arrive in shuffled batches, some
-days late (inside the T+2 window), one file is sent twice and some events again in a new file; `dbt build`
-runs after every few batches. Every `agg_` and `fct_` mart then equals, row for row (floats to 1e-9 relative),
+"""Arrival order does not matter, for every family: generated players' events arrive in shuffled batches twice
+a day (noon and midnight), some a day late (inside the T+2 window), older ones after newer, one file is sent
+twice and some events again in a new file; `dbt build` runs after every third batch. Gameplay sessions that
+start late in the evening run past midnight, and noon builds see learning sessions open that later close by
+time alone. Every `agg_` and `fct_` mart then equals, row for row (floats to 1e-9 relative),
 one clean build over the same events landed at once. The clean build is the independent expectation: it
 never runs an incremental step.
 
@@ -57,10 +59,6 @@ def land(data_dir: Path, files: list[Path], as_of: datetime, backfill: bool = Fa
     return ingest_files(files, settings, data_dir, registry=registry)
 
 
-def end_of(day: int) -> datetime:
-    return datetime.combine(START + timedelta(days=day), time(23, 59, 59), tzinfo=timezone.utc)
-
-
 def mart_models(data_dir: Path) -> dict[str, list[str]]:
     """family folder → the agg_/fct_ marts dbt knows there (from the manifest of the clean build)."""
     manifest = json.loads((data_dir / "target" / "manifest.json").read_text())
@@ -102,9 +100,42 @@ def assert_marts_equal(got_dir: Path, expected_dir: Path, marts: list[str]) -> N
                 assert not bad, f"{mart}: columns {bad} differ:\n incremental {have_row}\n clean       {want_row}"
 
 
+def event_time(record: dict) -> datetime | None:
+    """The event time of a wire record of any family (a batch envelope: its newest event)."""
+    if isinstance(record.get("events"), list):
+        times = [t for t in map(event_time, record["events"]) if t is not None]
+        return max(times, default=None)
+    for key, per_second in (("ts_ms", 1000), ("timestamp_ms", 1000), ("ts", 1)):
+        if isinstance(record.get(key), (int, float)):
+            return datetime.fromtimestamp(record[key] / per_second, tz=timezone.utc)
+    for key in ("createdAt", "timestamp"):
+        if isinstance(record.get(key), str):
+            return datetime.fromisoformat(record[key].replace("Z", "+00:00"))
+    return None
+
+
+def cross_midnight(gameplay: list[bytes]) -> list[bytes]:
+    """Sessions that start after 22:00 keep going two more hours: their later events move past midnight, so a
+    session dated D has events landing in partition D + 1 (what `spill_before` is for)."""
+    records = [json.loads(line) for line in gameplay]
+    late_starts = {r["session_id"] for r in records
+                   if r.get("event_type") == "session_start" and event_time(r).hour >= 22}
+    for record in records:
+        if record.get("session_id") in late_starts and record.get("event_type") != "session_start":
+            record["ts_ms"] += 2 * 3_600_000
+    return [json.dumps(r, separators=(",", ":")).encode() for r in records]
+
+
+def slot_clock(slot: int) -> datetime:
+    """Arrival slots: two a day, landing at 11:59:59 and 23:59:59."""
+    day, half = divmod(slot, 2)
+    return datetime.combine(START + timedelta(days=day), time(11, 59, 59) if half == 0 else time(23, 59, 59),
+                            tzinfo=timezone.utc)
+
+
 @pytest.fixture(scope="module")
 def arrival(tmp_path_factory) -> dict:
-    """Generated events landed two ways: K shuffled, late, resent batches with a build after each group
+    """Generated events landed two ways: K shuffled, late, resent batches with a build after every few
     (`incremental`), and all at once with one build (`clean`)."""
     root = tmp_path_factory.mktemp("arrival")
     lines: dict[tuple[str, int], list[bytes]] = {}  # (family, event day) → lines
@@ -114,47 +145,56 @@ def arrival(tmp_path_factory) -> dict:
         generate(GenerateConfig(players=PLAYERS, days=DAYS, seed=seed, out=out, start=START))
         opt_out += (out / "opt_out.txt").read_text().splitlines() if (out / "opt_out.txt").exists() else []
         for family in FAMILIES:
-            for path in sorted((out / family).glob("*.jsonl")):
-                day = (date.fromisoformat(path.stem) - START).days
-                lines.setdefault((family, day), []).extend(path.read_bytes().splitlines())
+            family_lines = [line for path in sorted((out / family).glob("*.jsonl"))
+                            for line in path.read_bytes().splitlines() if line.strip()]
+            if family == "gameplay":
+                family_lines = cross_midnight(family_lines)
+            for line in family_lines:
+                day = (event_time(json.loads(line)).date() - START).days
+                lines.setdefault((family, day), []).append(line)
 
     rng = random.Random(2024)
     arrivals: dict[int, dict[str, list[bytes]]] = {}
     for (family, day), day_lines in sorted(lines.items()):
-        for line in day_lines:  # on its own day or a day late: inside the T+2 window even for a session that
-            # began the day before its file
-            arrivals.setdefault(day + rng.choice((0, 0, 1)), {}).setdefault(family, []).append(line)
+        for line in day_lines:
+            # on time (the noon batch when it happened before noon), or a day late (inside the T+2 window, even
+            # for a session that began the day before); a noon batch leaves sessions open that close by time
+            if rng.random() < 0.7:
+                slot = 2 * day + (0 if event_time(json.loads(line)).hour < 12 else 1)
+            else:
+                slot = 2 * (day + 1) + rng.choice((0, 1))
+            arrivals.setdefault(slot, {}).setdefault(family, []).append(line)
     batches: list[tuple[int, list[Path]]] = []
-    for day, by_family in sorted(arrivals.items()):
+    for slot, by_family in sorted(arrivals.items()):
         paths = []
         for family, group in sorted(by_family.items()):
             rng.shuffle(group)
-            path = root / "batches" / f"{family}-arrival-{day}.jsonl"
+            path = root / "batches" / f"{family}-arrival-{slot}.jsonl"
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(b"\n".join(group) + b"\n")
             paths.append(path)
-        batches.append((day, paths))
-    assert len(batches) >= 7
+        batches.append((slot, paths))
+    assert len(batches) >= 12
 
     incremental, clean = root / "incremental", root / "clean"
     for data_dir in (incremental, clean):
         (data_dir / "privacy").mkdir(parents=True)
         (data_dir / "privacy" / "opt_out.txt").write_text("\n".join(opt_out) + "\n")
 
-    order = batches[:2] + [batches[3], batches[2]] + batches[4:]  # older data lands after newer
+    order = batches[:2] + [batches[4], batches[3], batches[2]] + batches[5:]  # older data lands after newer
     builds = 0
-    for index, (day, paths) in enumerate(order):
-        report = land(incremental, paths, end_of(day))
+    for index, (slot, paths) in enumerate(order):
+        report = land(incremental, paths, slot_clock(slot))
         assert all(b.quarantined == 0 for b in report.batches), [b.quarantined_by_reason for b in report.batches]
-        if index % 2 == 1:  # a build after every second arrival day
+        if index % 3 == 2:  # a build after every third arrival
             dbt(["build"], incremental)
             builds += 1
-    last_day = max(d for d, _ in batches)
-    resent = land(incremental, batches[1][1], end_of(last_day))  # the same files again: skipped
+    last = slot_clock(max(slot for slot, _ in batches))
+    resent = land(incremental, batches[1][1], last)  # the same files again: skipped
     assert all(b.skipped for b in resent.batches)
     again = root / "batches" / "resent-events.jsonl"  # some events again, in a new file: deduplicated
     again.write_bytes(b"".join(p.read_bytes() for p in batches[-3][1]))
-    assert sum(b.duplicates for b in land(incremental, [again], end_of(last_day)).batches) > 0
+    assert sum(b.duplicates for b in land(incremental, [again], last).batches) > 0
     dbt(["build"], incremental)
     builds += 1
     assert builds >= 4
@@ -164,7 +204,7 @@ def arrival(tmp_path_factory) -> dict:
         path = root / "batches" / f"{family}-all.jsonl"
         path.write_bytes(b"".join(b"\n".join(group) + b"\n" for (f, _), group in sorted(lines.items()) if f == family))
         everything.append(path)
-    land(clean, everything, end_of(last_day), backfill=True)
+    land(clean, everything, last, backfill=True)
     dbt(["build"], clean)
     return {"incremental": incremental, "clean": clean, "marts": mart_models(clean), "root": root}
 
