@@ -1,45 +1,28 @@
 """Seed 004 session close: find a session's first and last landed event and record the close durably.
 
-The close is kept in ``<data>/collector/closed_sessions.jsonl`` (one JSON line per session: hashed session id,
-first and last event time, event count, close time), appended with fsync. Closing twice answers the first close.
+The close is kept in the lake, ``lake/_closes/<hashed session id>.parquet`` (first and last event time, event
+count, close time; written atomically), where ``fct_learning_sessions`` reads it. Closing twice answers the
+first close.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 
+from ..lake.layout import Lake
 from .core import Collector
 
 CLOSED_MESSAGE = "Session closed and behavioral features extracted"
-
-
-def closed_file(data_dir: Path) -> Path:
-    return Path(data_dir) / "collector" / "closed_sessions.jsonl"
 
 
 def _iso(value: datetime) -> str:
     """``2025-11-13T12:00:00Z`` as the seed writes it (milliseconds only when there are any)."""
     spec = "seconds" if value.microsecond == 0 else "milliseconds"
     return value.replace(tzinfo=timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
-
-
-def _previous(path: Path, keys: set[str]) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    for line in path.read_bytes().splitlines():
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a torn last line of a killed write
-        if row.get("session_key") in keys:
-            return row
-    return None
 
 
 def session_span(lake: Path, keys: list[str]) -> tuple[datetime, datetime, int] | None:
@@ -62,24 +45,19 @@ def session_span(lake: Path, keys: list[str]) -> tuple[datetime, datetime, int] 
 
 def close_session(collector: Collector, session_id: str) -> dict[str, Any] | None:
     """Land what this process has spooled, then close ``session_id``: the seed 004 response, or None when no
-    event of the session has landed."""
+    event of the session has landed. The close is recorded in the lake (``lake/_closes/``) once; the warehouse
+    then closes the session for feature extraction at its next build."""
     keys = collector.key_candidates(session_id)
-    path = closed_file(collector.data_dir)
-    previous = _previous(path, set(keys))
+    lake = Lake(collector.data_dir / "lake")
+    previous = lake.session_close(keys)
     if previous is None:
         collector.land_own(rotate=True)
-        span = session_span(collector.data_dir / "lake", keys)
+        span = session_span(lake.root, keys)
         if span is None:
             return None
         started, ended, count = span
-        previous = {"session_key": keys[0], "started_at": _iso(started), "ended_at": _iso(ended), "events": count,
-                    "closed_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, orjson.dumps(previous) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return {"session_id": session_id, "status": "closed", "started_at": previous["started_at"],
-            "ended_at": previous["ended_at"], "message": CLOSED_MESSAGE}
+        previous = {"session_id": keys[0], "started_at": started, "ended_at": ended, "events": count,
+                    "closed_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+        lake.record_session_close(previous)
+    return {"session_id": session_id, "status": "closed", "started_at": _iso(previous["started_at"]),
+            "ended_at": _iso(previous["ended_at"]), "message": CLOSED_MESSAGE}

@@ -20,6 +20,14 @@ from ..registry.schema import Registry
 from .atomic import write_parquet_atomic
 
 SCHEMA_SENTINEL_DATE = "1970-01-01"
+SESSION_CLOSE_SCHEMA = pa.schema([
+    ("session_id", pa.string()),
+    ("started_at", pa.timestamp("us")),
+    ("ended_at", pa.timestamp("us")),
+    ("events", pa.int64()),
+    ("closed_at", pa.timestamp("us")),
+])
+"""``lake/_closes/<session_id>.parquet``: a session a producer closed (seed 004's close call); ids hashed."""
 QUARANTINE_SCHEMA = pa.schema([
     ("batch_id", pa.string()),
     ("source_file", pa.string()),
@@ -129,6 +137,7 @@ class Lake:
         self.quarantine = self.root / "quarantine"
         self.ledger = self.root / "_ledger"
         self.schemas = self.root / "_schemas"
+        self.closes = self.root / "_closes"
 
     def partition_dir(self, event_type: str, event_date: str) -> Path:
         return self.events / f"event_type={event_type}" / f"event_date={event_date}"
@@ -143,6 +152,7 @@ class Lake:
             self._ensure_sentinel(path, schema.arrow_schema)
         self._ensure_sentinel(self.quarantine / "_schema.parquet", QUARANTINE_SCHEMA)
         self._ensure_sentinel(self.ledger / "_schema.parquet", LEDGER_SCHEMA)
+        self._ensure_sentinel(self.closes / "_schema.parquet", SESSION_CLOSE_SCHEMA)
         self.events.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
@@ -154,6 +164,20 @@ class Lake:
             except (OSError, pa.ArrowInvalid):
                 pass
         write_parquet_atomic(schema.empty_table(), path)
+
+    # session closes ---------------------------------------------------------------------------------------
+    def session_close(self, session_ids: list[str]) -> dict | None:
+        """The recorded close of the first of ``session_ids`` (hashed ids, one per key) that has one."""
+        for session_id in session_ids:
+            path = self.closes / f"{session_id}.parquet"
+            if path.exists():
+                return pq.read_table(path).to_pylist()[0]
+        return None
+
+    def record_session_close(self, row: dict) -> None:
+        """Write one close (columns of :data:`SESSION_CLOSE_SCHEMA`, naive UTC times) atomically."""
+        table = pa.Table.from_pylist([row], schema=SESSION_CLOSE_SCHEMA)
+        write_parquet_atomic(table, self.closes / f"{row['session_id']}.parquet")
 
     # ledger -----------------------------------------------------------------------------------------------
     def ledger_entry(self, batch_id: str) -> LedgerEntry | None:

@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 
 from collector_support import bearer, lake_counts, landed_event_ids, learning_event, quarantine_reasons
 
@@ -110,8 +111,10 @@ def test_seed004_session_close(client, tokens, tmp_path):
                                "message": "Session closed and behavioral features extracted"}
     again = client.post("/api/v1/telemetry/session/session-789/close", headers=bearer(tokens.engineer))
     assert again.json() == response.json()
-    closed = (tmp_path / "data" / "collector" / "closed_sessions.jsonl").read_bytes()
-    assert closed.count(b"\n") == 1 and b"session-789" not in closed  # recorded once, hashed
+    closes = [p for p in (tmp_path / "data" / "lake" / "_closes").glob("*.parquet") if p.name != "_schema.parquet"]
+    assert len(closes) == 1 and "session-789" not in closes[0].name  # recorded once, under the hashed id
+    [row] = pq.read_table(closes[0]).to_pylist()
+    assert row["events"] == 3 and b"session-789" not in closes[0].read_bytes()
     missing = client.post("/api/v1/telemetry/session/nope/close", headers=bearer(tokens.engineer))
     assert missing.status_code == 404
 

@@ -76,6 +76,10 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 PARTITION = pa.struct([("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()),
                        ("duplicates", pa.int64())])
+SESSION_CLOSE_SCHEMA = pa.schema([  # sessions closed by seed 004's close call (lake/_closes/)
+    ("session_id", pa.string()), ("started_at", pa.timestamp("us")), ("ended_at", pa.timestamp("us")),
+    ("events", pa.int64()), ("closed_at", pa.timestamp("us")),
+])
 LEDGER_SCHEMA = pa.schema([
     ("batch_id", pa.string()), ("kind", pa.string()), ("source_file", pa.string()), ("source_sha256", pa.string()),
     ("source_bytes", pa.int64()), ("as_of", pa.timestamp("us")), ("started_at", pa.timestamp("us")),
@@ -129,6 +133,7 @@ class TinyLake:
             self._write(schema.empty_table(), path)
         self._write(QUARANTINE_SCHEMA.empty_table(), self.root / "quarantine" / "_schema.parquet")
         self._write(LEDGER_SCHEMA.empty_table(), self.root / "_ledger" / "_schema.parquet")
+        self._write(SESSION_CLOSE_SCHEMA.empty_table(), self.root / "_closes" / "_schema.parquet")
         (self.root / "events").mkdir(parents=True, exist_ok=True)
 
     @staticmethod

@@ -1,6 +1,7 @@
 {#- One row per learning session (seed 004 game_sessions): the student, when it started and ended, its events and
-    tasks, and whether it is closed. A session closes after 30 minutes without an event, measured against the
-    ingest clock (the newest received_at of the family), like the seed's close call. -#}
+    tasks, and whether it is closed. A session closes when a producer closed it (seed 004's close call, recorded
+    in the lake) or after 30 minutes without an event, measured against the ingest clock (the newest received_at
+    of the family). -#}
 {%- set inactivity_minutes = 30 -%}
 {#- Redone per session: the sessions of the events new batches landed, and every session still open (it closes
     as time passes, without new events of its own). -#}
@@ -35,6 +36,11 @@ all_events as (
         received_at
     from {{ ref('stg_learning__events') }}
     where session_id is not null
+),
+
+closes as (
+    select session_id
+    from {{ ref('stg_ops__session_closes') }}
 ),
 
 clock as (
@@ -93,12 +99,17 @@ final as (
         cast(sessions.tasks_started as bigint) as tasks_started,
         cast(sessions.tasks_completed as bigint) as tasks_completed,
         sessions.has_mission_complete,
-        sessions.ended_at <= {{ dbt.dateadd('minute', -inactivity_minutes, 'clock.newest_received_at') }} as is_closed,
+        (
+            closes.session_id is not null
+            or sessions.ended_at <= {{ dbt.dateadd('minute', -inactivity_minutes, 'clock.newest_received_at') }}
+        ) as is_closed,
         {{ ledger_stamp() }} as _ledger_finished_at_max
     from sessions
     cross join clock
     left join firsts
         on sessions.session_id = firsts.session_id
+    left join closes
+        on sessions.session_id = closes.session_id
 )
 
 select * from final
