@@ -24,16 +24,19 @@ from .options import data_dir_option, key_options, keyring, load_registry, parse
 @key_options
 @click.option("--max-line-bytes", type=click.IntRange(min=64), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
               help="Longer lines are quarantined as line_too_long.")
-@click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True,
-              help="Processes that parse and validate (1 = in process).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that parse and validate (1 = in process). Default: 1 (the columnar path runs "
+                   "DuckDB on every core), with --reference the number of cores up to 4.")
+@click.option("--reference", is_flag=True,
+              help="Validate row by row only (the reference path the columnar default is tested against).")
 @click.option("--rows-per-file", type=click.IntRange(min=1), default=ROWS_PER_FILE, show_default=True,
               help="Rows per Parquet file within a partition (memory is bounded by about twice this).")
 @click.option("--spool", is_flag=True,
               help="Land the collector's spool (DATA_DIR/spool) instead of PATHS: what a stopped or killed "
                    "`telemetry serve` left, each spool file one batch, exactly once.")
 def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: str | None, backfill: bool,
-           strict: bool, hash_key_file: Path | None, demo_key: bool, max_line_bytes: int, workers: int,
-           rows_per_file: int, spool: bool) -> None:
+           strict: bool, hash_key_file: Path | None, demo_key: bool, max_line_bytes: int, workers: int | None,
+           reference: bool, rows_per_file: int, spool: bool) -> None:
     """Validate JSON-lines files (.jsonl, .jsonl.gz, or folders of them) and land them in the lake.
 
     Each file is one batch: valid events land as Parquet under lake/events/event_type=…/event_date=…,
@@ -80,8 +83,11 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
             say(f"warning: {result.source_file}: {result.damage}: {result.damage_message}")
 
     try:
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4) if reference else 1
         report = ingest_files(files, settings, data_dir, registry=registry, workers=workers,
-                              rows_per_file=rows_per_file, progress=progress, on_batch=on_batch)
+                              rows_per_file=rows_per_file, progress=progress, on_batch=on_batch,
+                              columnar=not reference)
     finally:
         bar.close()
     click.echo(report.summary())

@@ -13,7 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -554,12 +554,17 @@ def redacted_message(reason: str, pointer: str, keyword: str) -> str:
     return f"{reason}: {keyword} at {where}" if keyword else f"{reason} at {where}"
 
 
-_WORKER: LineProcessor | None = None
+_WORKER: Any = None
 
 
-def _worker_init(settings: IngestSettings) -> None:
+def _worker_init(settings: IngestSettings, columnar: bool = False) -> None:
     global _WORKER
-    _WORKER = LineProcessor(Registry.load(settings.schemas_root), settings)
+    registry = Registry.load(settings.schemas_root)
+    _WORKER = LineProcessor(registry, settings)
+    if columnar:
+        from .columnar import ColumnarProcessor
+
+        _WORKER = ColumnarProcessor(registry, _WORKER, threads=1)
 
 
 def _worker_chunk(task: tuple[list[tuple[int, bytes, int, str | None]], str, str]) -> ChunkOutcome:
@@ -579,12 +584,15 @@ class BatchIngest:
             in this process, in input order, so the result does not depend on ``workers``.
         progress: called now and then with the number of input bytes consumed in the current file.
         rows_per_file: a partition's buffer is written out as a Parquet file at this many rows.
+        columnar: validate and normalise in DuckDB where proven identical (``pipeline/columnar.py``), handing
+            every other line to the row path. False = the row path only (the reference).
     """
 
     CHUNK_LINES = 5_000
 
     def __init__(self, registry: Registry, lake: Lake, settings: IngestSettings, *, workers: int = 1,
-                 progress: Callable[[int], None] | None = None, rows_per_file: int = ROWS_PER_FILE):
+                 progress: Callable[[int], None] | None = None, rows_per_file: int = ROWS_PER_FILE,
+                 columnar: bool = False):
         self.registry = registry
         self.lake = lake
         self.settings = settings
@@ -593,6 +601,11 @@ class BatchIngest:
         self.rows_per_file = rows_per_file
         self._local = LineProcessor(registry, settings)
         self._pool = None
+        self._columnar = None
+        if columnar:
+            from .columnar import ColumnarProcessor
+
+            self._columnar = ColumnarProcessor(registry, self._local, threads=1 if self.workers > 1 else None)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -607,25 +620,36 @@ class BatchIngest:
         self.close()
 
     def _outcomes(self, reader: LineReader, batch_id: str, source: str) -> Iterator[ChunkOutcome]:
+        size = self.CHUNK_LINES if self._columnar is None else self._columnar.chunk_lines
+
         def chunks() -> Iterator[list[Line]]:
             chunk: list[Line] = []
             for line in reader:
                 chunk.append(line)
-                if len(chunk) >= self.CHUNK_LINES:
+                if len(chunk) >= size:
                     yield chunk
                     chunk = []
             if chunk:
                 yield chunk
 
         if self.workers == 1:
+            processor = self._local if self._columnar is None else self._columnar
             for chunk in chunks():
-                yield self._local.process_chunk(chunk, batch_id, source)
+                yield processor.process_chunk(chunk, batch_id, source)
             return
         if self._pool is None:
             context = multiprocessing.get_context("forkserver" if os.name != "nt" else "spawn")
-            self._pool = context.Pool(self.workers, initializer=_worker_init, initargs=(self.settings,))
-        tasks = (([(l.number, l.data, l.length, l.damaged) for l in chunk], batch_id, source) for chunk in chunks())
-        yield from self._pool.imap(_worker_chunk, tasks, chunksize=1)
+            self._pool = context.Pool(self.workers, initializer=_worker_init,
+                                      initargs=(self.settings, self._columnar is not None))
+        # a bounded window of chunks in flight (Pool.imap would read the whole input ahead: memory grows with it)
+        pending: deque = deque()
+        for chunk in chunks():
+            task = ([(l.number, l.data, l.length, l.damaged) for l in chunk], batch_id, source)
+            pending.append(self._pool.apply_async(_worker_chunk, (task,)))
+            if len(pending) > self.workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
     def run(self, path: Path) -> BatchResult:
         """Ingest ``path`` as one batch and return its accounting.

@@ -119,7 +119,7 @@ def ingest_settings(data_dir: Path, registry: Registry, keyring: Keyring, as_of:
 def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path, *,
                  registry: Registry | None = None, workers: int = 1, rows_per_file: int = ROWS_PER_FILE,
                  as_of: Callable[[Path], datetime] | None = None, progress: Callable[[int], None] | None = None,
-                 on_batch: Callable[[BatchResult], None] | None = None) -> IngestReport:
+                 on_batch: Callable[[BatchResult], None] | None = None, columnar: bool = True) -> IngestReport:
     """Ingest each file as one batch into ``<data_dir>/lake`` (DESIGN §3–6).
 
     Args:
@@ -132,6 +132,9 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
         as_of: a clock per file (a generator's expected arrival time), overriding ``settings.as_of``.
         progress: called with the bytes consumed of the current file.
         on_batch: called after each batch (to print it as it lands).
+        columnar: the columnar path (default; DESIGN §16) — events it proves identical are validated and
+            normalised in DuckDB, the rest take the row path. False = the row path alone (the reference,
+            on ``workers`` processes).
 
     Returns:
         The report; ``report.balanced`` always holds.
@@ -152,7 +155,7 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
                     runner.close()
                 file_settings = settings if as_of is None else replace(settings, as_of=as_of(Path(path)))
                 runner = BatchIngest(registry, lake, file_settings, workers=workers, progress=progress,
-                                     rows_per_file=rows_per_file)
+                                     rows_per_file=rows_per_file, columnar=columnar)
             result = runner.run(Path(path))
             report.batches.append(result)
             if on_batch is not None:

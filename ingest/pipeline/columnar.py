@@ -1,0 +1,476 @@
+"""The columnar ingest path (DESIGN §16, issue 12): validate and normalise a chunk of lines in DuckDB.
+
+For every chunk of lines, the columnar path lands the events it can prove the row-at-a-time path
+(:class:`~ingest.pipeline.batch.LineProcessor`, the reference) would land with the same row, and hands every
+other line to the reference, then merges both outcomes into one :class:`ChunkOutcome` for the same
+:class:`~ingest.pipeline.batch.BatchWriter` (dedup, ledger, exactly once). A line takes the columnar path when
+
+- it is ASCII without ``\\u`` escapes, ``NaN`` or ``Infinity`` (so string lengths are byte counts and DuckDB and
+  ``orjson`` read the same values), not damaged, not over the line limit, and ``orjson`` parses it into an
+  object (the syntax gate: DuckDB's JSON reader is more lenient, e.g. trailing commas);
+- it routes (same family order as :meth:`Registry.family_of`) to a schema that :mod:`ingest.registry.compile`
+  translates and whose rules are all vectorised here: no batch envelope, opt-out flag or server-filled field
+  on the line, no sampling rule, rate limit, reference table, ``event_id_from`` or ``hash_each``, an
+  ``epoch_ms`` integer event time;
+- its compiled check passes (the check is never looser than ``jsonschema``), its event time is neither in the
+  future nor too late, and its player is not opted out.
+
+Everything else — invalid lines, rejected events, policy drops, other families — goes through the reference,
+so quarantine rows, reason codes and dropped counts are the reference's own. A chunk where the two halves
+would interact (the same event id in the same partition on both sides, two schema versions in one
+partition) is redone entirely by the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import fastjsonschema
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..registry.compile import (SUPPORTED, Unsupported, column_sql, compile_check, is_int, is_string, json_path, sql_string,
+                                string_value)
+from ..registry.schema import EventSchema, Registry, snake_case
+from .batch import (FUTURE_TOLERANCE, US_PER_DAY, ChunkOutcome, LineProcessor, uuid5_text)
+from .reader import Line
+
+CHUNK_LINES = 20_000
+_UNSAFE = (b"\\u", b"NaN", b"Infinity")
+
+
+@dataclass
+class _Column:
+    name: str
+    kind: str  # typed | json_text | hash | length
+    sql: str
+
+
+@dataclass
+class CompiledSchema:
+    """One schema the columnar path handles: the keys it extracts, its check and output expressions."""
+
+    schema: EventSchema
+    index: int
+    paths: list[str]
+    check: str
+    event_id: str | None
+    time: str
+    player: str | None
+    session: str | None
+    columns: list[_Column]
+    late_window_days: int
+    required: frozenset[str]
+    declared: frozenset[str]
+    nested: list[tuple[str, Any]]
+
+
+def _top(pointer: Any) -> str:
+    if not isinstance(pointer, str) or not pointer.startswith("/") or pointer.count("/") != 1 or "~" in pointer:
+        raise Unsupported(f"pointer {pointer!r}")
+    return pointer[1:]
+
+
+@dataclass
+class _FamilyRoute:
+    name: str
+    requires: frozenset[str]
+    type_const: str | None
+    type_key: str | None
+    lower: bool
+    version_key: str
+    fill_keys: frozenset[str]
+    opt_out: str | None
+
+
+class ColumnarPlan:
+    """The registry compiled once: how a key set routes to a family and one compiled plan per schema."""
+
+    def __init__(self, registry: Registry, reference: LineProcessor):
+        self.schemas: list[CompiledSchema] = []
+        self.by_route: dict[tuple[str, str, str], CompiledSchema] = {}
+        self.skipped: dict[str, str] = {}
+        self.batch_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
+        self.families: list[_FamilyRoute | None] = []
+        self.family_requires: list[frozenset[str]] = []
+        for family in registry.families.values():
+            self.family_requires.append(frozenset(family._requires))
+            try:
+                route = family.route
+                type_rule = route["event_type"]
+                self.families.append(_FamilyRoute(
+                    family.name, frozenset(family._requires),
+                    type_rule["const"] if isinstance(type_rule, dict) else None,
+                    None if isinstance(type_rule, dict) else _top(type_rule),
+                    route.get("event_type_case") == "lower", _top(route["schema_version"]),
+                    frozenset(_top(p) for p in family.server_fills), family.opt_out_field))
+            except Unsupported as why:
+                self.families.append(None)
+                self.skipped[family.name] = str(why)
+                continue
+            for schema in family.schemas.values():
+                try:
+                    compiled = self._compile(schema, family, reference, len(self.schemas))
+                except Unsupported as why:
+                    self.skipped[schema.schema_id] = str(why)
+                    continue
+                self.schemas.append(compiled)
+                self.by_route[(family.name, schema.event_type, schema.version)] = compiled
+
+    def _compile(self, schema: EventSchema, family: Any, reference: LineProcessor, index: int) -> CompiledSchema:
+        doc = schema.document
+        if set(doc) - SUPPORTED or doc.get("additionalProperties", True) is not False or doc.get("type") != "object":
+            raise Unsupported("top level must be a closed object")
+        if set(doc) & {"minProperties", "maxProperties"}:
+            raise Unsupported("top-level property counts")
+        if schema.references:
+            raise Unsupported("reference tables")
+        if schema.qualified_type in reference.rate_limited_types:
+            raise Unsupported("rate limit")
+        if schema.event_type in reference._sampling[family.name]:
+            raise Unsupported("sampling rule")
+        env = schema.envelope
+        if env.get("event_id_from"):
+            raise Unsupported("event_id_from")
+        if env["occurred_at"]["unit"] != "epoch_ms":
+            raise Unsupported(f"time unit {env['occurred_at']['unit']}")
+        props = doc["properties"]
+        time_key = _top(env["occurred_at"]["field"])
+        if props.get(time_key, {}).get("type") != "integer":
+            raise Unsupported("event time not an integer")
+        if "hash_each" in schema.personal.values():
+            raise Unsupported("hash_each")
+        paths = list(props)
+        value = {name: f"f{position + 1}" for position, name in enumerate(paths)}
+        checks = []
+        nested = []
+        for name, sub in props.items():
+            if isinstance(sub, dict) and (sub.get("type") in ("object", "array") or {"items", "properties"} & set(sub)):
+                # arrays and objects: the reference's own validator on the parsed value (list lambdas in SQL
+                # cost more than this); the value is a single property, so it decides exactly like the reference
+                compile_check(sub, value[name])  # raises Unsupported for constructs the columns cannot carry
+                nested.append((name, fastjsonschema.compile(sub)))
+                continue
+            check = compile_check(sub, value[name])
+            if check != "(true)":
+                checks.append(f"({value[name]} is null or {check})")
+        columns = []
+        for column in schema.payload_columns:
+            x = value[_top(column.pointer)]
+            if column.action == "hash":
+                columns.append(_Column(column.name, "hash", x))
+            elif column.action == "length":
+                columns.append(_Column(column.name, "length", f"(case when {is_string(x)} then length({string_value(x)}) end)"))
+            else:
+                sql = column_sql(props[_top(column.pointer)], x)
+                columns.append(_Column(column.name, "json_text", x) if sql is None else _Column(column.name, "typed", sql))
+                if sql is not None and "from_json" in sql:
+                    _same_names(props[_top(column.pointer)])
+        event_id = _top(env["event_id"]) if env.get("event_id") else None
+        return CompiledSchema(
+            schema, index, paths, " and ".join(checks) or "true", value[event_id] if event_id else None,
+            value[time_key], value[_top(env["player_id"])] if env.get("player_id") else None,
+            value[_top(env["session_id"])] if env.get("session_id") else None,
+            columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested)
+
+    def family_for(self, keys: frozenset[str]) -> _FamilyRoute | None:
+        """The family the reference routes an object with these keys to, when the columnar path can take it."""
+        if any(keys >= required for required in self.batch_requires):
+            return None
+        for requires, family in zip(self.family_requires, self.families):
+            if keys >= requires:
+                if family is None or (family.opt_out is not None and family.opt_out in keys) or not keys >= family.fill_keys:
+                    return None
+                return family
+        return None
+
+
+def _same_names(prop: dict[str, Any]) -> None:
+    """Struct fields land snake_cased; the columnar path takes only those already in snake case."""
+    if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+        _same_names(prop["items"])
+    for name, sub in prop.get("properties", {}).items():
+        if snake_case(name) != name:
+            raise Unsupported(f"struct field {name!r} renamed")
+        _same_names(sub)
+
+
+def _raw_id(x: str) -> tuple[str, str]:
+    """(SQL of the raw string id or NULL, SQL of whether the columnar path hashes it like the reference)."""
+    return (f"(case when {is_string(x)} then {string_value(x)} end)",
+            f"({x} is null or {x} = 'null' or {is_string(x)})")
+
+
+class ColumnarProcessor:
+    """Classifies chunks of lines like :meth:`LineProcessor.process_chunk`, vectorised where proven identical.
+
+    Args:
+        reference: the row-at-a-time processor that handles every line this one does not.
+        threads: DuckDB threads (default: DuckDB's, the number of cores).
+    """
+
+    def __init__(self, registry: Registry, reference: LineProcessor, *, threads: int | None = None):
+        self.reference = reference
+        self.plan = ColumnarPlan(registry, reference)
+        self.con = duckdb.connect()
+        self.con.execute("set TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"set threads = {int(threads)}")
+        self.chunk_lines = CHUNK_LINES
+        self.fallbacks = 0
+        self.stats = {"columnar": 0, "reference": 0}
+        self.max_line = reference.settings.max_line_bytes
+        self.future_ms = (reference.as_of_us + FUTURE_TOLERANCE // timedelta(microseconds=1)) // 1000
+        self.as_of_day = reference.as_of_us // US_PER_DAY
+        self._routes: dict[tuple[str, ...], _FamilyRoute | None] = {}
+        self._shapes: dict[tuple[tuple[str, ...], int], bool] = {}
+        self._texts: dict[str, str] = {}
+        self._queries = [self._query(compiled) for compiled in self.plan.schemas]
+
+    def _route(self, event: dict[str, Any]) -> CompiledSchema | None:
+        keys = tuple(event)
+        try:
+            family = self._routes[keys]
+        except KeyError:
+            family = self._routes[keys] = self.plan.family_for(frozenset(keys))
+        if family is None:
+            return None
+        event_type = family.type_const if family.type_key is None else event.get(family.type_key)
+        version = event.get(family.version_key)
+        if type(event_type) is not str or type(version) is not str:
+            return None
+        if family.lower:
+            event_type = event_type.lower()
+        compiled = self.plan.by_route.get((family.name, event_type, version))
+        if compiled is None:
+            return None
+        shape = (keys, compiled.index)
+        fits = self._shapes.get(shape)
+        if fits is None:
+            key_set = frozenset(keys)
+            fits = self._shapes[shape] = compiled.required <= key_set <= compiled.declared
+        return compiled if fits else None
+
+    def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:
+        """Same contract and result as :meth:`LineProcessor.process_chunk` on ``lines``."""
+        groups: dict[int, tuple[list[int], list[bytes], list[int | None], list[dict[str, Any]]]] = {}
+        max_line = self.max_line
+        for position, line in enumerate(lines):
+            data = line.data
+            if line.damaged or line.length > max_line or not data.isascii() or b"\\u" in data or b"NaN" in data \
+                    or b"Infinity" in data:
+                continue
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            if type(event) is not dict:
+                continue
+            compiled = self._route(event)
+            if compiled is None:
+                continue
+            if compiled.nested and not _nested_valid(compiled.nested, event):
+                continue
+            if orjson.dumps(event) == data:
+                keys = None  # canonical: no duplicate keys anywhere
+            elif data.count(b"{") > 1:
+                continue  # duplicate keys in nested objects are not checked here
+            else:
+                keys = len(event)  # DuckDB checks the top level holds no duplicate key
+            group = groups.get(compiled.index)
+            if group is None:
+                group = groups[compiled.index] = ([], [], [], [])
+            group[0].append(position)
+            group[1].append(data)
+            group[2].append(keys)
+            group[3].append(event)
+        fast = self._fast(groups, batch_id) if groups else None
+        if fast is None:
+            self.stats["reference"] += len(lines)
+            return self.reference.process_chunk(lines, batch_id, source)
+        landed, taken = fast
+        rest = [line for position, line in enumerate(lines) if position not in taken] if len(taken) < len(lines) else []
+        slow = self.reference.process_chunk(rest, batch_id, source) if rest else None
+        self.stats["columnar"] += len(taken)
+        self.stats["reference"] += len(rest)
+        if slow is None:
+            return ChunkOutcome(landed, [], Counter(), len(lines), len(taken))
+        for key, (ids, rows) in slow.landed.items():
+            if key in landed:
+                fast_ids, fast_rows = landed[key]
+                if fast_rows.schema != rows.schema or not set(ids).isdisjoint(fast_ids):
+                    self.fallbacks += 1  # the halves interact: let the reference decide the whole chunk
+                    return self.reference.process_chunk(lines, batch_id, source)
+                landed[key] = (fast_ids + ids, _concat([fast_rows, rows]))
+            else:
+                landed[key] = (ids, rows)
+        return ChunkOutcome(landed, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records,
+                            slow.rate_limited)
+
+    def _fast(self, groups: dict[int, tuple[list[int], list[bytes], list[int | None], list[dict[str, Any]]]],
+              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch]], set[int]] | None:
+        """Rows the columnar path lands, by (event_type, event_date), and the chunk positions it took; None
+        when the chunk must go to the reference whole."""
+        landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]] = {}
+        versions: dict[tuple[str, str], str] = {}
+        taken: set[int] = set()
+        for index, (positions, texts, keys, events) in groups.items():
+            compiled = self.plan.schemas[index]
+            chunk = pa.table({"i": pa.array(range(len(positions)), pa.int64()),
+                              "line": pa.array(texts, pa.string()), "nk": pa.array(keys, pa.int64())})
+            self.con.register("chunk", chunk)
+            try:
+                table = self.con.sql(self._queries[index]).to_arrow_table()
+            finally:
+                self.con.unregister("chunk")
+            for key, (ids, rows, rows_i) in self._partitions(compiled, table, events, batch_id).items():
+                if key in landed:
+                    if versions[key] != compiled.schema.version:
+                        return None  # the reference builds mixed versions with the first one's columns
+                    old_ids, old_rows = landed[key]
+                    rows, ids = _concat([old_rows, rows]), old_ids + ids
+                landed[key] = (ids, rows)
+                versions[key] = compiled.schema.version
+                taken.update(positions[i] for i in rows_i)
+        return landed, taken
+
+    def _query(self, compiled: CompiledSchema) -> str:
+        selects = ["i", f"try_cast({compiled.time} as BIGINT) as t"]
+        ok = [f"coalesce(({compiled.check}), false)", is_int(compiled.time), "(nk is null or len(json_keys(line)) = nk)"]
+        if compiled.event_id:
+            selects.append(f"(case when {is_string(compiled.event_id)} then {string_value(compiled.event_id)} end) as eid")
+        else:
+            selects.append("null::VARCHAR as eid")
+        for name, x in (("player", compiled.player), ("session", compiled.session)):
+            if x is None:
+                selects.append(f"null::VARCHAR as {name}")
+            else:
+                raw, usable = _raw_id(x)
+                selects.append(f"{raw} as {name}")
+                ok.append(usable)
+        for index, column in enumerate(compiled.columns):
+            if column.kind == "hash":
+                raw, usable = _raw_id(column.sql)
+                selects.append(f"{raw} as c{index}")
+                ok.append(usable)
+            else:
+                selects.append(f"{column.sql} as c{index}")
+        paths = ", ".join(sql_string(json_path(p)) for p in compiled.paths)
+        fields = ", ".join(f"v[{position + 1}] as f{position + 1}" for position in range(len(compiled.paths)))
+        # materialised: the optimiser would otherwise inline ``v`` and parse the line once per reference
+        return (f"with p as materialized (select i, nk, line, json_extract(line, [{paths}])::VARCHAR[] as v from chunk), "
+                f"f as materialized (select i, nk, line, {fields} from p) "
+                f"select {', '.join(selects)} from f where {' and '.join(ok)} order by i")
+
+    def _json_text(self, snippet: str) -> str:
+        """The reference's JSON text of a free-form value (``json.dumps``, sorted keys), memoised: values repeat."""
+        found = self._texts.get(snippet)
+        if found is None:
+            if len(self._texts) >= 100_000:
+                self._texts.clear()
+            found = self._texts[snippet] = json.dumps(orjson.loads(snippet), sort_keys=True, separators=(",", ":"))
+        return found
+
+    def _partitions(self, compiled: CompiledSchema, table: pa.Table, events: list[dict[str, Any]], batch_id: str
+                    ) -> dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]]:
+        if table.num_rows == 0:
+            return {}
+        ts = table.column("t").to_numpy(zero_copy_only=False)
+        keep = (ts >= 0) & (ts <= self.future_ms)
+        day = np.where(keep, ts, 0) * 1000 // US_PER_DAY
+        if not self.reference.settings.backfill:
+            keep &= day >= self.as_of_day - compiled.late_window_days
+        if not keep.all():
+            table = table.filter(pa.array(keep))
+            ts, day = ts[keep], day[keep]
+        out: dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]] = {}
+        for one_day in np.unique(day):
+            mask = day == one_day
+            part = table.filter(pa.array(mask)) if not mask.all() else table
+            built = self._rows(compiled, part, ts[mask] * 1000, int(one_day), events, batch_id)
+            if built is not None:
+                key = (compiled.schema.qualified_type, self.reference.date_string(int(one_day) * US_PER_DAY))
+                out[key] = built
+        return out
+
+    def _rows(self, compiled: CompiledSchema, part: pa.Table, occurred: np.ndarray, day: int,
+              events: list[dict[str, Any]], batch_id: str) -> tuple[list[str], pa.RecordBatch, list[int]] | None:
+        reference = self.reference
+        hasher = reference.keyring.for_day(day)
+        opted_out = reference.settings.opted_out
+        players = _hash_column(part.column("player"), hasher)
+        if opted_out:
+            flags = pc.fill_null(pc.is_in(players, value_set=pa.array(sorted(opted_out), pa.string())), False)
+            if pc.any(flags).as_py():
+                keep = pc.invert(flags)
+                part, players = part.filter(keep), players.filter(keep)
+                occurred = occurred[keep.to_numpy(zero_copy_only=False)]
+                if part.num_rows == 0:
+                    return None
+        sessions = _hash_column(part.column("session"), hasher)
+        n = part.num_rows
+        rows_i = part.column("i").to_pylist()
+        given = part.column("eid").to_pylist()
+        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        ids = [g if g else uuid5_text(dumps(events[i], option=sort_keys)) for g, i in zip(given, rows_i)]
+        schema = compiled.schema
+        has_key = pc.or_(pc.is_valid(players), pc.is_valid(sessions))
+        arrays: list[Any] = [
+            pa.array(ids, pa.string()),
+            pa.repeat(pa.scalar(schema.version), n),
+            pa.array(occurred, pa.int64()),
+            pa.repeat(pa.scalar(reference.as_of_us, pa.int64()), n),
+            pa.repeat(pa.scalar(batch_id), n),
+            players, pc.if_else(has_key, pa.scalar(hasher.key_id), pa.scalar(None, pa.string())), sessions,
+            pa.repeat(pa.scalar(schema.sample_rate, pa.float64()), n),
+            pa.repeat(pa.scalar("event"), n), pa.repeat(pa.scalar("event"), n),
+        ]
+        for index, column in enumerate(compiled.columns):
+            values = part.column(f"c{index}")
+            if column.kind == "hash":
+                values = _hash_column(values, hasher)
+            elif column.kind == "json_text":
+                values = pa.array([None if v is None or v == "null" else self._json_text(v) for v in values.to_pylist()],
+                                  pa.string())
+            arrays.append(values)
+        try:
+            columns = [(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a).cast(f.type)
+                       for a, f in zip(arrays, schema.arrow_schema)]
+            rows = pa.RecordBatch.from_arrays(columns, schema=schema.arrow_schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        return ids, rows, rows_i
+
+
+def _nested_valid(checks: list[tuple[str, Any]], event: dict[str, Any]) -> bool:
+    for name, validate in checks:
+        if name in event:
+            try:
+                validate(event[name])
+            except Exception:  # noqa: BLE001 - any failure: the reference decides
+                return False
+    return True
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def _hash_column(values: pa.ChunkedArray | pa.Array, hasher: Any) -> pa.Array:
+    """Keyed hash of each non-null string, computed once per distinct value (ids repeat)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.null_count == len(values):
+        return pa.nulls(len(values), pa.string())
+    encoded = pc.dictionary_encode(values)
+    hashed = pa.array([hasher.hash(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(hashed, encoded.indices)
+
+

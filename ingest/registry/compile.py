@@ -1,0 +1,276 @@
+"""Compile registry schemas into DuckDB SQL checks over JSON text snippets (DESIGN §16, issue 12).
+
+The columnar ingest extracts each top-level field of a line as a snippet of JSON text (DuckDB
+``json_extract(line, [paths])::VARCHAR[]``: SQL NULL when the key is absent) and checks the snippets with
+plain string and number functions, so each line is parsed once. A compiled check is a boolean SQL expression
+that is **true only when the reference validator accepts the value** for the keywords the registry uses. It
+may be stricter than the schema (the row then goes through the row-at-a-time path, which decides), never
+looser:
+
+- ``integer`` accepts integer literals that fit int64 (``2.0`` goes to the row path); ``number`` accepts
+  those and finite decimal literals;
+- bounds compare exactly: a float bound against an integer value, or an integer bound past 2**53 against a
+  float value, is only trusted where both sides are exact doubles;
+- ``pattern`` runs on RE2 (``regexp_matches``, a search like ``re.search``) and only for patterns whose
+  syntax means the same in both engines on ASCII text (RE2's ``$`` is stricter than Python's);
+- string lengths are byte lengths: the columnar path takes only ASCII lines without ``\\u`` escapes.
+
+Object keywords of the top level (``required``, ``additionalProperties``) are decided per distinct key set in
+Python by the columnar path; duplicate keys never reach these checks (the columnar path sends such lines to
+the row path). A keyword outside :data:`SUPPORTED` raises :class:`Unsupported`; the schema is then not
+compiled and all its events take the row path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+SUPPORTED = frozenset({
+    "type", "const", "enum", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
+    "minProperties", "maxProperties",
+    # annotations (no effect on validity; ``format`` is absent on purpose: fastjsonschema asserts it)
+    "description", "title", "examples", "$schema", "$id", "x-telemetry", "default", "deprecated",
+})
+_SAFE_PATTERN = re.compile(r"^[\^\$A-Za-z0-9_\[\]\-\{\}\(\)\|\.\\?+*, :]*$")
+EXACT = 2 ** 53
+INT_RE = "^-?(0|[1-9][0-9]*)$"
+NUMBER_RE = "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+
+
+class Unsupported(Exception):
+    """A schema construct the compiler does not translate (its events take the row path)."""
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def json_path(key: str) -> str:
+    """DuckDB JSON path of one object key (quoted, so any key name works)."""
+    return "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def is_int(e: str) -> str:
+    """A JSON integer literal that fits int64. A snippet is one JSON value, so a number literal is the only
+    kind ``try_cast`` reads as a BIGINT; one with a fraction or exponent is refused (the row path decides)."""
+    return f"(try_cast({e} as BIGINT) is not null and not contains({e}, '.') and not contains({e}, 'e') and not contains({e}, 'E'))"
+
+
+def is_number(e: str) -> str:
+    """A finite JSON number (a string snippet starts with a quote, which ``try_cast`` refuses)."""
+    return f"coalesce(isfinite(try_cast({e} as DOUBLE)), false)"
+
+
+def is_string(e: str) -> str:
+    return f"prefix({e}, '\"')"
+
+
+def string_value(e: str) -> str:
+    """The decoded string of a JSON string snippet."""
+    return f"json_extract_string({e}, '$')"
+
+
+_TYPES = {
+    "string": is_string,
+    "integer": is_int,
+    "number": is_number,
+    "boolean": lambda e: f"({e} in ('true', 'false'))",
+    "object": lambda e: f"prefix({e}, '{{')",
+    "array": lambda e: f"prefix({e}, '[')",
+    "null": lambda e: f"({e} = 'null')",
+}
+
+
+def _literal(bound: float | int) -> str:
+    return repr(float(bound)) if isinstance(bound, float) else str(int(bound))
+
+
+def _bound_check(e: str, op: str, bound: Any) -> str:
+    """``value <op> bound`` for a JSON number snippet ``e`` (already known to be a number), exact or false."""
+    if isinstance(bound, bool) or not isinstance(bound, (int, float)) or (isinstance(bound, float) and not math.isfinite(bound)):
+        raise Unsupported(f"bound {bound!r}")
+    if isinstance(bound, int) or bound.is_integer():
+        as_int = int(bound)
+        if -(2 ** 63) <= as_int < 2 ** 63:
+            int_check = f"(try_cast({e} as BIGINT) {op} {as_int})"
+        else:  # beyond int64: every BIGINT compares the same way
+            int_check = "true" if (op in ("<", "<=")) == (as_int > 0) else "false"
+    else:
+        int_check = f"(abs(try_cast({e} as BIGINT)) < {EXACT} and try_cast({e} as DOUBLE) {op} {_literal(bound)})"
+    if isinstance(bound, float) or abs(bound) <= EXACT:
+        double_check = f"(try_cast({e} as DOUBLE) {op} {_literal(float(bound))})"
+    else:
+        double_check = f"(abs(try_cast({e} as DOUBLE)) < {EXACT} and try_cast({e} as DOUBLE) {op} {_literal(float(bound))})"
+    return f"coalesce(case when {is_int(e)} then {int_check} else {double_check} end, false)"
+
+
+def compile_check(node: Any, e: str, depth: int = 0) -> str:
+    """SQL boolean: the JSON snippet ``e`` (VARCHAR, never SQL NULL) satisfies ``node``.
+
+    Raises:
+        Unsupported: a keyword or value the compiler does not translate exactly.
+    """
+    if node is True or node == {}:
+        return "true"
+    if not isinstance(node, dict):
+        raise Unsupported(f"schema node {node!r}")
+    unknown = set(node) - SUPPORTED
+    if unknown:
+        raise Unsupported(f"keywords {sorted(unknown)}")
+    parts: list[str] = []
+    types = node.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else list(types)
+        if any(t not in _TYPES for t in names):
+            raise Unsupported(f"type {types!r}")
+        parts.append("(" + " or ".join(_TYPES[t](e) for t in names) + ")")
+    if "const" in node:
+        parts.append(_equals_any(e, [node["const"]]))
+    if "enum" in node:
+        parts.append(_equals_any(e, list(node["enum"])))
+    string_parts = []
+    if "minLength" in node:
+        string_parts.append(f"length({string_value(e)}) >= {int(node['minLength'])}")
+    if "maxLength" in node:
+        string_parts.append(f"length({string_value(e)}) <= {int(node['maxLength'])}")
+    if "pattern" in node:
+        pattern = node["pattern"]
+        if not _SAFE_PATTERN.match(pattern) or re.search(r"\\[^.\-\[\]()|{}+*?^$\\]", pattern):
+            raise Unsupported(f"pattern {pattern!r}")
+        string_parts.append(f"regexp_matches({string_value(e)}, {sql_string(pattern)})")
+    if string_parts:
+        parts.append(f"(not {is_string(e)} or ({' and '.join(string_parts)}))")
+    number_parts = [_bound_check(e, op, node[keyword])
+                    for keyword, op in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"),
+                                        ("exclusiveMaximum", "<")) if keyword in node]
+    if number_parts:
+        parts.append(f"(not {is_number(e)} or ({' and '.join(number_parts)}))")
+    array_parts = []
+    if "minItems" in node:
+        array_parts.append(f"json_array_length({e}) >= {int(node['minItems'])}")
+    if "maxItems" in node:
+        array_parts.append(f"json_array_length({e}) <= {int(node['maxItems'])}")
+    if "items" in node:
+        if depth > 0:
+            raise Unsupported("nested arrays")
+        array_parts.append(_items_check(node["items"], e))
+    if array_parts:
+        parts.append(f"(not prefix({e}, '[') or ({' and '.join(array_parts)}))")
+    object_keywords = {"properties", "required", "additionalProperties", "minProperties", "maxProperties"}
+    if object_keywords & set(node):
+        if depth > 0 or node.get("properties"):
+            raise Unsupported("nested object with properties outside an array")
+        parts.append(f"(not prefix({e}, '{{') or ({_free_object_check(node, e)}))")
+    return "(" + (" and ".join(parts) if parts else "true") + ")"
+
+
+def _all(values: str, node: dict[str, Any], var: str) -> str:
+    """Every snippet of the VARCHAR[] ``values`` satisfies the scalar ``node``."""
+    inner = compile_check(node, var, depth=1)
+    return f"coalesce(list_bool_and(list_transform({values}, lambda {var}: {inner})), true)"
+
+
+def _items_check(items: Any, e: str) -> str:
+    """Every element of the JSON array snippet ``e`` satisfies ``items`` (scalars, or flat objects)."""
+    if not isinstance(items, dict):
+        raise Unsupported("items")
+    if items.get("type") != "object":
+        return _all(f"json_extract({e}, '$[*]')::VARCHAR[]", items, "i1")
+    if set(items) - {"type", "properties", "required", "additionalProperties", "description", "title"}:
+        raise Unsupported(f"item keywords {sorted(items)}")
+    props: dict[str, Any] = items.get("properties", {})
+    count = f"json_array_length({e})"
+    parts = [f"coalesce(list_bool_and(list_transform(json_extract({e}, '$[*]')::VARCHAR[], lambda o: prefix(o, '{{'))), true)"]
+    per_key = {}
+    for name, sub in props.items():
+        values = f"json_extract({e}, {sql_string('$[*].' + json_path(name)[2:])})::VARCHAR[]"
+        per_key[name] = values
+        if not isinstance(sub, dict) or sub.get("type") in ("object", "array") or "items" in sub or "properties" in sub:
+            raise Unsupported("nested item property")
+        check = _all(values, sub, "i1")
+        if check != "coalesce(list_bool_and(list_transform(" + values + ", lambda i1: true)), true)":
+            parts.append(check)
+    for name in items.get("required", []):
+        if name not in per_key:
+            raise Unsupported("required item key without a property")
+        parts.append(f"len({per_key[name]}) = {count}")
+    extra = items.get("additionalProperties", True)
+    if extra is False:
+        total = " + ".join(f"len({v})" for v in per_key.values()) or "0"
+        parts.append(f"len(json_extract({e}, '$[*].*')::VARCHAR[]) = {total}")
+    elif extra is not True and extra != {}:
+        raise Unsupported("item additionalProperties schema")
+    return "(" + " and ".join(parts) + ")"
+
+
+def _free_object_check(node: dict[str, Any], e: str) -> str:
+    """A free-form object (no ``properties``): value types and key counts."""
+    parts = []
+    keys = f"json_keys({e})"
+    if "minProperties" in node:
+        parts.append(f"len({keys}) >= {int(node['minProperties'])}")
+    if "maxProperties" in node:
+        parts.append(f"len({keys}) <= {int(node['maxProperties'])}")
+    if node.get("required"):
+        raise Unsupported("required on a free-form object")
+    extra = node.get("additionalProperties", True)
+    if extra is False:
+        parts.append(f"len({keys}) = 0")
+    elif extra is not True and extra != {}:
+        if not isinstance(extra, dict) or set(extra) - {"type", "description"}:
+            raise Unsupported("additionalProperties schema")
+        parts.append(_all(f"json_extract({e}, '$.*')::VARCHAR[]", extra, "v1"))
+    return " and ".join(parts) or "true"
+
+
+def _equals_any(e: str, allowed: list[Any]) -> str:
+    """Snippet ``e`` equals one of ``allowed`` (strings, booleans, null; numbers take the row path)."""
+    options = []
+    strings = [v for v in allowed if isinstance(v, str)]
+    if strings:
+        options.append(f"({is_string(e)} and {string_value(e)} in ({', '.join(sql_string(s) for s in strings)}))")
+    for value in allowed:
+        if isinstance(value, bool):
+            options.append(f"({e} = '{str(value).lower()}')")
+        elif value is None:
+            options.append(f"({e} = 'null')")
+        elif not isinstance(value, str):
+            raise Unsupported(f"const/enum value {value!r}")
+    return "(" + (" or ".join(options) if options else "false") + ")"
+
+
+def column_sql(prop: dict[str, Any], e: str) -> str | None:
+    """SQL for the lake column of a property from its snippet ``e`` (docs/lake.md mapping), or None for a
+    JSON-text column (free-form object, unions), which the columnar path builds in Python."""
+    types = prop.get("type")
+    if types is None and "const" in prop:
+        types = {str: "string", bool: "boolean", int: "integer", float: "number"}.get(type(prop["const"]))
+    if types is None and "enum" in prop:
+        kinds = {type(v) for v in prop["enum"]}
+        types = "string" if kinds == {str} else ("integer" if kinds == {int} else None)
+    if isinstance(types, list):
+        non_null = [t for t in types if t != "null"]
+        types = non_null[0] if len(non_null) == 1 else None
+    scalar = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+    if types == "string":
+        return f"(case when {is_string(e)} then {string_value(e)} end)"
+    if types in scalar:
+        return f"(case when {e} <> 'null' then try_cast({e} as {scalar[types]}) end)"
+    if types == "array" and isinstance(prop.get("items"), dict):
+        return f"from_json({e}, {sql_string('[' + _json_type(prop['items']) + ']')})"
+    if types == "object" and prop.get("properties"):
+        raise Unsupported("struct column")
+    return None
+
+
+def _json_type(prop: dict[str, Any]) -> str:
+    types = prop.get("type")
+    scalar = {"string": '"VARCHAR"', "integer": '"BIGINT"', "number": '"DOUBLE"', "boolean": '"BOOLEAN"'}
+    if types in scalar:
+        return scalar[types]
+    if types == "object" and prop.get("properties"):
+        return "{" + ", ".join(f'"{name}": {_json_type(sub)}' for name, sub in prop["properties"].items()) + "}"
+    raise Unsupported(f"column type {types!r}")
