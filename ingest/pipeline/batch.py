@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -28,6 +29,7 @@ from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import Lake, LedgerEntry, PartitionCount
 from ..privacy.quarantine_crypto import QuarantineCipher
 from ..registry.sampling import TypeRule, sampled_in, sampling_rules
+from .dedup import SeenIds, digests
 from .reader import Line, LineReader
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 
@@ -705,7 +707,7 @@ class BatchWriter:
         self.started = datetime.now(timezone.utc)
         self.buffers: dict[tuple[str, str], list[pa.RecordBatch]] = defaultdict(list)
         self.buffered: Counter = Counter()
-        self.seen: dict[tuple[str, str], set[str]] = {}
+        self.seen: dict[tuple[str, str], SeenIds] = {}
         self.parts: Counter = Counter()
         self.quarantine: list[dict[str, Any]] = []
         self.quarantine_part = 0
@@ -745,22 +747,28 @@ class BatchWriter:
         for key, (ids, batch) in outcome.landed.items():
             known = self.seen.get(key)
             if known is None:
-                known = self.seen[key] = self.lake.existing_event_ids(*key)
+                known = self.seen[key] = SeenIds(self.lake.existing_event_ids(*key))
             candidates = outcome.rate_limited.get(key)
             keep = []
             duplicates = 0
+            high, low = digests(ids)
+            landed_before = known.contains(high, low)
+            in_chunk: set[str] = set()
             for index, event_id in enumerate(ids):
-                fresh = event_id not in known
+                fresh = not landed_before[index] and event_id not in in_chunk
                 if fresh and candidates is not None and not self._within_rate(key[0], candidates[index]):
                     fresh = False
                     self.quarantine.append(candidates[index].quarantine_row)
                     result.quarantined_by_reason["rate_limited"] += 1
                     result.quarantined += 1
                 elif fresh:
-                    known.add(event_id)
+                    in_chunk.add(event_id)
                 else:
                     duplicates += 1
                 keep.append(fresh)
+            if in_chunk:
+                mask = np.array(keep, dtype=bool)
+                known.add(high[mask], low[mask])
             kept = sum(keep)
             stats = result.partitions.setdefault(key, [0, 0])
             stats[0] += kept
