@@ -298,9 +298,8 @@ class ColumnarProcessor:
         landed, taken = fast
         rest = [line for position, line in enumerate(lines) if position not in taken] if len(taken) < len(lines) else []
         slow = self.reference.process_chunk(rest, batch_id, source) if rest else None
-        self.stats["columnar"] += len(taken)
-        self.stats["reference"] += len(rest)
         if slow is None:
+            self.stats["columnar"] += len(taken)
             return ChunkOutcome(landed, [], Counter(), len(lines), len(taken))
         for key, (ids, rows) in slow.landed.items():
             if key in landed:
@@ -311,6 +310,8 @@ class ColumnarProcessor:
                 landed[key] = (fast_ids + ids, _concat([fast_rows, rows]))
             else:
                 landed[key] = (ids, rows)
+        self.stats["columnar"] += len(taken)
+        self.stats["reference"] += len(rest)
         return ChunkOutcome(landed, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records,
                             slow.rate_limited)
 
