@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export TELEMETRY_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install demo test test-fast sources bench lock clean
+.PHONY: install install-spark demo test test-fast test-spark sources bench lock clean
 
 # The exact tested versions from requirements.lock, then the project itself without resolving again.
 $(STAMP): pyproject.toml requirements.lock
@@ -28,6 +28,17 @@ test: $(STAMP)
 # The inner loop: everything that builds no dbt project and starts no browser (under a minute).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser"
+
+# The optional Spark extra (PySpark, dbt-spark; needs Java 17) and the tests that build the project on Spark.
+SPARK_STAMP := $(VENV)/.installed-spark-stamp
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/python -m pip install --quiet -r requirements-spark.lock
+	touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	TELEMETRY_REQUIRE_SPARK=1 $(BIN)/python -m pytest -q -m spark
 
 sources: $(STAMP)
 	$(BIN)/telemetry schemas sources

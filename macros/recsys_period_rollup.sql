@@ -85,8 +85,8 @@ items as (
 final as (
     select
         cast(daily_totals.period_start as date) as {{ period_column }},
-        cast(daily_totals.experiment_id as varchar) as experiment_id,
-        cast(daily_totals.bucket as varchar) as bucket,
+        cast(daily_totals.experiment_id as string) as experiment_id,
+        cast(daily_totals.bucket as string) as bucket,
         cast(daily_totals.requests as bigint) as requests,
         cast(daily_totals.impressions as bigint) as impressions,
         cast(daily_totals.clicks as bigint) as clicks,

@@ -76,7 +76,7 @@
     {%- set new_partitions = [] -%}
     {%- if types | length > 0 -%}
         {%- set query -%}
-            select distinct batch_id, event_type, cast(event_date as varchar) as event_date
+            select distinct batch_id, event_type, cast(event_date as string) as event_date
             from {{ ref('stg_ops__ledger_partitions') }}
             where finished_at > {{ ledger_watermark() }}
                 and event_type in ({{ sql_literals(types) }})
@@ -89,7 +89,7 @@
     {%- if spec.changed_in is not none -%}
         {#- a key an upstream model rewrote since this model's watermark -#}
         {%- set query -%}
-            select distinct cast({{ column }} as varchar)
+            select distinct cast({{ column }} as string)
             from {{ reprocess_relation(spec.changed_in) }}
             where _ledger_finished_at_max > {{ ledger_watermark() }}
         {%- endset -%}
@@ -99,7 +99,7 @@
         {#- a non-date key: the keys of the events the new batches landed (+ this table's open ones) -#}
         {%- if new_partitions | length > 0 -%}
             {%- set query -%}
-                select distinct cast({{ spec.keys_from.column }} as varchar)
+                select distinct cast({{ spec.keys_from.column }} as string)
                 from {{ reprocess_relation(spec.keys_from.model) }}
                 where event_date in ({% for day in new_dates %}cast('{{ day }}' as date){{ ", " if not loop.last }}{% endfor %})
                     and batch_id in ({{ sql_literals(new_batches) }})
@@ -109,7 +109,7 @@
         {%- endif -%}
         {%- if spec.open_where is not none -%}
             {%- set query -%}
-                select distinct cast({{ column }} as varchar) from {{ this }} where {{ spec.open_where }}
+                select distinct cast({{ column }} as string) from {{ this }} where {{ spec.open_where }}
             {%- endset -%}
             {%- do keys.extend(run_query(query).columns[0].values()) -%}
         {%- endif -%}
@@ -120,7 +120,7 @@
         {%- set lookback_days = var('lookback_days', 0) | int -%}
         {%- if spec.chain is not none and new_partitions | length > 0 -%}
             {%- set query -%}
-                select distinct cast(chained.event_date as varchar)
+                select distinct cast(chained.event_date as string)
                 from {{ reprocess_relation(spec.chain.model) }} as chained
                 where chained.{{ spec.chain.column }} in (
                     select touched.{{ spec.chain.column }}
@@ -143,7 +143,7 @@
         {%- endfor -%}
         {%- if lookback_days > 0 and types | length > 0 -%}
             {%- set query -%}
-                select cast(max(event_date) as varchar)
+                select cast(max(event_date) as string)
                 from {{ ref('stg_ops__ledger_partitions') }}
                 where event_type in ({{ sql_literals(types) }})
             {%- endset -%}
@@ -210,7 +210,7 @@
             where in_lake.event_date is null
         )
 
-        select distinct cast(recorded.event_date as varchar)
+        select distinct cast(recorded.event_date as string)
         from recorded
         where recorded.event_date not in (select event_date from missing)
     {%- endset -%}

@@ -20,9 +20,9 @@ summaries as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(entry as varchar) as entry,
+        cast(entry as string) as entry,
         cast(tier as bigint) as tier,
-        cast(player_key as varchar) as player_key,
+        cast(player_key as string) as player_key,
         cast(count(*) as bigint) as summaries,
         {{ ledger_stamp() }} as _ledger_finished_at_max
     from summaries

@@ -69,25 +69,25 @@ positioned as (
     from ordered
 ),
 
--- where each event sits among the lifecycle events of its (player, session id)
+-- where each event sits among the lifecycle events of its (player, session id); the window is spelled out in
+-- each call (Spark has no frame on a named window)
 with_previous as (
     select
         *,
-        lag(occurred_at) over pair_order as previous_occurred_at,
+        lag(occurred_at) over (partition by player_key, session_id order by event_position) as previous_occurred_at,
         max(case when event_type = 'session_start' then event_position end) over (
-            pair_order rows between unbounded preceding and 1 preceding
+            partition by player_key, session_id order by event_position rows between unbounded preceding and 1 preceding
         ) as previous_start_position,
         max(case when event_type in ('session_end', 'session_crash') then event_position end) over (
-            pair_order rows between unbounded preceding and 1 preceding
+            partition by player_key, session_id order by event_position rows between unbounded preceding and 1 preceding
         ) as previous_close_position,
         min(case when event_type in ('session_end', 'session_crash') then event_position end) over (
-            pair_order rows between current row and unbounded following
+            partition by player_key, session_id order by event_position rows between current row and unbounded following
         ) as next_close_position,
         min(case when event_type = 'session_start' then event_position end) over (
-            pair_order rows between 1 following and unbounded following
+            partition by player_key, session_id order by event_position rows between 1 following and unbounded following
         ) as next_start_position
     from positioned
-    window pair_order as (partition by player_key, session_id order by event_position)
 ),
 
 flagged as (
@@ -210,7 +210,7 @@ sessions as (
 
 final as (
     select
-        {{ dbt.hash(dbt.concat(['sessions.player_key', "'/'", 'sessions.session_id', "'/'", "cast(sessions.session_number as varchar)"])) }}
+        {{ dbt.hash(dbt.concat(['sessions.player_key', "'/'", 'sessions.session_id', "'/'", "cast(sessions.session_number as string)"])) }}
             as session_key,
         sessions.player_key,
         sessions.session_id,

@@ -43,8 +43,8 @@ qualifying as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(player_key as varchar) as player_key,
-        cast(achievement_id as varchar) as achievement_id,
+        cast(player_key as string) as player_key,
+        cast(achievement_id as string) as achievement_id,
         cast(count(*) as bigint) as qualifying_events,
         {{ ledger_stamp() }} as _ledger_finished_at_max
     from qualifying

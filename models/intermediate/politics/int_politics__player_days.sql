@@ -31,9 +31,9 @@ player_days as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(event_type as varchar) as event_type,
-        cast(company_id as varchar) as company_id,
-        cast(player_key as varchar) as player_key,
+        cast(event_type as string) as event_type,
+        cast(company_id as string) as company_id,
+        cast(player_key as string) as player_key,
         cast(events as bigint) as events,
         {{ ledger_stamp() }} as _ledger_finished_at_max
     from player_days

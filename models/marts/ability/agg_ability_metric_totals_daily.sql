@@ -22,12 +22,12 @@ metric_values as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(entry as varchar) as entry,
-        cast(namespace as varchar) as namespace,
+        cast(entry as string) as entry,
+        cast(namespace as string) as namespace,
         cast(tier as bigint) as tier,
-        cast(metric_key as varchar) as metric_key,
-        cast(metric_type as varchar) as metric_type,
-        cast(unit as varchar) as unit,
+        cast(metric_key as string) as metric_key,
+        cast(metric_type as string) as metric_type,
+        cast(unit as string) as unit,
         cast(count(*) as bigint) as summaries_reporting,
         -- a gauge (participants, seed 001 §3) is not additive: mean and max, never a sum
         cast(case when metric_type = 'gauge' then null else sum(metric_value) end as double) as observed_total,

@@ -112,11 +112,11 @@ joined as (
 final as (
     select
         cast(joined.event_date as date) as event_date,
-        cast(joined.entry as varchar) as entry,
-        cast(joined.namespace as varchar) as namespace,
-        cast(joined.entry_id as varchar) as entry_id,
+        cast(joined.entry as string) as entry,
+        cast(joined.namespace as string) as namespace,
+        cast(joined.entry_id as string) as entry_id,
         cast(joined.tier as bigint) as tier,
-        cast(joined.entry_tags as varchar) as entry_tags,
+        cast(joined.entry_tags as string) as entry_tags,
         cast(joined.summaries as bigint) as summaries,
         cast(joined.distinct_players as bigint) as distinct_players,
         {%- for key in ability_kpi_input_metrics() %}

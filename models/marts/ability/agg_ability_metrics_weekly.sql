@@ -60,9 +60,9 @@ weekly_players as (
 final as (
     select
         cast(weekly_totals.week_start as date) as week_start,
-        cast(weekly_totals.entry as varchar) as entry,
-        cast(weekly_totals.namespace as varchar) as namespace,
-        cast(weekly_totals.entry_id as varchar) as entry_id,
+        cast(weekly_totals.entry as string) as entry,
+        cast(weekly_totals.namespace as string) as namespace,
+        cast(weekly_totals.entry_id as string) as entry_id,
         cast(weekly_totals.tier as bigint) as tier,
         cast(weekly_totals.summaries as bigint) as summaries,
         cast(coalesce(weekly_players.distinct_players, 0) as bigint) as distinct_players,

@@ -92,16 +92,16 @@ evaluated as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(rule_id as varchar) as rule_id,
-        cast(alert as varchar) as alert,
-        cast(entry as varchar) as entry,
-        cast(namespace as varchar) as namespace,
+        cast(rule_id as string) as rule_id,
+        cast(alert as string) as alert,
+        cast(entry as string) as entry,
+        cast(namespace as string) as namespace,
         cast(tier as bigint) as tier,
-        cast(kpi as varchar) as kpi,
+        cast(kpi as string) as kpi,
         cast(observed_value as double) as observed_value,
-        cast(comparator as varchar) as comparator,
+        cast(comparator as string) as comparator,
         cast(threshold as double) as threshold,
-        cast(threshold_kind as varchar) as threshold_kind,
+        cast(threshold_kind as string) as threshold_kind,
         cast(baseline_value as double) as baseline_value,
         cast(limit_value as double) as limit_value,
         cast(casts as double) as casts

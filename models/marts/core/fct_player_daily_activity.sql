@@ -140,7 +140,7 @@ final as (
         player_days.player_key,
         cast(player_days.activity_date as date) as activity_date,
         cast(player_days.families_active as bigint) as families_active,
-        cast(player_days.families as varchar) as families,
+        cast(player_days.families as string) as families,
         player_days.gameplay_events > 0 as is_gameplay_active,
         player_days.learning_events > 0 as is_learning_active,
         cast(player_days.events as bigint) as events,

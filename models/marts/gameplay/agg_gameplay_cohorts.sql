@@ -72,9 +72,9 @@ slices as (
 final as (
     select
         cast(cohort_week_start as date) as cohort_week_start,
-        cast(character_class as varchar) as character_class,
-        cast(region as varchar) as region,
-        cast(playstyle as varchar) as playstyle,
+        cast(character_class as string) as character_class,
+        cast(region as string) as region,
+        cast(playstyle as string) as playstyle,
         cast(players as bigint) as players,
         cast(onboarding_sessions as bigint) as onboarding_sessions,
         {{ safe_divide('onboarding_session_seconds', 'onboarding_sessions') }} as avg_onboarding_session_seconds,

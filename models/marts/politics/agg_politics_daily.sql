@@ -64,9 +64,9 @@ aggregated as (
 final as (
     select
         cast(aggregated.event_date as date) as event_date,
-        cast(aggregated.event_type as varchar) as event_type,
-        cast(aggregated.scope as varchar) as scope,
-        cast(aggregated.scope_id as varchar) as scope_id,
+        cast(aggregated.event_type as string) as event_type,
+        cast(aggregated.scope as string) as scope,
+        cast(aggregated.scope_id as string) as scope_id,
         cast(aggregated.event_count as bigint) as event_count,
         cast(aggregated.distinct_users as bigint) as distinct_users,
         cast(case when event_types.has_outcome then aggregated.outcome_count end as bigint) as outcome_count,

@@ -77,9 +77,9 @@ weekly_users as (
 final as (
     select
         cast(weekly_sums.week_start as date) as week_start,
-        cast(weekly_sums.event_type as varchar) as event_type,
-        cast(weekly_sums.scope as varchar) as scope,
-        cast(weekly_sums.scope_id as varchar) as scope_id,
+        cast(weekly_sums.event_type as string) as event_type,
+        cast(weekly_sums.scope as string) as scope,
+        cast(weekly_sums.scope_id as string) as scope_id,
         cast(weekly_sums.event_count as bigint) as event_count,
         cast(coalesce(weekly_users.distinct_users, 0) as bigint) as distinct_users,
         cast(weekly_sums.outcome_count as bigint) as outcome_count,

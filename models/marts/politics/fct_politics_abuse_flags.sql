@@ -152,12 +152,12 @@ flags as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(event_id as varchar) as event_id,
-        cast(rule_id as varchar) as rule_id,
-        cast(reason_code as varchar) as reason_code,
-        cast(event_type as varchar) as event_type,
-        cast(player_key as varchar) as player_key,
-        cast(company_id as varchar) as company_id,
+        cast(event_id as string) as event_id,
+        cast(rule_id as string) as rule_id,
+        cast(reason_code as string) as reason_code,
+        cast(event_type as string) as event_type,
+        cast(player_key as string) as player_key,
+        cast(company_id as string) as company_id,
         cast(occurred_at as timestamp) as occurred_at,
         observed_value,
         limit_value,

@@ -58,11 +58,11 @@ progress as (
 
 final as (
     select
-        cast(users.player_key as varchar) as player_key,
-        cast(achievements.achievement_id as varchar) as achievement_id,
-        cast(achievements.name as varchar) as achievement_name,
-        cast(achievements.category as varchar) as category,
-        cast(achievements.event_type as varchar) as event_type,
+        cast(users.player_key as string) as player_key,
+        cast(achievements.achievement_id as string) as achievement_id,
+        cast(achievements.name as string) as achievement_name,
+        cast(achievements.category as string) as category,
+        cast(achievements.event_type as string) as event_type,
         cast(coalesce(progress.progress, 0) as bigint) as progress,
         cast(achievements.target as bigint) as target,
         least({{ safe_divide('coalesce(progress.progress, 0)', 'achievements.target') }}, 1.0) as progress_ratio,

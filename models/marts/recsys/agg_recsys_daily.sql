@@ -147,8 +147,8 @@ unioned as (
 final as (
     select
         cast(event_date as date) as event_date,
-        cast(experiment_id as varchar) as experiment_id,
-        cast(bucket as varchar) as bucket,
+        cast(experiment_id as string) as experiment_id,
+        cast(bucket as string) as bucket,
         cast(position as bigint) as position,
         cast(requests as bigint) as requests,
         cast(impressions as bigint) as impressions,

@@ -1,21 +1,21 @@
 {#- Every learning event type (seed 004) in one typed relation; all types share the seed's single-event shape. -#}
 {%- set columns = [
-    ['event_id', 'varchar'],
-    ['player_key', 'varchar'],
-    ['session_id', 'varchar'],
-    ['hash_key_id', 'varchar'],
-    ['mission_id', 'varchar'],
-    ['task_id', 'varchar'],
+    ['event_id', 'string'],
+    ['player_key', 'string'],
+    ['session_id', 'string'],
+    ['hash_key_id', 'string'],
+    ['mission_id', 'string'],
+    ['task_id', 'string'],
     ['sequence', 'bigint'],
-    ['game_version', 'varchar'],
-    ['client_version', 'varchar'],
-    ['data', 'varchar'],
+    ['game_version', 'string'],
+    ['client_version', 'string'],
+    ['data', 'string'],
     ['sample_rate', 'double'],
-    ['schema_version', 'varchar'],
+    ['schema_version', 'string'],
     ['occurred_at', 'timestamp'],
     ['event_date', 'date'],
     ['received_at', 'timestamp'],
-    ['batch_id', 'varchar'],
+    ['batch_id', 'string'],
 ] -%}
 
 with
