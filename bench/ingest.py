@@ -284,20 +284,22 @@ def _summary_counts(text: str) -> dict[str, int] | None:
     return None
 
 
-def run_ingest(jsonl: Path, events: int, workers: int, workdir: Path) -> Result:
-    """``telemetry ingest --backfill --workers W`` into a fresh data dir; checks that exactly N events landed."""
+def run_ingest(jsonl: Path, events: int, workers: int, workdir: Path, reference: bool = False) -> Result:
+    """``telemetry ingest --backfill --workers W [--reference]`` into a fresh data dir; checks that exactly N events
+    landed. Without ``--reference`` this is the default columnar path."""
     telemetry = Path(sys.executable).parent / "telemetry"
     if not telemetry.exists():
         telemetry = Path(shutil.which("telemetry") or "telemetry")
-    run_dir = workdir / f"ingest-w{workers}"
+    run_dir = workdir / f"ingest-{'reference' if reference else 'columnar'}-w{workers}"
     run_dir.mkdir()
     data_dir = run_dir / "data"
     env = {k: v for k, v in os.environ.items()
            if k not in ("TELEMETRY_HASH_KEY_FILE", "TELEMETRY_HASH_KEY_ID", "TELEMETRY_DATA_DIR")}
     env["TELEMETRY_HASH_KEY"] = DUMMY_HASH_KEY
-    say(f"run: telemetry ingest --backfill --workers {workers} ({events} events) …")
+    flags = ["--reference"] if reference else []
+    say(f"run: telemetry ingest --backfill --workers {workers} {' '.join(flags)} ({events} events) …")
     run = run_measured([str(telemetry), "ingest", str(jsonl), "--data-dir", str(data_dir), "--backfill",
-                        "--workers", str(workers)], env, run_dir)
+                        "--workers", str(workers), *flags], env, run_dir)
     problems: list[str] = []
     output = (run_dir / "stderr.txt").read_text(errors="replace") + (run_dir / "stdout.txt").read_text(errors="replace")
     if run.returncode != 0:
@@ -309,7 +311,8 @@ def run_ingest(jsonl: Path, events: int, workers: int, workdir: Path) -> Result:
     landed = count_rows(str(data_dir / "lake" / "events" / "*" / "*" / "*.parquet")) if (data_dir / "lake" / "events").exists() else 0
     if landed != events:
         problems.append(f"the lake holds {landed} events, expected {events}")
-    return _result("telemetry ingest", workers, events, landed, run, problems)
+    return _result("telemetry ingest --reference" if reference else "telemetry ingest", workers, events, landed,
+                   run, problems)
 
 
 def ceiling_sql(source: Path, target: Path) -> str:
@@ -353,6 +356,49 @@ def run_ceiling(jsonl: Path, events: int, workdir: Path) -> Result:
     if landed != events:
         problems.append(f"the output holds {landed} rows, expected {events}")
     return _result("duckdb ceiling", None, events, landed, run, problems)
+
+
+def dlt_child(source: Path, target: Path) -> None:
+    """Runs inside the measured subprocess (``--dlt-child``): what a user would pick instead of this ingest — a dlt
+    pipeline from the JSON-lines file to Parquet on the local filesystem (dlt's schema inference and nested-table
+    normalisation, no registry validation, no hashing)."""
+    import dlt
+    import orjson
+
+    @dlt.resource(name="events", write_disposition="append")
+    def events():
+        with open(source, "rb") as handle:
+            block = []
+            for line in handle:
+                block.append(orjson.loads(line))
+                if len(block) == 10_000:
+                    yield block
+                    block = []
+            if block:
+                yield block
+
+    pipeline = dlt.pipeline(pipeline_name="bench", destination=dlt.destinations.filesystem(str(target / "lake")),
+                            dataset_name="recsys", pipelines_dir=str(target / "pipelines"))
+    info = pipeline.run(events(), loader_file_format="parquet")
+    print(f"dlt {dlt.__version__}: {info}")
+
+
+def run_dlt(jsonl: Path, events: int, workdir: Path) -> Result:
+    run_dir = workdir / "dlt"
+    run_dir.mkdir()
+    target = run_dir / "out"
+    say(f"run: dlt (filesystem destination, Parquet; {events} events) …")
+    env = dict(os.environ, RUNTIME__LOG_LEVEL="WARNING", DLT_DATA_DIR=str(run_dir / "dlt-data"))
+    run = run_measured([sys.executable, str(Path(__file__).resolve()), "--dlt-child", str(jsonl), str(target)],
+                       env, run_dir)
+    problems: list[str] = []
+    if run.returncode != 0:
+        problems.append(f"exit code {run.returncode}: {(run_dir / 'stderr.txt').read_text(errors='replace')[-500:]}")
+    root = target / "lake" / "recsys" / "events"
+    landed = count_rows(str(root / "*.parquet")) if root.exists() else 0
+    if landed != events:
+        problems.append(f"the output holds {landed} rows, expected {events}")
+    return _result("dlt", None, events, landed, run, problems)
 
 
 # profile ------------------------------------------------------------------------------------------------
@@ -423,8 +469,11 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="Synthetic events to ingest (default 1,000,000).")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], metavar="W",
-                        help="Worker counts to try (default: 1 2).")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], metavar="W",
+                        help="Worker counts to try for the default (columnar) ingest (default: 1).")
+    parser.add_argument("--reference-workers", type=int, nargs="*", default=[2], metavar="W",
+                        help="Worker counts for `telemetry ingest --reference`, the row path (default: 2; none to skip).")
+    parser.add_argument("--no-dlt", action="store_true", help="Skip the dlt run (dlt is a bench-only dependency).")
     parser.add_argument("--keep", action="store_true", help="Keep the run folders (data dirs, logs).")
     parser.add_argument("--json", action="store_true", help="Print machine-readable JSON on stdout.")
     parser.add_argument("--no-ceiling", action="store_true", help="Skip the DuckDB ceiling run.")
@@ -433,10 +482,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, metavar="LINES",
                         help="Instead of the timed runs, cProfile LineProcessor.process_chunk over LINES lines.")
     parser.add_argument("--ceiling-child", nargs=2, type=Path, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
+    parser.add_argument("--dlt-child", nargs=2, type=Path, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.ceiling_child:
         ceiling_child(*args.ceiling_child)
+        return 0
+    if args.dlt_child:
+        dlt_child(*args.dlt_child)
         return 0
     if args.events < 1 or any(w < 1 for w in args.workers):
         parser.error("--events and --workers must be at least 1")
@@ -463,6 +516,10 @@ def main(argv: list[str] | None = None) -> int:
         ceiling = None if args.no_ceiling else run_ceiling(jsonl, args.events, workdir)
         for workers in args.workers:
             results.append(run_ingest(jsonl, args.events, workers, workdir))
+        for workers in args.reference_workers:
+            results.append(run_ingest(jsonl, args.events, workers, workdir, reference=True))
+        if not args.no_dlt:
+            results.append(run_dlt(jsonl, args.events, workdir))
         if ceiling is not None:
             ceiling.ratio_to_ceiling = 1.0
             for result in results:
@@ -478,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         say("warning: ingest/ changed while the benchmark ran; the runs may have measured different code")
         machine["ingest_code"] += " (changed during the run)"
     ingests = [r for r in results if r.tool == "telemetry ingest" and r.ok]
+    dlt_runs = [r for r in results if r.tool == "dlt" and r.ok]
     best = max(ingests, key=lambda r: r.events_per_second, default=None)
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -497,6 +555,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"load average (1/5/15 min) {r.tool} w={r.workers}: before {_load(r.load_before)}, "
                   f"after {_load(r.load_after)}")
+        if best is not None and dlt_runs:
+            print(f"columnar ingest / dlt: {best.events_per_second / dlt_runs[0].events_per_second:.1f}× events/s, "
+                  f"{best.events_per_cpu_second / dlt_runs[0].events_per_cpu_second:.1f}× events per CPU-second "
+                  f"(target ≥ 10×)")
         if best is not None:
             print(f"target ≥ {TARGET_EVENTS_PER_SECOND:,} events/s with full validation: "
                   f"{'met' if report['target_met'] else 'NOT met'} (best {best.events_per_second:,.0f}/s, "

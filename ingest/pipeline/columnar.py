@@ -42,7 +42,7 @@ from ..registry.schema import EventSchema, Registry, snake_case
 from .batch import (FUTURE_TOLERANCE, US_PER_DAY, ChunkOutcome, LineProcessor, uuid5_text)
 from .reader import Line
 
-CHUNK_LINES = 20_000
+CHUNK_LINES = 50_000
 _UNSAFE = (b"\\u", b"NaN", b"Infinity")
 
 
