@@ -44,7 +44,7 @@ def lake_state(data: Path) -> tuple[int, int, list[tuple]]:
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("crash") / "events.jsonl"
-    return path, write_events(path, 4000, seed=11)
+    return path, write_events(path, 21000, seed=11)  # 3 columnar chunks: still running after 12 files
 
 
 @pytest.mark.parametrize("kill_after_files", [1, 5, 12])
