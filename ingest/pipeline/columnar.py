@@ -329,6 +329,8 @@ class ColumnarProcessor:
             self.con.register("chunk", chunk)
             try:
                 table = self.con.sql(self._queries[index]).to_arrow_table()
+            except duckdb.Error:
+                return None  # whatever DuckDB cannot read, the reference decides (bad input never crashes a run)
             finally:
                 self.con.unregister("chunk")
             for key, (ids, rows, rows_i) in self._partitions(compiled, table, events, batch_id).items():
