@@ -31,7 +31,8 @@ def erase_and_rebuild(data_dir: Path, keyring: Keyring, player_id: str, *, dry_r
     before = warehouse_rows(database, report.player_keys)
     if dry_run:
         return report, before, before
-    report = erase_player(lake, keyring, player_id)
+    with lake.maintenance_lock():  # no batch or compaction rewrites a partition meanwhile
+        report = erase_player(lake, keyring, player_id)
     if build and database.exists():
         run_dbt(["build"], data_dir, quiet=True)
         compact_warehouse(database)  # freed DuckDB blocks would still hold the erased rows' bytes

@@ -153,6 +153,13 @@ def apply(registry: Registry, lake: Lake, as_of: date, database: Path | None = N
     drops = plan(registry, lake, as_of, database)
     if dry_run or not drops:
         return drops
+    with lake.maintenance_lock():  # no batch or compaction writes into a partition being dropped
+        _carry_out(drops, lake, database, as_of)
+    return drops
+
+
+def _carry_out(drops: list[Drop], lake: Lake, database: Path | None, as_of: date) -> None:
+    """Drop, rewrite and delete what :func:`plan` listed, then log every drop."""
     log = lake.root / "_maintenance" / "retention.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     aggregate_drops = [d for d in drops if d.layer == "aggregate"]
@@ -191,4 +198,3 @@ def apply(registry: Registry, lake: Lake, as_of: date, database: Path | None = N
     with open(log, "a", encoding="utf-8") as handle:
         for drop in drops:
             handle.write(json.dumps({"applied_at": now, "as_of": as_of.isoformat(), **asdict(drop)}) + "\n")
-    return drops
