@@ -27,6 +27,8 @@ import math
 import re
 from typing import Any
 
+from .schema import json_type
+
 SUPPORTED = frozenset({
     "type", "const", "enum", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum",
     "exclusiveMaximum", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
@@ -245,15 +247,7 @@ def _equals_any(e: str, allowed: list[Any]) -> str:
 def column_sql(prop: dict[str, Any], e: str) -> str | None:
     """SQL for the lake column of a property from its snippet ``e`` (docs/lake.md mapping), or None for a
     JSON-text column (free-form object, unions), which the columnar path builds in Python."""
-    types = prop.get("type")
-    if types is None and "const" in prop:
-        types = {str: "string", bool: "boolean", int: "integer", float: "number"}.get(type(prop["const"]))
-    if types is None and "enum" in prop:
-        kinds = {type(v) for v in prop["enum"]}
-        types = "string" if kinds == {str} else ("integer" if kinds == {int} else None)
-    if isinstance(types, list):
-        non_null = [t for t in types if t != "null"]
-        types = non_null[0] if len(non_null) == 1 else None
+    types = json_type(prop)
     scalar = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
     if types == "string":
         return f"(case when {is_string(e)} then {string_value(e)} end)"

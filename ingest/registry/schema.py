@@ -105,12 +105,10 @@ def _to_int(value: Any) -> Any:
     return value
 
 
-def _arrow_type(prop: dict[str, Any]) -> tuple[pa.DataType, Callable[[Any], Any] | None]:
-    """Arrow type for a JSON Schema property and a converter for its JSON value (None = as is).
-
-    Mapping (docs/lake.md): string→string, integer→int64, number→float64, boolean→bool, object with
-    ``properties``→struct (snake_case fields), array→list, anything else (free-form object, unions)→JSON text.
-    """
+def json_type(prop: dict[str, Any]) -> str | None:
+    """The one JSON type a property holds (``string``, ``integer``, ``number``, ``boolean``, ``object``,
+    ``array``): its ``type`` (a nullable ``[T, "null"]`` counts as ``T``), else what its ``const`` or ``enum``
+    values are; None for a union or an untyped property."""
     types = prop.get("type")
     if types is None and "const" in prop:
         types = {str: "string", bool: "boolean", int: "integer", float: "number"}.get(type(prop["const"]))
@@ -120,6 +118,16 @@ def _arrow_type(prop: dict[str, Any]) -> tuple[pa.DataType, Callable[[Any], Any]
     if isinstance(types, list):
         non_null = [t for t in types if t != "null"]
         types = non_null[0] if len(non_null) == 1 else None
+    return types
+
+
+def _arrow_type(prop: dict[str, Any]) -> tuple[pa.DataType, Callable[[Any], Any] | None]:
+    """Arrow type for a JSON Schema property and a converter for its JSON value (None = as is).
+
+    Mapping (docs/lake.md): string→string, integer→int64, number→float64, boolean→bool, object with
+    ``properties``→struct (snake_case fields), array→list, anything else (free-form object, unions)→JSON text.
+    """
+    types = json_type(prop)
     if types == "string":
         return pa.string(), None
     if types == "integer":
