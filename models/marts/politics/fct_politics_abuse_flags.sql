@@ -36,10 +36,20 @@ momentum_shifts as (
         player_key,
         company_id,
         occurred_at,
-        event_date,
-        is_backed_by_poll_change
+        event_date
     from {{ ref('stg_politics__momentum_shift') }}
     where {{ reprocess_filter('event_date') }}
+),
+
+poll_snapshots as (
+    select
+        company_id,
+        poll_id,
+        occurred_at,
+        margin
+    from {{ ref('stg_politics__poll_interval') }}
+    where company_id is not null
+        and {{ reprocess_filter('event_date', days_before=1) }}
 ),
 
 -- lobby_rate_exceeded: attempts by the same user in the window (t − window_seconds, t], itself included
@@ -88,8 +98,31 @@ lobby_flags as (
     where attempts_in_window > max_events
 ),
 
--- momentum_without_poll_change: staging marks each shift backed or not (the company's polls in
--- [t − window_seconds, t] show a margin change); an unbacked shift observed no margin change
+-- momentum_without_poll_change: the company's polls in [t − window_seconds, t] must show a margin change,
+-- i.e. two snapshots of one poll with different margins; a shift with no company cannot be backed
+poll_evidence as (
+    select
+        shift.event_id,
+        poll_snapshots.poll_id,
+        max(poll_snapshots.margin) - min(poll_snapshots.margin) as margin_change
+    from momentum_shifts as shift
+    cross join rules
+    inner join poll_snapshots
+        on shift.company_id = poll_snapshots.company_id
+        and poll_snapshots.occurred_at <= shift.occurred_at
+        and poll_snapshots.occurred_at >= {{ dbt.dateadd('second', '-rules.window_seconds', 'shift.occurred_at') }}
+    where rules.rule_id = 'momentum_without_poll_change'
+    group by shift.event_id, poll_snapshots.poll_id
+),
+
+shift_evidence as (
+    select
+        event_id,
+        max(margin_change) as margin_change
+    from poll_evidence
+    group by event_id
+),
+
 momentum_flags as (
     select
         shift.event_date,
@@ -100,12 +133,14 @@ momentum_flags as (
         shift.player_key,
         shift.company_id,
         shift.occurred_at,
-        cast(0 as double) as observed_value,
+        cast(coalesce(shift_evidence.margin_change, 0) as double) as observed_value,
         cast(0 as double) as limit_value
     from momentum_shifts as shift
     cross join rules
+    left join shift_evidence
+        on shift.event_id = shift_evidence.event_id
     where rules.rule_id = 'momentum_without_poll_change'
-        and not shift.is_backed_by_poll_change
+        and coalesce(shift_evidence.margin_change, 0) <= 0
 ),
 
 flags as (
