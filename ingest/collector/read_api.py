@@ -33,19 +33,19 @@ from .core import Collector
 from .http import Auth, HttpProblem, parse_json, read_body
 from .tokens import Token
 
-SHOWN, HASHED, HIDDEN_VALUE = "shown", "hashed", "hidden"
+SHOWN, HASHED, MASKED = "shown", "hashed", "masked"
 TIER_VIEWS: dict[str, dict[str, str]] = {
-    "player": {"engineer": SHOWN, "analyst": SHOWN, "viewer": HIDDEN_VALUE},
-    "session": {"engineer": SHOWN, "analyst": HIDDEN_VALUE, "viewer": HIDDEN_VALUE},
-    "company": {"engineer": SHOWN, "analyst": HASHED, "viewer": HIDDEN_VALUE},
-    "lineage": {"engineer": SHOWN, "analyst": HIDDEN_VALUE, "viewer": HIDDEN_VALUE},
+    "player": {"engineer": SHOWN, "analyst": SHOWN, "viewer": MASKED},
+    "session": {"engineer": SHOWN, "analyst": MASKED, "viewer": MASKED},
+    "company": {"engineer": SHOWN, "analyst": HASHED, "viewer": MASKED},
+    "lineage": {"engineer": SHOWN, "analyst": MASKED, "viewer": MASKED},
     "content": {"engineer": SHOWN, "analyst": SHOWN, "viewer": SHOWN},
     "data": {"engineer": SHOWN, "analyst": SHOWN, "viewer": SHOWN},
-    "unknown": {"engineer": SHOWN, "analyst": HIDDEN_VALUE, "viewer": HIDDEN_VALUE},
+    "unknown": {"engineer": SHOWN, "analyst": MASKED, "viewer": MASKED},
 }
 """Seed 003 column-level masking: identifier kind → tier → ``shown`` (as the lake stores it: player and session
 ids are already keyed hashes there), ``hashed`` (a keyed HMAC-SHA256 of the stored value under the current key,
-computed for the answer; a value the lake already holds hashed is shown as stored) or ``hidden`` (null).
+computed for the answer; a value the lake already holds hashed is shown as stored) or ``masked`` (null).
 ``lineage`` is the batch and hash-key id of a row, ``data`` any column that is no identifier, ``unknown`` a column
 the registry does not describe (served to engineers only)."""
 TIER_FILTERS: dict[str, frozenset[str]] = {
@@ -57,13 +57,13 @@ TIER_FILTERS: dict[str, frozenset[str]] = {
 key as answers show it, ``companyId`` a company id as the tier's answers show it (raw for engineers, hashed for
 analysts). A filter by a form a tier does not see would map it to what the tier sees, so it is refused."""
 ENVELOPE_KINDS = {"player_key": "player", "session_id": "session", "hash_key_id": "lineage", "batch_id": "lineage"}
-STRICTNESS = {SHOWN: 0, HASHED: 1, HIDDEN_VALUE: 2}
+STRICTNESS = {SHOWN: 0, HASHED: 1, MASKED: 2}
 
 ENVELOPE = {"event_id": "eventId", "event_type": "type", "schema_version": "metaVersion", "occurred_at": "createdAt",
             "received_at": "receivedAt", "player_key": "userKey", "company_id": "companyId",
             "session_id": "sessionKey", "hash_key_id": "hashKeyId", "batch_id": "batchId", "event_date": "eventDate",
             "sample_rate": "sampleRate"}
-HIDDEN = {"occurred_at_source", "schema_version_source"}
+NOT_SERVED = {"occurred_at_source", "schema_version_source"}
 MAX_PAGE_SIZE = 1000
 
 
@@ -90,7 +90,7 @@ class Views:
     def form(self, value: Any, kinds: frozenset[str], stored_hashed: bool = False) -> tuple[str, Any]:
         """``(view, value as this tier sees it)``: null, a keyed hash (each element of a list), or as stored."""
         view = self.view(kinds)
-        if view == HIDDEN_VALUE:
+        if view == MASKED:
             return view, None
         if view == HASHED and not stored_hashed:
             if isinstance(value, list):
@@ -101,7 +101,7 @@ class Views:
     def apply(self, name: str, value: Any, kinds: frozenset[str], stored_hashed: bool = False) -> Any:
         """:meth:`form` of output field ``name``'s value, noting the field in :attr:`masked` / :attr:`hashed`."""
         view, shown = self.form(value, kinds, stored_hashed)
-        if view == HIDDEN_VALUE:
+        if view == MASKED:
             self.masked.add(name)
         elif view == HASHED:
             self.hashed.add(name)
@@ -127,7 +127,7 @@ def column_kinds(registry: Registry) -> dict[tuple[str, str | None], ColumnKinds
     """``(lake type, version)`` → :class:`ColumnKinds`, and ``(lake type, None)`` → the union over versions (for
     a row whose version the lake does not say). Built from the registry annotations only."""
     out: dict[tuple[str, str | None], ColumnKinds] = {}
-    union: dict[str, tuple[dict[str, set[str]], set[str]]] = {}
+    union: dict[str, dict[str, set[str]]] = {}
     for schema in registry.schemas():
         kinds: dict[str, set[str]] = {name: {ENVELOPE_KINDS.get(name, "data")}
                                       for name in schema.arrow_schema.names}
@@ -138,13 +138,12 @@ def column_kinds(registry: Registry) -> dict[tuple[str, str | None], ColumnKinds
         hashed |= {"player_key", "session_id"}
         out[(schema.qualified_type, schema.version)] = ColumnKinds(
             {k: frozenset(v) for k, v in kinds.items()}, frozenset(hashed))
-        seen_kinds, seen_hashed = union.setdefault(schema.qualified_type, ({}, set()))
+        seen = union.setdefault(schema.qualified_type, {})
         for name, value in kinds.items():
-            seen_kinds.setdefault(name, set()).update(value)
-        seen_hashed |= hashed  # shown as stored only where every version hashes it: see below
-    for lake_type, (kinds, _) in union.items():
+            seen.setdefault(name, set()).update(value)
+    for lake_type, kinds in union.items():
         versions = [v for (t, version), v in out.items() if t == lake_type and version is not None]
-        always_hashed = frozenset.intersection(*(v.stored_hashed for v in versions))
+        always_hashed = frozenset.intersection(*(v.stored_hashed for v in versions))  # stored hashed in every version
         out[(lake_type, None)] = ColumnKinds({k: frozenset(v) for k, v in kinds.items()}, always_hashed)
     return out
 
@@ -241,7 +240,7 @@ class Reader:
         kinds = self.kinds(row.get("event_type"), row.get("schema_version"))
         out: dict[str, Any] = {}
         for key, value in row.items():
-            if key in HIDDEN or (value is None and key not in ENVELOPE):
+            if key in NOT_SERVED or (value is None and key not in ENVELOPE):
                 continue
             if key == "event_type":
                 value = seed_type(value)
