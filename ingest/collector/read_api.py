@@ -17,6 +17,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ ENVELOPE = {"event_id": "eventId", "event_type": "type", "schema_version": "meta
             "sample_rate": "sampleRate"}
 NOT_SERVED = {"occurred_at_source", "schema_version_source"}
 MAX_PAGE_SIZE = 1000
+USER_ID = Query(None, description="A raw player id (engineer tier only; hashed under every key before the query).")
+USER_KEY = Query(None, description="A player key as answers show it (engineer and analyst tiers).")
+COMPANY_ID = Query(None, description="A company id as the tier's answers show it: raw (engineer), hashed (analyst); "
+                                     "viewers may not filter by it.")
 
 
 def envelope(data: Any, meta: dict[str, Any], token: Token, views: "Views") -> Response:
@@ -83,9 +88,15 @@ class Views:
         self.tier, self.hasher = tier, hasher
         self.masked: set[str] = set()
         self.hashed: set[str] = set()
+        self._views: dict[frozenset[str], str] = {}
 
     def view(self, kinds: frozenset[str]) -> str:
-        return max((TIER_VIEWS[k][self.tier] for k in kinds), key=STRICTNESS.__getitem__, default=SHOWN)
+        """The strictest view of ``kinds`` for this tier (a column some version calls an identifier is one)."""
+        found = self._views.get(kinds)
+        if found is None:
+            found = self._views[kinds] = max((TIER_VIEWS[k][self.tier] for k in kinds), key=STRICTNESS.__getitem__,
+                                             default=SHOWN)
+        return found
 
     def form(self, value: Any, kinds: frozenset[str], stored_hashed: bool = False) -> tuple[str, Any]:
         """``(view, value as this tier sees it)``: null, a keyed hash (each element of a list), or as stored."""
@@ -146,6 +157,12 @@ def column_kinds(registry: Registry) -> dict[tuple[str, str | None], ColumnKinds
         always_hashed = frozenset.intersection(*(v.stored_hashed for v in versions))  # stored hashed in every version
         out[(lake_type, None)] = ColumnKinds({k: frozenset(v) for k, v in kinds.items()}, always_hashed)
     return out
+
+
+@lru_cache(maxsize=4096)
+def field_name(column: str) -> str:
+    """The answer's name of a lake column (the seed's envelope names, else camelCase)."""
+    return ENVELOPE.get(column) or camel(column)
 
 
 def camel(name: str) -> str:
@@ -244,7 +261,7 @@ class Reader:
                 continue
             if key == "event_type":
                 value = seed_type(value)
-            name = ENVELOPE.get(key, camel(key))
+            name = field_name(key)
             out[name] = views.apply(name, value, kinds.of(key), key in kinds.stored_hashed)
         return out
 
@@ -362,8 +379,8 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
         return await run_in_threadpool(stored_as, company_id)
 
     @app.get("/api/politics/telemetry/events", tags=tag, summary="Raw event stream (filtered)")
-    async def events(request: Request, type: str | None = None, companyId: str | None = None,
-                     userId: str | None = None, userKey: str | None = None,
+    async def events(request: Request, type: str | None = None, companyId: str | None = COMPANY_ID,
+                     userId: str | None = USER_ID, userKey: str | None = USER_KEY,
                      from_: str | None = Query(None, alias="from"), to: str | None = None,
                      page: int = Query(1, ge=1), pageSize: int = Query(50, ge=1, le=MAX_PAGE_SIZE)) -> Response:
         token = auth.check(request, "read")
@@ -380,7 +397,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
 
     @app.get("/api/politics/telemetry/stats", tags=tag, summary="Aggregated metrics snapshot")
     async def stats(request: Request, type: str | None = None, scope: str = Query("company", pattern="^(company|user|all)$"),
-                    companyId: str | None = None, userId: str | None = None, userKey: str | None = None,
+                    companyId: str | None = COMPANY_ID, userId: str | None = USER_ID, userKey: str | None = USER_KEY,
                     from_: str | None = Query(None, alias="from"), to: str | None = None) -> Response:
         token = auth.check(request, "read")
         views = reader.views(token)
@@ -477,7 +494,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
 
     @app.get("/api/politics/achievements", tags=tag, summary="Achievement definitions + progress")
     async def achievements(request: Request, category: str | None = None, ids: list[str] | None = Query(None),
-                           userId: str | None = None, userKey: str | None = None) -> Response:
+                           userId: str | None = USER_ID, userKey: str | None = USER_KEY) -> Response:
         token = auth.check(request, "read")
         views = reader.views(token)
         users = player_filter(token, userId, userKey)
@@ -494,7 +511,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
 
     @app.get("/api/politics/achievements/progress", tags=tag, summary="Focused progress")
     async def progress(request: Request, achievementId: list[str] | None = Query(None),
-                       userId: str | None = None, userKey: str | None = None) -> Response:
+                       userId: str | None = USER_ID, userKey: str | None = USER_KEY) -> Response:
         token = auth.check(request, "read")
         views = reader.views(token)
         rows = await progress_rows(token, player_filter(token, userId, userKey), split_ids(achievementId))

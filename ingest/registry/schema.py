@@ -15,8 +15,9 @@ carries the annotation keyword ``x-telemetry`` (DESIGN §1):
 ``envelope`` maps wire fields (JSON pointers) onto the lake envelope (``docs/lake.md``); ``personal`` marks
 fields that are hashed (``hash``), dropped (``drop``) or reduced to their length (``length``); player and
 session ids are always hashed. ``identifiers`` names what an id-like field identifies (:data:`IDENTIFIER_KINDS`),
-which decides what each read tier sees of it (``docs/read-api.md``). ``event_id_from`` (optional) lists the fields a missing event id is derived
-from (seed 002: player, client_guid, seq); otherwise the whole canonical event is used.
+which decides what each read tier sees of it (``docs/read-api.md``). ``event_id_from`` (optional) lists the
+fields a missing event id is derived from (seed 002: player, client_guid, seq); otherwise the whole canonical
+event is used.
 """
 
 from __future__ import annotations
