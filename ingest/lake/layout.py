@@ -1,12 +1,17 @@
 """The Parquet lake under ``<data-dir>/lake`` (layout and columns: ``docs/lake.md``).
 
-Every write is atomic: a file is written under a temporary name in its target folder, then renamed. The
-ledger row of a batch is written last, so a batch without a ledger row is incomplete and is redone.
+Every write is atomic: a file is written under a temporary name in its target folder, then renamed. A batch
+commits in three steps (docs/lake.md, "Batch commit"): its files are written under ``lake/_pending/<batch_id>/``
+(no reader's glob reaches them), its ledger row is renamed into ``_ledger/`` (the commit point), then its files
+are renamed into ``events/`` and ``quarantine/`` (publish). A batch without a ledger row is never visible and
+is removed; a batch with one whose files are still pending is published by the next run (:meth:`Lake.recover`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +25,10 @@ from ..registry.schema import Registry
 from .atomic import write_parquet_atomic
 
 SCHEMA_SENTINEL_DATE = "1970-01-01"
+PENDING_FOLDER = "_pending"
+"""``lake/_pending/<batch_id>/``: a batch's files before it is committed and published (readers never look)."""
+PENDING_LEDGER = "_ledger.parquet"
+"""The ledger row inside a pending batch folder, renamed to ``_ledger/<batch_id>.parquet`` to commit."""
 SESSION_CLOSE_SCHEMA = pa.schema([
     ("session_id", pa.string()),
     ("started_at", pa.timestamp("us")),
@@ -138,6 +147,7 @@ class Lake:
         self.ledger = self.root / "_ledger"
         self.schemas = self.root / "_schemas"
         self.closes = self.root / "_closes"
+        self.pending = self.root / PENDING_FOLDER
 
     def partition_dir(self, event_type: str, event_date: str) -> Path:
         return self.events / f"event_type={event_type}" / f"event_date={event_date}"
@@ -192,7 +202,7 @@ class Lake:
                 for e in [self.ledger_entry(p.stem)] if e is not None]
 
     def write_ledger(self, entry: LedgerEntry) -> None:
-        """Write one ledger row; the batch is complete once this file exists (it is always written last)."""
+        """Write one ledger row (a batch whose rows need no publishing: an erasure)."""
         table = pa.Table.from_pylist([entry.to_row()], schema=LEDGER_SCHEMA)
         write_parquet_atomic(table, self.ledger / f"{entry.batch_id}.parquet")
 
@@ -200,15 +210,18 @@ class Lake:
     def batch_lock(self, batch_id: str) -> Iterator[None]:
         """Exclusive lock on one batch id across processes (two ingests of the same file at once: the second
         waits, then finds the ledger row and skips), inside a shared hold of :meth:`maintenance_lock` (batches
-        run side by side; compaction waits for them)."""
-        with self.maintenance_lock(exclusive=False), self._flock(f"{batch_id}.lock", fcntl.LOCK_EX):
+        run side by side; compaction waits for them). The lock file is removed on release."""
+        with self.maintenance_lock(exclusive=False), self._batch_flock(batch_id, blocking=True):
             yield
 
     @contextmanager
     def maintenance_lock(self, *, exclusive: bool = True) -> Iterator[None]:
-        """The lake-wide lock: ingest batches hold it shared, compaction holds it exclusive, so files are
-        never merged while a batch is still writing into the same partitions."""
+        """The lake-wide lock: ingest batches hold it shared; compaction, erasure and retention hold it
+        exclusive, so files are never rewritten while a batch is still writing into the same partitions. An
+        exclusive holder first settles every pending batch (:meth:`recover`), so what it rewrites is complete."""
         with self._flock("lake.lock", fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH):
+            if exclusive:
+                self.recover()
             yield
 
     @contextmanager
@@ -222,23 +235,127 @@ class Lake:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def _batch_flock(self, batch_id: str, *, blocking: bool) -> Iterator[bool]:
+        """Hold ``_locks/<batch_id>.lock`` exclusively and remove it on release; yields False when
+        ``blocking`` is off and another process holds it.
+
+        The file is unlinked while held; a waiter that then wins the lock of the unlinked file sees that the
+        path no longer names its file and locks afresh, so two holders never coexist.
+        """
+        locks = self.root / "_locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        path = locks / f"{batch_id}.lock"
+        while True:
+            handle = open(path, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                handle.close()
+                yield False
+                return
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and current.st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+            handle.close()  # the previous holder removed this file after we opened it: lock the new one
+        try:
+            yield True
+        finally:
+            path.unlink(missing_ok=True)
+            handle.close()
+
+    # batch commit -----------------------------------------------------------------------------------------
+    def pending_dir(self, batch_id: str) -> Path:
+        """Where a batch writes before it commits: ``_pending/<batch_id>/`` holding ``events/…``,
+        ``quarantine/…`` (paths relative to the lake) and ``_ledger.parquet``."""
+        return self.pending / batch_id
+
+    def commit(self, entry: LedgerEntry) -> list[Path]:
+        """Commit and publish a batch written under :meth:`pending_dir`: write its ledger row there, rename it
+        into ``_ledger/`` (from then on the batch exists), then publish its files; returns the published paths.
+
+        Raises:
+            OSError: a write or rename failed; before the ledger rename the batch stays invisible.
+        """
+        folder = self.pending_dir(entry.batch_id)
+        table = pa.Table.from_pylist([entry.to_row()], schema=LEDGER_SCHEMA)
+        write_parquet_atomic(table, folder / PENDING_LEDGER)
+        self.ledger.mkdir(parents=True, exist_ok=True)
+        os.replace(folder / PENDING_LEDGER, self.ledger / f"{entry.batch_id}.parquet")
+        return self.publish(entry.batch_id)
+
+    def publish(self, batch_id: str) -> list[Path]:
+        """Rename every file of a committed batch from its pending folder to its place in the lake, then
+        remove the folder; returns the published paths. Idempotent: a crash half-way is finished by the next
+        call."""
+        folder = self.pending_dir(batch_id)
+        published: list[Path] = []
+        if not folder.is_dir():
+            return published
+        for top in ("events", "quarantine"):
+            for path in sorted((folder / top).rglob("*.parquet")) if (folder / top).is_dir() else ():
+                target = self.root / path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                published.append(target)
+        shutil.rmtree(folder, ignore_errors=True)
+        return published
+
+    def discard(self, batch_id: str) -> None:
+        """Remove the pending folder of a batch that did not commit (nothing of it was ever visible)."""
+        shutil.rmtree(self.pending_dir(batch_id), ignore_errors=True)
+
+    def settle(self, batch_id: str) -> bool:
+        """Finish what an earlier run of ``batch_id`` left (the caller holds its batch lock): publish it when
+        its ledger row exists, else discard it. Returns whether the batch is committed."""
+        committed = (self.ledger / f"{batch_id}.parquet").exists()
+        if self.pending_dir(batch_id).exists():
+            if committed:
+                self.publish(batch_id)
+            else:
+                self.discard(batch_id)
+        return committed
+
+    def recover(self) -> tuple[list[str], list[str]]:
+        """Settle every pending batch no running process is writing: returns (published, discarded) batch ids.
+
+        Called by every ingest run before its first batch and by every holder of the exclusive
+        :meth:`maintenance_lock`.
+        """
+        published: list[str] = []
+        discarded: list[str] = []
+        if not self.pending.is_dir():
+            return published, discarded
+        for folder in sorted(self.pending.iterdir()):
+            if not folder.is_dir():
+                continue
+            with self._batch_flock(folder.name, blocking=False) as held:
+                if held and folder.exists():
+                    (published if self.settle(folder.name) else discarded).append(folder.name)
+        return published, discarded
+
     # batches ----------------------------------------------------------------------------------------------
-    def batch_files(self, batch_id: str) -> list[Path]:
-        """Every event and quarantine file a (possibly interrupted) run of ``batch_id`` left behind."""
-        return [*self.events.glob(f"event_type=*/event_date=*/{batch_id}-*.parquet"),
-                *self.events.glob(f"event_type=*/event_date=*/.{batch_id}-*.tmp"),  # killed mid-write
-                *self.quarantine.glob(f"{batch_id}-*.parquet"),
-                *self.quarantine.glob(f".{batch_id}-*.tmp"),
-                *self.ledger.glob(f".{batch_id}.parquet.*.tmp")]
+    def partition_files(self, event_type: str, event_date: str) -> list[Path]:
+        """The published Parquet files of one partition (what every reader sees)."""
+        try:
+            names = os.listdir(self.partition_dir(event_type, event_date))
+        except FileNotFoundError:
+            return []
+        return [self.partition_dir(event_type, event_date) / n for n in sorted(names)
+                if n.endswith(".parquet") and not n.startswith(".")]
 
     def existing_event_ids(self, event_type: str, event_date: str) -> set[str]:
         """Event ids already landed in one partition (for dedup across batches, DESIGN §4)."""
         ids: set[str] = set()
-        for path in self.partition_dir(event_type, event_date).glob("*.parquet"):
+        for path in self.partition_files(event_type, event_date):
             ids.update(pq.read_table(path, columns=["event_id"]).column(0).to_pylist())
         return ids
 
     def write_quarantine(self, batch_id: str, part: int, rows: Iterable[dict]) -> None:
-        """Write one part of a batch's quarantine: ``quarantine/<batch_id>-<part>.parquet``."""
+        """Write one part of a pending batch's quarantine: ``quarantine/<batch_id>-<part>.parquet`` once
+        published."""
         table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
-        write_parquet_atomic(table, self.quarantine / f"{batch_id}-{part:04d}.parquet")
+        write_parquet_atomic(table, self.pending_dir(batch_id) / "quarantine" / f"{batch_id}-{part:04d}.parquet")
