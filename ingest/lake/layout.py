@@ -338,14 +338,18 @@ class Lake:
         return published, discarded
 
     # batches ----------------------------------------------------------------------------------------------
-    def partition_files(self, event_type: str, event_date: str) -> list[Path]:
-        """The published Parquet files of one partition (what every reader sees)."""
+    def partition_names(self, event_type: str, event_date: str) -> list[str]:
+        """Names of the published Parquet files of one partition (what every reader sees), in no order."""
         try:
             names = os.listdir(self.partition_dir(event_type, event_date))
         except FileNotFoundError:
             return []
-        return [self.partition_dir(event_type, event_date) / n for n in sorted(names)
-                if n.endswith(".parquet") and not n.startswith(".")]
+        return [n for n in names if n.endswith(".parquet") and not n.startswith(".")]
+
+    def partition_files(self, event_type: str, event_date: str) -> list[Path]:
+        """The published Parquet files of one partition."""
+        folder = self.partition_dir(event_type, event_date)
+        return [folder / name for name in sorted(self.partition_names(event_type, event_date))]
 
     def existing_event_ids(self, event_type: str, event_date: str) -> set[str]:
         """Event ids already landed in one partition (for dedup across batches, DESIGN §4)."""
