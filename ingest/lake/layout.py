@@ -1,7 +1,7 @@
 """The Parquet lake under ``<data-dir>/lake`` (layout and columns: ``docs/lake.md``).
 
 Every write is atomic: a file is written under a temporary name in its target folder, then renamed. A batch
-commits in three steps (docs/lake.md, "Batch commit"): its files are written under ``lake/_pending/<batch_id>/``
+commits in three steps (docs/lake.md, "Batch commit"): its files are written as ``lake/_pending/<batch_id>+…``
 (no reader's glob reaches them), its ledger row is renamed into ``_ledger/`` (the commit point), then its files
 are renamed into ``events/`` and ``quarantine/`` (publish). A batch without a ledger row is never visible and
 is removed; a batch with one whose files are still pending is published by the next run (:meth:`Lake.recover`).
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,9 +25,12 @@ from .atomic import write_parquet_atomic
 
 SCHEMA_SENTINEL_DATE = "1970-01-01"
 PENDING_FOLDER = "_pending"
-"""``lake/_pending/<batch_id>/``: a batch's files before it is committed and published (readers never look)."""
+"""``lake/_pending/``: batches' files before they are committed and published (readers never look). One flat
+folder: ``<batch_id>+events+event_type=T+event_date=D+<batch_id>-0000.parquet`` is the pending copy of
+``events/event_type=T/event_date=D/<batch_id>-0000.parquet`` (no folder made or removed per batch)."""
+PENDING_SEPARATOR = "+"
 PENDING_LEDGER = "_ledger.parquet"
-"""The ledger row inside a pending batch folder, renamed to ``_ledger/<batch_id>.parquet`` to commit."""
+"""``_pending/<batch_id>+_ledger.parquet``: the ledger row, renamed to ``_ledger/<batch_id>.parquet`` to commit."""
 SESSION_CLOSE_SCHEMA = pa.schema([
     ("session_id", pa.string()),
     ("started_at", pa.timestamp("us")),
@@ -268,51 +270,66 @@ class Lake:
             handle.close()
 
     # batch commit -----------------------------------------------------------------------------------------
-    def pending_dir(self, batch_id: str) -> Path:
-        """Where a batch writes before it commits: ``_pending/<batch_id>/`` holding ``events/…``,
-        ``quarantine/…`` (paths relative to the lake) and ``_ledger.parquet``."""
-        return self.pending / batch_id
+    def pending_path(self, batch_id: str, target: Path) -> Path:
+        """Where a batch writes ``target`` (a path in the lake) before it commits: ``_pending/<batch_id>+<the
+        target's parts joined by +>``."""
+        relative = Path(target).relative_to(self.root).parts
+        return self.pending / PENDING_SEPARATOR.join((batch_id, *relative))
+
+    def pending_files(self, batch_id: str) -> list[Path]:
+        """Every pending file of ``batch_id``, temporary files of a killed write included."""
+        try:
+            names = os.listdir(self.pending)
+        except FileNotFoundError:
+            return []
+        prefix = batch_id + PENDING_SEPARATOR
+        return [self.pending / n for n in sorted(names) if n.startswith(prefix) or n.startswith("." + prefix)]
 
     def commit(self, entry: LedgerEntry) -> list[Path]:
-        """Commit and publish a batch written under :meth:`pending_dir`: write its ledger row there, rename it
-        into ``_ledger/`` (from then on the batch exists), then publish its files; returns the published paths.
+        """Commit and publish a batch whose files are pending: write its ledger row as a pending file, rename
+        it into ``_ledger/`` (from then on the batch exists), then publish its files; returns the published
+        paths.
 
         Raises:
             OSError: a write or rename failed; before the ledger rename the batch stays invisible.
         """
-        folder = self.pending_dir(entry.batch_id)
+        pending = self.pending / PENDING_SEPARATOR.join((entry.batch_id, PENDING_LEDGER))
         table = pa.Table.from_pylist([entry.to_row()], schema=LEDGER_SCHEMA)
-        write_parquet_atomic(table, folder / PENDING_LEDGER)
+        write_parquet_atomic(table, pending)
         self.ledger.mkdir(parents=True, exist_ok=True)
-        os.replace(folder / PENDING_LEDGER, self.ledger / f"{entry.batch_id}.parquet")
+        os.replace(pending, self.ledger / f"{entry.batch_id}.parquet")
         return self.publish(entry.batch_id)
 
     def publish(self, batch_id: str) -> list[Path]:
-        """Rename every file of a committed batch from its pending folder to its place in the lake, then
-        remove the folder; returns the published paths. Idempotent: a crash half-way is finished by the next
-        call."""
-        folder = self.pending_dir(batch_id)
+        """Rename every pending file of a committed batch to its place in the lake and drop its temporary
+        files; returns the published paths. Idempotent: a crash half-way is finished by the next call."""
         published: list[Path] = []
-        if not folder.is_dir():
-            return published
-        for top in ("events", "quarantine"):
-            for path in sorted((folder / top).rglob("*.parquet")) if (folder / top).is_dir() else ():
-                target = self.root / path.relative_to(folder)
+        for path in self.pending_files(batch_id):
+            parts = path.name.split(PENDING_SEPARATOR)[1:]
+            if path.name.startswith(".") or parts == [PENDING_LEDGER]:
+                path.unlink(missing_ok=True)  # a killed write's temporary file, or a ledger row never renamed
+                continue
+            target = self.root.joinpath(*parts)
+            try:
+                os.replace(path, target)
+            except FileNotFoundError:
+                if not path.exists():
+                    raise
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(path, target)
-                published.append(target)
-        shutil.rmtree(folder, ignore_errors=True)
+            published.append(target)
         return published
 
     def discard(self, batch_id: str) -> None:
-        """Remove the pending folder of a batch that did not commit (nothing of it was ever visible)."""
-        shutil.rmtree(self.pending_dir(batch_id), ignore_errors=True)
+        """Remove the pending files of a batch that did not commit (nothing of it was ever visible)."""
+        for path in self.pending_files(batch_id):
+            path.unlink(missing_ok=True)
 
     def settle(self, batch_id: str) -> bool:
         """Finish what an earlier run of ``batch_id`` left (the caller holds its batch lock): publish it when
         its ledger row exists, else discard it. Returns whether the batch is committed."""
         committed = (self.ledger / f"{batch_id}.parquet").exists()
-        if self.pending_dir(batch_id).exists():
+        if self.pending_files(batch_id):
             if committed:
                 self.publish(batch_id)
             else:
@@ -327,17 +344,17 @@ class Lake:
         """
         published: list[str] = []
         discarded: list[str] = []
-        if not self.pending.is_dir():
+        try:
+            names = os.listdir(self.pending)
+        except FileNotFoundError:
             return published, discarded
-        for folder in sorted(self.pending.iterdir()):
-            if not folder.is_dir():
-                continue
-            with self._batch_flock(folder.name, blocking=False) as held:
-                if held and folder.exists():
-                    (published if self.settle(folder.name) else discarded).append(folder.name)
+        for batch_id in sorted({n.lstrip(".").split(PENDING_SEPARATOR, 1)[0] for n in names
+                                if PENDING_SEPARATOR in n}):
+            with self._batch_flock(batch_id, blocking=False) as held:
+                if held and self.pending_files(batch_id):
+                    (published if self.settle(batch_id) else discarded).append(batch_id)
         return published, discarded
 
-    # batches ----------------------------------------------------------------------------------------------
     def partition_names(self, event_type: str, event_date: str) -> list[str]:
         """Names of the published Parquet files of one partition (what every reader sees), in no order."""
         try:
@@ -362,4 +379,4 @@ class Lake:
         """Write one part of a pending batch's quarantine: ``quarantine/<batch_id>-<part>.parquet`` once
         published."""
         table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
-        write_parquet_atomic(table, self.pending_dir(batch_id) / "quarantine" / f"{batch_id}-{part:04d}.parquet")
+        write_parquet_atomic(table, self.pending_path(batch_id, self.quarantine / f"{batch_id}-{part:04d}.parquet"))

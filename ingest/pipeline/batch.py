@@ -3,7 +3,7 @@
 Contract (DESIGN §3–6, docs/lake.md): for every batch
 ``records_read = landed + quarantined + duplicates + dropped`` (a record is a line, or one event of a batch
 envelope), recorded in the ledger and returned. A file
-whose sha256 is already in the ledger is skipped. A batch writes under ``lake/_pending/<batch_id>/``, commits by
+whose sha256 is already in the ledger is skipped. A batch writes under ``lake/_pending/``, commits by
 renaming its ledger row into ``_ledger/`` and then publishes its files (docs/lake.md, "Batch commit"): readers
 never see a batch without its ledger row, and a re-run lands every event exactly once.
 """
@@ -718,7 +718,7 @@ class BatchWriter:
     """Merges chunk outcomes of one batch in order: dedup by event id, buffered Parquet writes, quarantine,
     and the ledger row last (DESIGN §4).
 
-    Files are written under the batch's pending folder (:meth:`Lake.pending_dir`) and published by
+    Files are written as pending files (:meth:`Lake.pending_path`) and published by
     :meth:`finish` after the ledger row. Creating a writer removes what an interrupted, uncommitted earlier run
     of the same batch left there, so a re-run lands each event exactly once. Write failures raise
     :class:`~ingest.errors.LakeWriteFailed`.
@@ -746,14 +746,12 @@ class BatchWriter:
         self.landed_ids = landed_ids if landed_ids is not None else LandedIds(lake)
         lake.discard(result.batch_id)
 
-    def _pending_path(self, path: Path) -> Path:
-        return self.lake.pending_dir(self.result.batch_id) / path.relative_to(self.lake.root)
 
     def _flush(self, key: tuple[str, str]) -> None:
         if self.buffers[key]:
             table = pa.Table.from_batches(self.buffers[key])
             name = f"{self.result.batch_id}-{self.parts[key]:04d}.parquet"
-            target = self._pending_path(self.lake.partition_dir(*key) / name)
+            target = self.lake.pending_path(self.result.batch_id, self.lake.partition_dir(*key) / name)
             try:
                 write_parquet_atomic(table, target)
             except OSError as error:
@@ -767,7 +765,7 @@ class BatchWriter:
             try:
                 self.lake.write_quarantine(self.result.batch_id, self.quarantine_part, self.quarantine)
             except OSError as error:
-                raise LakeWriteFailed(str(self.lake.pending_dir(self.result.batch_id)),
+                raise LakeWriteFailed(str(self.lake.pending),
                                       error.strerror or str(error)) from error
             self.quarantine_part += 1
         self.quarantine = []

@@ -81,7 +81,7 @@ def test_a_batch_killed_before_its_ledger_row_is_never_seen_and_lands_once_on_re
         patch.setattr(Lake, "discard", lambda self, batch_id: None)  # a killed process cleans nothing up
         ingest_files([path], settings(), data_dir)
     written = list((data_dir / "lake" / "_pending").rglob("*.parquet"))
-    assert sum(pq.read_metadata(p).num_rows for p in written if "events" in p.parts) == 5  # the rows exist
+    assert sum(pq.read_metadata(p).num_rows for p in written if "+events+" in p.name) == 5  # the rows exist
     assert source_rows(data_dir) == 0 and read_api_rows(data_dir) == 0 and ledger_rows(data_dir) == []
 
     [again] = ingest_files([path], settings(), data_dir).batches
@@ -158,10 +158,11 @@ def test_batch_locks_do_not_accumulate(registry, tmp_path):
 
 def test_a_running_batch_is_not_removed_by_another_runs_recovery(registry, tmp_path):
     lake = Lake(tmp_path / "lake")
-    folder = lake.pending_dir("0123456789abcdef")
-    folder.mkdir(parents=True)
+    pending = lake.pending_path("0123456789abcdef", lake.partition_dir("politics_bill_vote", "2024-01-01") / "x.parquet")
+    pending.parent.mkdir(parents=True)
+    pending.write_bytes(b"")
     with lake.batch_lock("0123456789abcdef"):  # another process writing this batch right now
         assert lake.recover() == ([], [])
-        assert folder.exists()
+        assert pending.exists()
     assert lake.recover() == ([], ["0123456789abcdef"])  # no ledger row and nobody writing: removed
-    assert not folder.exists()
+    assert not pending.exists()

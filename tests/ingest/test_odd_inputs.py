@@ -58,7 +58,7 @@ def test_many_tiny_files_each_published_file_is_read_at_most_once(registry, tmp_
 
     folder = tmp_path / "tiny"
     folder.mkdir()
-    count = 400
+    count = 300
     for n in range(count):
         (folder / f"{n:04d}.jsonl").write_bytes(vote(registry, n))
     reads: list[str] = []

@@ -121,12 +121,10 @@ def test_compaction_settles_pending_batches_first(lake_of_small_files):
     data_dir, lake, report = lake_of_small_files
     committed, uncommitted = report.batches[0].batch_id, "0123456789abcdef"
     source = next(p for p in data_files(lake) if p.name.startswith(committed))
-    relative = source.parent.relative_to(lake.root)
-    moved = lake.pending_dir(committed) / relative / source.name  # as if killed before publishing this file
-    moved.parent.mkdir(parents=True)
+    moved = lake.pending_path(committed, source)  # as if killed before publishing this file
+    moved.parent.mkdir(parents=True, exist_ok=True)
     source.rename(moved)
-    stray = lake.pending_dir(uncommitted) / relative / f"{uncommitted}-0000.parquet"
-    stray.parent.mkdir(parents=True)
+    stray = lake.pending_path(uncommitted, source.parent / f"{uncommitted}-0000.parquet")
     shutil.copyfile(moved, stray)
     compact(lake)
     assert not lake.pending.exists() or not any(lake.pending.iterdir())
