@@ -363,18 +363,6 @@ class Lake:
             return []
         return [n for n in names if n.endswith(".parquet") and not n.startswith(".")]
 
-    def partition_files(self, event_type: str, event_date: str) -> list[Path]:
-        """The published Parquet files of one partition."""
-        folder = self.partition_dir(event_type, event_date)
-        return [folder / name for name in sorted(self.partition_names(event_type, event_date))]
-
-    def existing_event_ids(self, event_type: str, event_date: str) -> set[str]:
-        """Event ids already landed in one partition (for dedup across batches, DESIGN §4)."""
-        ids: set[str] = set()
-        for path in self.partition_files(event_type, event_date):
-            ids.update(pq.read_table(path, columns=["event_id"]).column(0).to_pylist())
-        return ids
-
     def write_quarantine(self, batch_id: str, part: int, rows: Iterable[dict]) -> None:
         """Write one part of a pending batch's quarantine: ``quarantine/<batch_id>-<part>.parquet`` once
         published."""
