@@ -13,7 +13,6 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
