@@ -223,7 +223,7 @@ class Lake:
         exclusive holder first settles every pending batch (:meth:`recover`), so what it rewrites is complete."""
         with self._flock("lake.lock", fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH):
             if exclusive:
-                self.recover()
+                self._recover()
             yield
 
     @contextmanager
@@ -339,9 +339,14 @@ class Lake:
     def recover(self) -> tuple[list[str], list[str]]:
         """Settle every pending batch no running process is writing: returns (published, discarded) batch ids.
 
-        Called by every ingest run before its first batch and by every holder of the exclusive
-        :meth:`maintenance_lock`.
+        Called by every ingest run before its first batch (inside a shared hold of :meth:`maintenance_lock`,
+        so nothing is published into a partition compaction is swapping) and, by the lock itself, for every
+        exclusive holder.
         """
+        with self.maintenance_lock(exclusive=False):
+            return self._recover()
+
+    def _recover(self) -> tuple[list[str], list[str]]:
         published: list[str] = []
         discarded: list[str] = []
         try:
