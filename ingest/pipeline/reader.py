@@ -29,7 +29,7 @@ def not_regular(mode: int) -> str | None:
     """What a non-regular file is (``a FIFO``, ``a socket``, …), or None for a regular file."""
     if stat.S_ISREG(mode):
         return None
-    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+    return next((kind for test, kind in _KINDS if test(mode)), "a special file")
 
 
 def open_input(path: Path) -> tuple[BinaryIO, int]:
@@ -45,7 +45,7 @@ def open_input(path: Path) -> tuple[BinaryIO, int]:
     try:
         kind = not_regular(os.stat(path).st_mode)  # a socket cannot be opened at all: name it first
         if kind is not None:
-            raise InputError(str(path), f"{kind}, not a regular file: refused")
+            raise InputError(str(path), f"{kind}, not a regular file")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise InputError(str(path), error.strerror or str(error)) from error
@@ -53,7 +53,7 @@ def open_input(path: Path) -> tuple[BinaryIO, int]:
     kind = not_regular(info.st_mode)
     if kind is not None:
         os.close(fd)
-        raise InputError(str(path), f"{kind}, not a regular file: refused")
+        raise InputError(str(path), f"{kind}, not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb"), info.st_size
 

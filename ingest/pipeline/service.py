@@ -129,7 +129,7 @@ def input_files(paths: Iterable[Path], refused: list[tuple[str, str]] | None = N
                     if kind is None:
                         found.append(entry)
                     else:
-                        problems.append((str(entry), f"{kind}, not a regular file: refused"))
+                        problems.append((str(entry), f"{kind}, not a regular file"))
             files += sorted(found)
         elif path.exists():
             files.append(path)  # checked when opened (a named FIFO is refused then, without blocking)
