@@ -515,24 +515,9 @@ class LineProcessor:
         landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]] = {}
         limited: dict[tuple[str, str], list[RateCandidate]] = {}
         for key, members in groups.items():
-            built = self._record_batch(members, batch_id)
-            if built is None:  # some value cannot be stored: find which, row by row
-                kept = []
-                for member in members:
-                    if self._record_batch([member], batch_id) is None:
-                        accepted, line, record_index, event = member
-                        schema = accepted.normalizer.schema
-                        quarantine.append(self.quarantine_row(line, Rejection(
-                            "unconvertible_value", [("", "type", "a value does not fit its lake column type")],
-                            schema.qualified_type, schema.schema_id, accepted.occurred_us),
-                            batch_id, source, record_index, event))
-                    else:
-                        kept.append(member)
-                members = kept
-                if not members:
-                    continue
-                built = self._record_batch(members, batch_id)
-                assert built is not None
+            members, built = self._partition_rows(members, batch_id, source, quarantine)
+            if built is None:
+                continue
             landed[key] = ([m[0].event_id for m in members], built)
             if key[0] in self.rate_limited_types:
                 limited[key] = [RateCandidate(accepted.event_id, accepted.player_key, accepted.occurred_us,
@@ -544,6 +529,49 @@ class LineProcessor:
                                 for accepted, line, record_index, event in members]
         return ChunkOutcome(landed, quarantine, dropped, len(lines), records, limited)
 
+    def _partition_rows(self, members: list[tuple[Accepted, Line, int | None, Any]], batch_id: str, source: str,
+                        quarantine: list[dict[str, Any]]
+                        ) -> tuple[list[tuple[Accepted, Line, int | None, Any]], pa.RecordBatch | None]:
+        """The rows of one (event_type, event_date) partition, in input order: each schema version's events are
+        built with that version's columns, and the partition's batch holds the union of them (a column a
+        version lacks is null in its rows). A value no lake column can hold quarantines its event as
+        ``unconvertible_value`` (appended to ``quarantine``); returns the members kept and their rows (None when
+        nothing is left)."""
+        by_version: dict[str, list[int]] = {}
+        for position, member in enumerate(members):
+            by_version.setdefault(member[0].normalizer.schema.schema_id, []).append(position)
+        kept_positions: list[int] = []
+        parts: list[pa.RecordBatch] = []
+        for positions in by_version.values():
+            group = [members[p] for p in positions]
+            built = self._record_batch(group, batch_id)
+            if built is None:  # some value cannot be stored: find which, row by row
+                fits = []
+                for position, member in zip(positions, group):
+                    if self._record_batch([member], batch_id) is not None:
+                        fits.append(position)
+                        continue
+                    accepted, line, record_index, event = member
+                    schema = accepted.normalizer.schema
+                    quarantine.append(self.quarantine_row(line, Rejection(
+                        "unconvertible_value", [("", "type", "a value does not fit its lake column type")],
+                        schema.qualified_type, schema.schema_id, accepted.occurred_us),
+                        batch_id, source, record_index, event))
+                positions = fits
+                if not positions:
+                    continue
+                built = self._record_batch([members[p] for p in positions], batch_id)
+                assert built is not None
+            kept_positions += positions
+            parts.append(built)
+        if not parts:
+            return [], None
+        if len(parts) == 1:
+            return [members[p] for p in kept_positions], parts[0]
+        order = np.argsort(np.array(kept_positions), kind="stable")
+        rows = concat_rows(parts).take(pa.array(order))
+        return [members[kept_positions[i]] for i in order], rows
+
     def _record_batch(self, members: list[tuple[Accepted, Line, int | None, Any]], batch_id: str) -> pa.RecordBatch | None:
         first = members[0][0]
         try:
@@ -554,6 +582,17 @@ class LineProcessor:
                 rates=[m[0].rate for m in members], filled=[m[0].filled for m in members])
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             return None
+
+
+def concat_rows(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One record batch of the rows of ``batches`` in order, its columns the union of theirs (schema versions of
+    one event type share a partition; a column a batch lacks is null in its rows)."""
+    if len(batches) == 1:
+        return batches[0]
+    if all(b.schema == batches[0].schema for b in batches):
+        return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+    tables = [pa.Table.from_batches([b]) for b in batches]
+    return pa.concat_tables(tables, promote_options="default").combine_chunks().to_batches()[0]
 
 
 def redacted_message(reason: str, pointer: str, keyword: str) -> str:
@@ -749,7 +788,7 @@ class BatchWriter:
 
     def _flush(self, key: tuple[str, str]) -> None:
         if self.buffers[key]:
-            table = pa.Table.from_batches(self.buffers[key])
+            table = pa.Table.from_batches([concat_rows(self.buffers[key])])
             name = f"{self.result.batch_id}-{self.parts[key]:04d}.parquet"
             target = self.lake.pending_path(self.result.batch_id, self.lake.partition_dir(*key) / name)
             try:

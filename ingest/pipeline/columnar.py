@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from ..registry.compile import (SUPPORTED, Unsupported, column_sql, compile_check, is_int, is_string, json_path, sql_string,
                                 string_value)
 from ..registry.schema import EventSchema, Registry, snake_case
-from .batch import (FUTURE_TOLERANCE, US_PER_DAY, ChunkOutcome, LineProcessor, uuid5_text)
+from .batch import (FUTURE_TOLERANCE, US_PER_DAY, ChunkOutcome, LineProcessor, concat_rows, uuid5_text)
 from .reader import Line
 
 CHUNK_LINES = 50_000
@@ -307,7 +307,7 @@ class ColumnarProcessor:
                 if fast_rows.schema != rows.schema or not set(ids).isdisjoint(fast_ids):
                     self.fallbacks += 1  # the halves interact: let the reference decide the whole chunk
                     return self.reference.process_chunk(lines, batch_id, source)
-                landed[key] = (fast_ids + ids, _concat([fast_rows, rows]))
+                landed[key] = (fast_ids + ids, concat_rows([fast_rows, rows]))
             else:
                 landed[key] = (ids, rows)
         self.stats["columnar"] += len(taken)
@@ -338,7 +338,7 @@ class ColumnarProcessor:
                     if versions[key] != compiled.schema.version:
                         return None  # the reference builds mixed versions with the first one's columns
                     old_ids, old_rows = landed[key]
-                    rows, ids = _concat([old_rows, rows]), old_ids + ids
+                    rows, ids = concat_rows([old_rows, rows]), old_ids + ids
                 landed[key] = (ids, rows)
                 versions[key] = compiled.schema.version
                 taken.update(positions[i] for i in rows_i)
@@ -460,10 +460,6 @@ def _nested_valid(checks: list[tuple[str, Any]], event: dict[str, Any]) -> bool:
             except Exception:  # noqa: BLE001 - any failure: the reference decides
                 return False
     return True
-
-
-def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _hash_column(values: pa.ChunkedArray | pa.Array, hasher: Any) -> pa.Array:

@@ -389,3 +389,32 @@ def test_bad_keyring_is_a_usage_error(registry, tmp_path, monkeypatch):
     path = write_lines(tmp_path / "a.jsonl", [example(registry, "request")])
     result = CliRunner().invoke(main, ["ingest", str(path), "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 2 and "shorter than 16 bytes" in result.output
+
+
+@pytest.mark.parametrize("columnar", [False, True], ids=["reference", "columnar"])
+@pytest.mark.parametrize("chunk_lines", [5_000, 1], ids=["one-chunk", "chunk-per-line"])
+def test_two_versions_of_one_type_in_one_partition_each_land_as_themselves(registry, tmp_path, monkeypatch,
+                                                                           columnar, chunk_lines):
+    """A batch holding DEBATE_RESULT 1.0 and 1.1 on one day lands each row under its own version and columns,
+    in one partition file whose columns are the union of both versions'."""
+    monkeypatch.setattr(BatchIngest, "CHUNK_LINES", chunk_lines)
+    versions = {v: registry.families["politics"].schemas[("debate_result", v)].document["examples"][0]
+                for v in ("1.0", "1.1")}
+    events = [dict(versions[v], eventId=f"evt-{n}") for n, v in enumerate(["1.0", "1.1", "1.0", "1.1"])]
+    path = write_lines(tmp_path / "mixed.jsonl", events)
+    lake = Lake(tmp_path / "lake")
+    lake.ensure_layout(registry)
+    settings = IngestSettings(registry.root, KEY, "k1", AS_OF)
+    with BatchIngest(registry, lake, settings, columnar=columnar) as runner:
+        if columnar:
+            runner._columnar.chunk_lines = chunk_lines
+        result = runner.run(path)
+    assert_balanced(result)
+    assert (result.landed, result.quarantined) == (4, 0)
+    rows = {row["event_id"]: row for row in landed(tmp_path / "lake", "politics_debate_result")}
+    assert {e: rows[e]["schema_version"] for e in rows} == {"evt-0": "1.0", "evt-1": "1.1", "evt-2": "1.0",
+                                                             "evt-3": "1.1"}
+    for event_id in ("evt-1", "evt-3"):  # 1.1 carries participants (hashed each), 1.0 participant_ids
+        assert rows[event_id]["participants"] is not None and len(rows[event_id]["participants"]) == 2
+    for event_id in ("evt-0", "evt-2"):
+        assert rows[event_id]["participants"] is None
