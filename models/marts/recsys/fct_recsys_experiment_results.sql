@@ -302,6 +302,23 @@ bucket_units as (
     group by experiment_id, period_grain, week_start, bucket
 ),
 
+latency_ranked as (
+    select
+        experiment_id,
+        period_grain,
+        week_start,
+        bucket,
+        latency_ms,
+        row_number() over (
+            partition by experiment_id, period_grain, week_start, bucket order by latency_ms
+        ) as latency_rank,
+        count(*) over (partition by experiment_id, period_grain, week_start, bucket) as latency_requests
+    from period_requests
+    where latency_ms is not null
+),
+
+-- a percentile's standard error from its distribution-free 95 % interval: the order statistics of ranks
+-- n·p ∓ 1.96·√(n·p·(1 − p)) span ±1.96 standard errors (docs/warehouse.md)
 latency as (
     select
         experiment_id,
@@ -309,7 +326,24 @@ latency as (
         week_start,
         bucket,
         {{ percentile('latency_ms', 0.5) }} as latency_p50_ms,
-        {{ percentile('latency_ms', 0.95) }} as latency_p95_ms,
+        {{ percentile('latency_ms', 0.95) }} as latency_p95_ms
+        {%- for name, fraction, spread in [('p50', '0.5', '0.25'), ('p95', '0.95', '0.0475')] %}
+        {%- set half = z_975() ~ ' * sqrt(latency_requests * ' ~ spread ~ ')' %},
+        (max(case when latency_rank = least(latency_requests, ceil(latency_requests * {{ fraction }} + {{ half }}))
+                  then latency_ms end)
+         - max(case when latency_rank = greatest(1, floor(latency_requests * {{ fraction }} - {{ half }}))
+                    then latency_ms end)) / (2 * {{ z_975() }}) as latency_{{ name }}_standard_error
+        {%- endfor %}
+    from latency_ranked
+    group by experiment_id, period_grain, week_start, bucket
+),
+
+catalog as (
+    select
+        experiment_id,
+        period_grain,
+        week_start,
+        bucket,
         max(catalog_size) as catalog_items
     from period_requests
     group by experiment_id, period_grain, week_start, bucket
@@ -338,8 +372,15 @@ descriptive as (
         bucket_units.units,
         latency.latency_p50_ms,
         latency.latency_p95_ms,
-        {{ safe_divide('coalesce(items.items_shown, 0)', 'latency.catalog_items') }} as coverage
+        latency.latency_p50_standard_error,
+        latency.latency_p95_standard_error,
+        {{ safe_divide('coalesce(items.items_shown, 0)', 'catalog.catalog_items') }} as coverage
     from bucket_units
+    left join catalog
+        on bucket_units.experiment_id = catalog.experiment_id
+        and bucket_units.period_grain = catalog.period_grain
+        and bucket_units.week_start = catalog.week_start
+        and bucket_units.bucket = catalog.bucket
     left join latency
         on bucket_units.experiment_id = latency.experiment_id
         and bucket_units.period_grain = latency.period_grain
@@ -357,12 +398,20 @@ bucket_values as (
         experiment_id, period_grain, week_start, bucket, metric, units, value, variance, pre_value, pre_variance,
         pre_covariance, test
     from ratio_values
-    {%- for metric in ['coverage', 'latency_p50_ms', 'latency_p95_ms'] %}
     union all
     select
-        experiment_id, period_grain, week_start, bucket, '{{ metric }}' as metric, units,
-        cast({{ metric }} as double) as value, cast(null as double) as variance, cast(null as double) as pre_value,
+        experiment_id, period_grain, week_start, bucket, 'coverage' as metric, units,
+        cast(coverage as double) as value, cast(null as double) as variance, cast(null as double) as pre_value,
         cast(null as double) as pre_variance, cast(null as double) as pre_covariance, 'none' as test
+    from descriptive
+    {%- for name in ['p50', 'p95'] %}
+    union all
+    select
+        experiment_id, period_grain, week_start, bucket, 'latency_{{ name }}_ms' as metric, units,
+        cast(latency_{{ name }}_ms as double) as value,
+        cast(latency_{{ name }}_standard_error * latency_{{ name }}_standard_error as double) as variance,
+        cast(null as double) as pre_value, cast(null as double) as pre_variance, cast(null as double) as pre_covariance,
+        'order_statistic_z' as test
     from descriptive
     {%- endfor %}
 ),
@@ -582,6 +631,7 @@ final as (
                 then 'sample ratio mismatch (SRM p < 0.001): the split is broken, the lift is not to be trusted'
             when coalesce(control_units, 0) = 0 or coalesce(treatment_units, 0) = 0
                 then 'no units in the control or the treatment bucket'
+            when control_value is null or treatment_value is null then 'metric not measured in this period'
             when test = 'none' then 'descriptive: no significance test for this metric'
         end as string) as readout_note,
         {{ ledger_stamp(['fct_recsys_requests', 'fct_recsys_impressions']) }} as _ledger_finished_at_max
