@@ -81,9 +81,8 @@ ranked_items as (
 ),
 
 -- per event: each rate's verdict (null = not judged: nothing to compare with)
-judged_requests as (
+judged_request as (
     select
-        'recsys_request' as event_type,
         requests.event_date,
         requests.request_id is not null and requests.experiment_id is not null and requests.bucket is not null
             and requests.requested_items is not null as is_complete,
@@ -105,9 +104,8 @@ judged_requests as (
         on requests.request_id = first_rankings.request_id
 ),
 
-judged_rankings as (
+judged_ranking as (
     select
-        'recsys_ranking' as event_type,
         rankings.event_date,
         rankings.request_id is not null and rankings.algorithm is not null and rankings.ranked_items >= 1
             as is_complete,
@@ -130,9 +128,8 @@ judged_rankings as (
         on rankings.request_id = first_requests.request_id
 ),
 
-judged_impressions as (
+judged_impression as (
     select
-        'recsys_impression' as event_type,
         impressions.event_date,
         impressions.request_id is not null and impressions.canonical_id is not null
             and impressions.position is not null as is_complete,
@@ -163,9 +160,8 @@ judged_impressions as (
         and impressions.position = ranked_items.position
 ),
 
-judged_clicks as (
+judged_click as (
     select
-        'recsys_click' as event_type,
         clicks.event_date,
         clicks.request_id is not null and clicks.canonical_id is not null and clicks.engagement_type is not null
             as is_complete,
@@ -189,9 +185,8 @@ judged_clicks as (
         on clicks.impression_key = first_impressions.impression_key
 ),
 
-judged_errors as (
+judged_error as (
     select
-        'recsys_error' as event_type,
         errors.event_date,
         errors.component is not null and errors.severity is not null and errors.error_code is not null
             as is_complete,
@@ -212,16 +207,18 @@ judged_errors as (
         on errors.request_id = first_requests.request_id
 ),
 
+-- one branch per registry type of the family; a new type needs its rules above
 judged as (
-    select * from judged_requests
+    {%- for event_type in registry_event_categories('recsys') %}
+    select
+        'recsys_{{ event_type }}' as event_type,
+        judged_{{ event_type }}.*
+    from judged_{{ event_type }}
+    {%- if not loop.last %}
+
     union all
-    select * from judged_rankings
-    union all
-    select * from judged_impressions
-    union all
-    select * from judged_clicks
-    union all
-    select * from judged_errors
+    {%- endif %}
+    {%- endfor %}
 ),
 
 in_scope as (
