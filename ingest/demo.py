@@ -47,7 +47,7 @@ class Showcase:
     query: str
 
 
-SHOWCASES = (
+FAMILY_SHOWCASES = (
     Showcase("agg_politics_daily, scope all, last day (seed 000)", """
         select event_type, event_count, distinct_users, round(success_rate, 3) as success_rate,
                round(value_avg, 2) as value_avg, round(value_min, 2) as value_min, round(value_max, 2) as value_max
@@ -69,13 +69,33 @@ SHOWCASES = (
         select session_date, round(task_completion_rate, 3) as completion, round(time_efficiency, 3) as efficiency,
                retry_count, round(recovery_rate, 3) as recovery, round(focus_duration_minutes, 1) as focus_min
         from fct_learning_session_features order by started_at limit 5"""),
+)
+
+OBD_SHOWCASES = (
     Showcase("CTR per day per bucket, Open Bandit sample (agg_recsys_daily, seed 003)", """
         select event_date, bucket, sum(impressions) as impressions, sum(clicks) as clicks,
                round(sum(clicks) / nullif(sum(impressions), 0), 5) as ctr
         from agg_recsys_daily
         where position = 0 and experiment_id = 'obd-all'  -- the all-positions row of each day and bucket
         group by event_date, bucket order by event_date, bucket"""),
+    Showcase("Experiment readout, Open Bandit sample, whole sample (fct_recsys_experiment_results): did bts beat "
+             "random?", """
+        unpivot (
+            select treatment_bucket || ' vs ' || control_bucket as "comparison",
+                   control_units || ' / ' || treatment_units as "units (requests), control / treatment",
+                   printf('%.5f / %.5f', control_value, treatment_value) as "CTR, control / treatment",
+                   printf('%+.5f (%+.1f %%)', absolute_lift, 100 * relative_lift) as "lift (relative)",
+                   printf('[%.5f, %.5f]', ci_low, ci_high) as "95 % CI of the lift",
+                   printf('%.4f (%s)', p_value, case when is_significant then 'significant' else 'not significant at 0.05' end)
+                       as "p-value, delta-method z-test",
+                   printf('%.4f (%s)', srm_p_value, case when is_srm_flagged then 'SRM: split broken, do not trust the lift' else 'split as declared' end)
+                       as "SRM p-value (flag < 0.001)"
+            from fct_recsys_experiment_results
+            where experiment_id = 'obd-all' and metric = 'ctr' and period_grain = 'cumulative'
+                and week_start = (select max(week_start) from fct_recsys_experiment_results where experiment_id = 'obd-all')
+        ) on columns(*) into name statistic value value"""),
 )
+SHOWCASES = FAMILY_SHOWCASES + OBD_SHOWCASES
 
 
 def _generated(data_dir: Path, registry: Registry, keyring: Keyring, echo: Callable[[str], None]) -> IngestReport:
@@ -169,7 +189,7 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, *, families: b
     build = run_dbt(["build"], data_dir, quiet=True)
     echo(build.summary())
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
-        for showcase in SHOWCASES if families else SHOWCASES[-1:]:
+        for showcase in SHOWCASES if families else OBD_SHOWCASES:
             echo(f"\n{showcase.title}:")
             echo(str(con.sql(showcase.query)))
     quality = run_dq(data_dir, registry=registry)

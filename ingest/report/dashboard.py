@@ -11,6 +11,8 @@ DAU                         distinct ``player_key`` per day: from a player-day a
                             player_key), else the family's lake events
 CTR by bucket               a family mart with (event_date, bucket, impressions, clicks): clicks ÷
                             impressions per day per bucket (``position = 0`` rows when there is a position)
+experiment readout          ``fct_recsys_experiment_results``: cumulative relative lift of each experiment's
+                            primary metric per treatment bucket and week (lift, 95 % CI, p, SRM in the data)
 KPI alerts                  a family mart whose name contains ``alert``: alerts per day by KPI/rule/severity
 quarantine rate by reason   ``dq_ingest_daily``: quarantined ÷ (landed + quarantined) per reason code
 ==========================  ==========================================================================
@@ -273,6 +275,34 @@ def ctr_chart(source: _Marts, family: str) -> Chart:
     return chart
 
 
+def experiment_chart(source: _Marts, family: str) -> Chart:
+    """Cumulative relative lift of every declared experiment's primary metric, per treatment bucket and week."""
+    chart = Chart(f"{family}-experiments", "Experiment readout: cumulative relative lift of the primary metric (%)")
+    frame = source.frame("fct_recsys_experiment_results")
+    if frame is None or frame.is_empty():
+        chart.note = f"{NO_DATA}: fct_recsys_experiment_results is not published or empty"
+        return chart
+    readout = (frame.filter((pl.col("period_grain") == "cumulative") & pl.col("is_primary").fill_null(False)
+                            & pl.col("relative_lift").is_not_null())
+               .with_columns(pl.format("{} {} vs {}", "experiment_id", "treatment_bucket", "control_bucket")
+                             .alias("comparison"))
+               .select("week_start", "comparison", "metric", "relative_lift", "absolute_lift", "ci_low", "ci_high",
+                       "p_value", "srm_p_value", "is_srm_flagged")
+               .sort("week_start", "comparison"))
+    if readout.is_empty():
+        chart.note = f"{NO_DATA}: no declared experiment with a control and a treatment has a lift yet"
+        return chart
+    chart.data = readout
+    chart.png = _lines(readout, "week_start", "relative_lift", "comparison", "relative lift (%)", percent=True)
+    latest = readout.group_by("comparison").agg(pl.all().sort_by("week_start").last()).sort("comparison")
+    parts = [f"{r['comparison']} ({r['metric']}): {100 * r['relative_lift']:+.1f} %"
+             + (f", p = {r['p_value']:.3g}" if r["p_value"] is not None else ", no p-value")
+             + (", SRM: split broken, do not trust the lift" if r["is_srm_flagged"] else "")
+             for r in latest.iter_rows(named=True)]
+    chart.note = "source: fct_recsys_experiment_results (cumulative rows); latest: " + "; ".join(parts)
+    return chart
+
+
 def alerts_chart(source: _Marts, family: str) -> Chart:
     chart = Chart(f"{family}-alerts", "KPI alerts per day")
     for name in source.of_family(family):
@@ -345,6 +375,7 @@ def build_sections(data_dir: Path, registry: Registry | None = None) -> list[Sec
         charts = [volume_chart(source, family), dau_chart(source, family, data_dir)]
         if family in CTR_FAMILIES:
             charts.append(ctr_chart(source, family))
+            charts.append(experiment_chart(source, family))
         if family in ALERT_FAMILIES or any("alert" in n for n in source.of_family(family)):
             charts.append(alerts_chart(source, family))
         charts.append(quarantine_chart(source, family))

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
 from ingest.privacy import IdentityHasher, Keyring
 from ingest.importers.obd import import_obd
@@ -32,7 +34,8 @@ def obd_warehouse(tmp_path_factory):
     settings = ingest_settings(data, registry, Keyring.single(IdentityHasher.demo()), datetime.now(timezone.utc),
                                backfill=True)
     results = ingest_files(sorted((data / "import").glob("*.jsonl")), settings, data, registry=registry).batches
-    run_dbt(["build", "--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"], data, quiet=True)
+    run_dbt(["build", "--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly",
+             "+fct_recsys_experiment_results"], data, quiet=True)
     return sample, data, results
 
 
@@ -98,3 +101,26 @@ def test_weekly_ctr_is_exact_not_an_average_of_daily_ratios(obd_warehouse):
     assert got.select("week_start", "bucket", "impressions", "clicks").rows() == \
         weekly.select("week_start", "bucket", "impressions", "clicks").rows()
     assert got["ctr"].to_list() == pytest.approx(weekly["ctr"].to_list(), rel=1e-12)
+
+
+def test_experiment_readout_bts_against_random(obd_warehouse):
+    """bts vs random over the whole sample (the cumulative row of the last week): each logged row is its own
+    unit (no user ids), so CTR's delta-method variance is the sample variance of the clicks over n."""
+    sample, data, _ = obd_warehouse
+    clicks = {p: pl.read_csv(sample / p / "all" / "all.csv", columns=["click"])["click"].to_numpy().astype(float)
+              for p in ("random", "bts")}
+    lift = clicks["bts"].mean() - clicks["random"].mean()
+    se = np.sqrt(clicks["bts"].var(ddof=1) / len(clicks["bts"]) + clicks["random"].var(ddof=1) / len(clicks["random"]))
+    z975 = stats.norm.ppf(0.975)
+    got = actual(data, "select * from fct_recsys_experiment_results where experiment_id = 'obd-all' and metric = 'ctr' "
+                       "and period_grain = 'cumulative' order by week_start desc limit 1").to_dicts()[0]
+    assert (got["control_bucket"], got["treatment_bucket"], got["randomization_unit"]) == ("random", "bts", "request")
+    assert (got["control_units"], got["treatment_units"]) == (len(clicks["random"]), len(clicks["bts"]))
+    assert got["absolute_lift"] == pytest.approx(lift, rel=1e-9)
+    assert got["relative_lift"] == pytest.approx(lift / clicks["random"].mean(), rel=1e-9)
+    assert got["ci_low"] == pytest.approx(lift - z975 * se, rel=1e-9)
+    assert got["ci_high"] == pytest.approx(lift + z975 * se, rel=1e-9)
+    assert got["p_value"] == pytest.approx(2 * stats.norm.sf(abs(lift / se)), rel=1e-9)
+    counts = [len(clicks["random"]), len(clicks["bts"])]
+    assert got["srm_p_value"] == pytest.approx(stats.chisquare(counts).pvalue, rel=1e-9)
+    assert got["cuped_absolute_lift"] is None  # no users, no pre-period

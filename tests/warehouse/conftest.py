@@ -316,7 +316,8 @@ def dbt_executable() -> str:
 
 # The warehouse part these tests cover (the recsys family and the ingest's own tables); other families'
 # models share the project but have their own tests. Tests on these models (and tests/dbt) come with them.
-SELECT = ("staging.recsys", "staging.ops", "intermediate.recsys", "marts.recsys", "marts.ops", "quarantine_reasons")
+SELECT = ("staging.recsys", "staging.ops", "intermediate.recsys", "marts.recsys", "marts.ops", "quarantine_reasons",
+          "recsys_experiments")
 
 
 def run_dbt(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -350,7 +351,7 @@ class Snapshot:
 
 
 MARTS = ("agg_recsys_daily", "agg_recsys_weekly", "agg_recsys_monthly", "fct_recsys_requests",
-         "fct_recsys_impressions", "dq_ingest_daily")
+         "fct_recsys_impressions", "dq_ingest_daily", "dq_recsys_daily", "fct_recsys_experiment_results")
 
 
 def _snapshot(lake: TinyLake, result: subprocess.CompletedProcess) -> Snapshot:
