@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable
+from types import UnionType
+from typing import Any, AsyncIterator, Callable, Union, get_args, get_origin
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,17 +48,25 @@ def _summary(answers: list[EventAnswer]) -> dict[str, int]:
     return counts
 
 
-def split_events(body: bytes) -> list[bytes]:
+def split_events(body: bytes, json_only: bool = False) -> list[bytes]:
     """Spool lines of a ``/v1/events`` body: a JSON array (one line per element), one JSON object, or JSON lines
     (each line kept byte for byte; blank lines skipped). A line that is not JSON is kept, to be quarantined.
+    ``json_only`` (the body was sent as ``application/json``): the body must be one JSON array or object.
 
     Raises:
         HttpProblem: 400 for an empty body, a broken JSON array, a body that is one JSON value other than an
-            array or object, or JSON nested deeper than can be stored.
+            array or object (or not JSON while ``json_only``), or JSON nested deeper than can be stored.
     """
     stripped = body.strip()
     if not stripped:
         raise HttpProblem(400, "empty_body", "no events in the body")
+    if json_only:
+        parsed = parse_json(stripped)
+        if isinstance(parsed, list):
+            return [dump_json(item) for item in parsed]
+        if isinstance(parsed, dict):
+            return [dump_json(parsed)]
+        raise HttpProblem(400, "not_events", "the body must be a JSON array of events or one event object")
     if stripped[:1] in (b"[", b"{"):
         try:
             parsed = orjson.loads(stripped)
@@ -87,6 +96,34 @@ def split_events(body: bytes) -> list[bytes]:
     return lines
 
 
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return origin in (Union, UnionType) and any(_is_list(arg) for arg in get_args(annotation))
+
+
+def _multi_valued(route: Any) -> frozenset[str]:
+    """Query parameters of ``route`` that take several values (``?ids=a&ids=b``)."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return frozenset()
+    return frozenset(p.alias for p in dependant.query_params if _is_list(p.field_info.annotation))
+
+
+async def single_valued_query(request: Request) -> None:
+    """Refuse a repeated query parameter that takes one value (which copy would count is a guess): 400."""
+    items = request.query_params.multi_items()
+    names = [name for name, _ in items]
+    if len(set(names)) == len(names):
+        return
+    allowed = _multi_valued(request.scope.get("route"))
+    repeated = sorted({name for name in names if names.count(name) > 1} - allowed)
+    if repeated:
+        raise HttpProblem(400, "repeated_parameter", f"query parameter {repeated[0]!r} is given more than once; it "
+                                                     "takes one value", parameters=repeated)
+
+
 def create_app(config: CollectorConfig | None = None) -> FastAPI:
     """Build the application (uvicorn calls this in every worker with the configuration from the environment).
 
@@ -112,8 +149,9 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="Game-telemetry collector", version="1.0",
                   description="Collects game events durably into the telemetry lake and serves the read API. "
-                              "Every route takes `Authorization: Bearer <token>`.",
-                  lifespan=lifespan)
+                              "Every route but `/health`, `/docs` and `/openapi.json` takes "
+                              "`Authorization: Bearer <token>`.",
+                  lifespan=lifespan, dependencies=[Depends(single_valued_query)])
     app.state.collector = collector
     app.state.auth = auth
     app.state.config = config
@@ -171,11 +209,14 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     # --- native ---------------------------------------------------------------------------------------------------
     @app.post("/v1/events", tags=["ingest"], summary="Events of any family, answered per event")
     async def events(request: Request) -> Response:
-        """Body: a JSON array of events, one event object, or JSON lines (`Content-Encoding: gzip` accepted).
+        """Body: a JSON array of events or one event object (`application/json`), or JSON lines
+        (`application/x-ndjson`, `text/plain` or no `Content-Type`); `Content-Encoding: gzip` accepted.
         Answer: counts and, per event, `accepted` (with its `event_id`), `rejected` (reason code and JSON
         pointers; the event is kept in the quarantine) or `dropped` (opt-out, sampling)."""
         auth.check(request, "ingest")
-        lines = split_events(await read_body(request, config.max_body_bytes))
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        lines = split_events(await read_body(request, config.max_body_bytes),
+                             json_only=media == "application/json" or media.endswith("+json"))
         answers = await accept(lines)
         return json_response({**_summary(answers), "results": [a.to_json() for a in answers]})
 

@@ -47,6 +47,7 @@ INGEST_ERRORS = (400, 401, 403, 413, 415, 429, 503)
 READ_ERRORS = (400, 401, 403, 429, 503)
 
 ANY_OBJECT = {"type": "object"}
+BODY_KEY = {"description": "The token, read when no `Authorization` header is sent (then it must be a string)."}
 EVENT_ANSWER = {
     "type": "object", "required": ["index", "status"],
     "properties": {"index": {"type": "integer", "minimum": 0},
@@ -63,7 +64,8 @@ EVENTS_ANSWER = {"type": "object", "required": ["accepted", "rejected", "dropped
                  "properties": {**COUNTS, "results": {"type": "array", "items": EVENT_ANSWER}}}
 
 EVENTS_BODY = {
-    "description": "Events of any family: a JSON array (each element one event), one event object, or JSON lines. "
+    "description": "Events of any family: a JSON array (each element one event) or one event object as "
+                   "`application/json`, or JSON lines as `application/x-ndjson`. "
                    "`Content-Encoding: gzip` is accepted (every member of the stream). Each element is answered "
                    "on its own: an element that is not a valid event is answered `rejected` and quarantined.",
     "content": {"application/json": {"schema": {"anyOf": [{"type": "array", "items": {}}, ANY_OBJECT]}},
@@ -81,18 +83,18 @@ SEGMENT_MESSAGE = {"anyOf": [
     {"type": "object", "required": ["type"], "properties": {"type": {"enum": [t for t in MESSAGE_TYPES if t != "track"]}}},
 ]}
 SEGMENT_BATCH = {"type": "object", "required": ["batch"],
-                 "properties": {"batch": {"type": "array", "items": SEGMENT_MESSAGE}, "writeKey": {"type": "string"}}}
+                 "properties": {"batch": {"type": "array", "items": SEGMENT_MESSAGE}, "writeKey": BODY_KEY}}
 POSTHOG_EVENT = {"type": "object", "required": ["event"], "properties": {"event": {"type": "string", "minLength": 1}}}
 POSTHOG_BODY = {"anyOf": [
     {"type": "object", "required": ["batch"],
-     "properties": {"api_key": {"type": "string"}, "batch": {"type": "array", "items": POSTHOG_EVENT}}},
+     "properties": {"api_key": BODY_KEY, "batch": {"type": "array", "items": POSTHOG_EVENT}}},
     POSTHOG_EVENT,
     {"type": "array", "items": POSTHOG_EVENT},
 ]}
 MIXPANEL_EVENT = {"type": "object", "required": ["event"],
                   "properties": {"event": {"type": "string"}, "properties": ANY_OBJECT}}
 AMPLITUDE_BODY = {"type": "object", "required": ["events"],
-                  "properties": {"api_key": {"type": "string"}, "events": {"type": "array", "items": {
+                  "properties": {"api_key": BODY_KEY, "events": {"type": "array", "items": {
                       "type": "object", "required": ["event_type"], "properties": {"event_type": {"type": "string"}}}}}}
 SNOWPLOW_BODY = {"type": "object", "required": ["data"], "properties": {"schema": {"type": "string"}, "data": {
     "type": "array", "items": {"anyOf": [
@@ -137,7 +139,7 @@ def _routes() -> dict[tuple[str, str], dict[str, Any]]:
         ("post", "/v1/batch"): {**sdk, "body": _body(SEGMENT_BATCH), "ok": _json({"type": "object"})},
         ("post", "/com.snowplowanalytics.snowplow/tp2"): {
             **sdk, "body": _body(SNOWPLOW_BODY), "ok": {"content": {"text/plain": {"schema": {"type": "string"}}}}},
-        ("get", "/i"): {"errors": (400, 401, 403, 429, 503), "security": TOKEN,
+        ("get", "/i"): {"errors": (400, 401, 403, 429, 503), "security": TOKEN, "parameters": PIXEL_PARAMETERS,
                         "ok": {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}},
         ("post", "/api/politics/achievements/redeem"): {
             "errors": (400, 401, 403, 404, 409, 413, 415, 429, 503), "security": TOKEN, "ok": _json(ANY_OBJECT),
@@ -150,7 +152,7 @@ def _routes() -> dict[tuple[str, str], dict[str, Any]]:
             "type": {"const": "track"}, "event": {"type": "string", "minLength": 1}}} if kind == "track"
             else {"type": "object", "properties": {"type": {"const": kind}}})
         out[("post", f"/v1/{kind}")] = {**sdk, "body": _body({**message, "properties": {
-            **message["properties"], "writeKey": {"type": "string"}}}), "ok": _json({"type": "object"})}
+            **message["properties"], "writeKey": BODY_KEY}}), "ok": _json({"type": "object"})}
     for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/", "/track/"):
         out[("post", path)] = {**sdk, "body": _body(POSTHOG_BODY), "ok": _json({"type": "object"})}
     for path in ("/track", "/import", "/engage"):
@@ -162,6 +164,15 @@ def _routes() -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+PIXEL_PARAMETERS = [
+    {"name": "e", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1},
+     "description": "Snowplow event kind: `pv`, `pp`, `tr`, `ti`, …; `se` needs `se_ac`, `ue` needs `ue_px`"},
+    *({"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+      for name, text in (("se_ac", "structured event action (the event name)"), ("se_ca", "its category"),
+                         ("ue_px", "self-describing event, base64 JSON"), ("uid", "user id"),
+                         ("duid", "domain user id (when there is no user id)"), ("eid", "event id"),
+                         ("dtm", "device time, epoch milliseconds"))),
+]
 READ_PARAMETERS = {
     "type": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$"},
     "from": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]},
@@ -190,6 +201,8 @@ def describe(app: FastAPI) -> dict[str, Any]:
                 if status in HEADERS:
                     answer["headers"] = HEADERS[status]
                 responses[str(status)] = answer
+            if "parameters" in spec:
+                operation["parameters"] = spec["parameters"]
             if "body" in spec:
                 operation["requestBody"] = spec["body"]
             if spec["security"]:
@@ -197,6 +210,11 @@ def describe(app: FastAPI) -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 if path.startswith("/api/politics/") and parameter["name"] in READ_PARAMETERS:
                     parameter["schema"] = READ_PARAMETERS[parameter["name"]]
+                options = parameter.get("schema", {}).get("anyOf", [])
+                if {"type": "null"} in options:  # a query string has no null: an absent parameter is one
+                    rest = [option for option in options if option != {"type": "null"}]
+                    parameter["schema"] = {**{k: v for k, v in parameter["schema"].items() if k != "anyOf"},
+                                           **(rest[0] if len(rest) == 1 else {"anyOf": rest})}
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)

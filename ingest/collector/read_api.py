@@ -42,6 +42,8 @@ ENVELOPE = {"event_id": "eventId", "event_type": "type", "schema_version": "meta
             "sample_rate": "sampleRate"}
 HIDDEN = {"occurred_at_source", "schema_version_source"}
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000_000
+"""Highest page number (the row offset stays within a 64-bit integer)."""
 
 
 def envelope(data: Any, meta: dict[str, Any], token: Token) -> Response:
@@ -199,7 +201,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
     @app.get("/api/politics/telemetry/events", tags=tag, summary="Raw event stream (filtered)")
     async def events(request: Request, type: str | None = None, companyId: str | None = None,
                      userId: str | None = None, from_: str | None = Query(None, alias="from"),
-                     to: str | None = None, page: int = Query(1, ge=1),
+                     to: str | None = None, page: int = Query(1, ge=1, le=MAX_PAGE),
                      pageSize: int = Query(50, ge=1, le=MAX_PAGE_SIZE)) -> Response:
         token = auth.check(request, "read")
         company = company_scope(token, companyId)
