@@ -64,18 +64,20 @@ EVENTS_ANSWER = {"type": "object", "required": ["accepted", "rejected", "dropped
                  "properties": {**COUNTS, "results": {"type": "array", "items": EVENT_ANSWER}}}
 
 EVENTS_BODY = {
+    "required": True,
     "description": "Events of any family: a JSON array (each element one event) or one event object as "
                    "`application/json`, or JSON lines as `application/x-ndjson`. "
                    "`Content-Encoding: gzip` is accepted (every member of the stream). Each element is answered "
                    "on its own: an element that is not a valid event is answered `rejected` and quarantined.",
     "content": {"application/json": {"schema": {"anyOf": [{"type": "array", "items": {}}, ANY_OBJECT]}},
-                "application/x-ndjson": {"schema": {"type": "string",
+                "application/x-ndjson": {"schema": {"type": "string", "pattern": "\\S",
                                                     "description": "JSON lines: one event object a line"}}},
 }
 SEED004_EVENT = {"type": "object", "properties": {"events": {"not": {"type": "array"}}},
                  "description": "One learning event (seed 004); a batch goes to /api/v1/telemetry/batch."}
 SEED004_BATCH = {"type": "object", "required": ["batch_id", "events"],
-                 "properties": {"batch_id": {"type": "string", "minLength": 1}, "client_version": {"type": "string"},
+                 "properties": {"batch_id": {"type": "string", "minLength": 1},
+                                "client_version": {"description": "the client's version (kept, not checked)"},
                                 "events": {"type": "array", "maxItems": 1000, "items": {}}}}
 SEGMENT_MESSAGE = {"anyOf": [
     {"type": "object", "required": ["type", "event"],
@@ -92,11 +94,13 @@ POSTHOG_BODY = {"anyOf": [
     {"type": "array", "items": POSTHOG_EVENT},
 ]}
 MIXPANEL_EVENT = {"type": "object", "required": ["event"],
-                  "properties": {"event": {"type": "string"}, "properties": ANY_OBJECT}}
+                  "properties": {"event": {"type": "string"},
+                                 "properties": {"description": "the event's properties (read when an object)"}}}
 AMPLITUDE_BODY = {"type": "object", "required": ["events"],
                   "properties": {"api_key": BODY_KEY, "events": {"type": "array", "items": {
                       "type": "object", "required": ["event_type"], "properties": {"event_type": {"type": "string"}}}}}}
-SNOWPLOW_BODY = {"type": "object", "required": ["data"], "properties": {"schema": {"type": "string"}, "data": {
+SNOWPLOW_BODY = {"type": "object", "required": ["data"], "properties": {"schema": {
+    "description": "the payload_data schema URI (not read)"}, "data": {
     "type": "array", "items": {"anyOf": [
         {"type": "object", "required": ["e", "se_ac"],
          "properties": {"e": {"const": "se"}, "se_ac": {"type": "string", "minLength": 1}}},
@@ -147,12 +151,14 @@ def _routes() -> dict[tuple[str, str], dict[str, Any]]:
                            "properties": {"achievementId": {"type": "string"},
                                           "userId": {"type": "string", "minLength": 1}}})},
     }
-    for kind in MESSAGE_TYPES:
-        message = ({"type": "object", "required": ["event"], "properties": {
-            "type": {"const": "track"}, "event": {"type": "string", "minLength": 1}}} if kind == "track"
-            else {"type": "object", "properties": {"type": {"const": kind}}})
-        out[("post", f"/v1/{kind}")] = {**sdk, "body": _body({**message, "properties": {
-            **message["properties"], "writeKey": BODY_KEY}}), "ok": _json({"type": "object"})}
+    for kind in MESSAGE_TYPES:  # the path's type is the default; a message may name another
+        track = {"type": "object", "required": ["event"] if kind == "track" else ["type", "event"],
+                 "properties": {"type": {"const": "track"}, "event": {"type": "string", "minLength": 1},
+                                "writeKey": BODY_KEY}}
+        other = {"type": "object", "required": [] if kind != "track" else ["type"],
+                 "properties": {"type": {"enum": [t for t in MESSAGE_TYPES if t != "track"]}, "writeKey": BODY_KEY}}
+        out[("post", f"/v1/{kind}")] = {**sdk, "body": _body({"anyOf": [track, other]}),
+                                        "ok": _json({"type": "object"})}
     for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/", "/track/"):
         out[("post", path)] = {**sdk, "body": _body(POSTHOG_BODY), "ok": _json({"type": "object"})}
     for path in ("/track", "/import", "/engage"):
