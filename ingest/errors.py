@@ -141,6 +141,23 @@ class MissingInput(UsageError):
         return f"{self.what} does not exist: {self.hint}"
 
 
+@dataclass
+class InputsRefused(UsageError):
+    """Some inputs of a run could not be ingested (unreadable, not a regular file, unreadable folder, changed
+    while read); every other input was ingested. Raised at the end of the run.
+
+    Attributes:
+        refused: ``(path, why)`` for each input left out.
+    """
+
+    refused: list[tuple[str, str]]
+
+    def __str__(self) -> str:
+        shown = "; ".join(f"{path}: {why}" for path, why in self.refused[:3])
+        more = f"; and {len(self.refused) - 3} more" if len(self.refused) > 3 else ""
+        return f"{len(self.refused)} input(s) not ingested (every other input was): {shown}{more}"
+
+
 # --- data ------------------------------------------------------------------------------------------------------
 @dataclass
 class SourceFileError(DataError):
@@ -256,6 +273,23 @@ class DownloadFailed(TransientError):
 
     def __str__(self) -> str:
         return f"cannot fetch {self.what}: {self.detail}"
+
+
+@dataclass
+class LakeWriteFailed(TransientError):
+    """Writing a batch into the lake failed (a full disk, an I/O error); the batch was not committed, nothing of
+    it is visible and the next run redoes it.
+
+    Attributes:
+        path: the file or folder being written.
+        message: what the operating system said.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"cannot write to the lake ({self.path}): {self.message}; the batch was not committed, run again once fixed"
 
 
 # --- the HTTP collector ----------------------------------------------------------------------------------------

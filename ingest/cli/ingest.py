@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import RejectedInput
+from ..errors import InputsRefused, RejectedInput
 from ..pipeline.batch import DEFAULT_MAX_LINE_BYTES, ROWS_PER_FILE
 from ..pipeline.service import batch_summary, ingest_files, ingest_settings, input_files
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
@@ -42,6 +42,8 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
     Each file is one batch: valid events land as Parquet under lake/events/event_type=…/event_date=…,
     rejected lines go to lake/quarantine with a reason, duplicates (by event_id) are dropped, and a ledger row
     records read = landed + quarantined + duplicates + dropped. A file already in the ledger is skipped.
+    A file that cannot be read, a FIFO, socket or device, or a folder that cannot be listed is reported and
+    left out; the rest is ingested and the run exits 2. A file growing meanwhile is read as it was when opened.
     """
     from tqdm import tqdm
 
@@ -59,7 +61,8 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
         if strict and (report.quarantined or report.damaged):
             raise RejectedInput(report.quarantined, len(report.damaged))
         return
-    files = input_files(paths)
+    refused: list[tuple[str, str]] = []
+    files = input_files(paths, refused)
     settings = ingest_settings(data_dir, registry, keys, parse_as_of(as_of), backfill=backfill,
                                max_line_bytes=max_line_bytes)
     bar = tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, desc="ingest",
@@ -82,14 +85,22 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
         if result.damage:
             say(f"warning: {result.source_file}: {result.damage}: {result.damage_message}")
 
+    def on_refused(path: str, why: str) -> None:
+        say(f"refused {path}: {why}")
+
+    for path, why in refused:
+        on_refused(path, why)
     try:
         if workers is None:
             workers = min(os.cpu_count() or 1, 4) if reference else 1
         report = ingest_files(files, settings, data_dir, registry=registry, workers=workers,
                               rows_per_file=rows_per_file, progress=progress, on_batch=on_batch,
-                              columnar=not reference)
+                              columnar=not reference, keep_going=True, on_refused=on_refused)
     finally:
         bar.close()
+    report.refused[:0] = refused
     click.echo(report.summary())
+    if report.refused:
+        raise InputsRefused(report.refused)
     if strict and (report.quarantined or report.damaged):
         raise RejectedInput(report.quarantined, len(report.damaged))

@@ -8,10 +8,11 @@ user unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import errno
 
 import click
 
-from ..errors import EXIT_INTERNAL, TelemetryError
+from ..errors import EXIT_INTERNAL, EXIT_TRANSIENT, TelemetryError
 from .demo import demo
 from .generate import generate_command
 from .importers import import_
@@ -24,6 +25,10 @@ from .schemas import schemas
 from .serve import serve
 from .tokens import tokens
 from .warehouse import dbt, publish
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""Errors of a full disk or quota: transient wherever they arise (exit 3)."""
 
 
 class TelemetryGroup(click.Group):
@@ -43,6 +48,11 @@ class TelemetryGroup(click.Group):
         except Exception as error:  # a bug: say so in one line; --debug shows where
             if ctx.params.get("debug"):
                 raise
+            if isinstance(error, OSError) and error.errno in DISK_FULL:  # the environment, not a bug
+                where = f" ({error.filename})" if error.filename else ""
+                click.echo(f"error: {error.strerror or error}{where} (it may succeed if retried once space is freed)",
+                           err=True)
+                ctx.exit(EXIT_TRANSIENT)
             click.echo(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)",
                        err=True)
             ctx.exit(EXIT_INTERNAL)
@@ -55,7 +65,7 @@ def main(debug: bool) -> None:
     """Game-telemetry warehouse: registry, ingest to the Parquet lake, dbt warehouse, readers.
 
     Exit codes: 0 ok; 1 data rejected (--strict) or a failed check; 2 usage or configuration error;
-    3 transient error (a lock or a download: retry); 70 internal error.
+    3 transient error (a lock, a download, a full disk: retry); 70 internal error.
     """
 
 

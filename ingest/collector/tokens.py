@@ -3,9 +3,11 @@
 Tokens live in a JSON file outside the repository (``TELEMETRY_TOKENS_FILE``), stored only as SHA-256 digests:
 ``{"tokens": [{"name": "game-client", "sha256": "…", "scopes": ["ingest"], "tier": "viewer",
 "company": null, "created_at": "…"}]}``. A presented token is hashed and compared with every stored digest in
-constant time. Scopes: ``ingest`` (send events) and ``read`` (the read API). Tiers (seed 003): ``engineer``
-sees every column, ``analyst`` sees hashed ids but not raw-id-derived or free-text columns, ``viewer`` sees
-aggregates and event metadata only. A token bound to a company sees only that company's rows.
+constant time. Scopes: ``ingest`` (send events) and ``read`` (the read API). Tiers (seed 003) decide what read
+answers show of each identifier and which identifier filters a token may use (``read_api.TIER_VIEWS``,
+``read_api.TIER_FILTERS``, ``docs/read-api.md``): ``engineer`` sees every column, ``analyst`` player keys and
+hashed company ids but no session or lineage columns, ``viewer`` no player, session or company identifier. A token
+bound to a company sees only that company's rows.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ What stays true:
   atomic ``renameat2(RENAME_EXCHANGE)`` (Linux). Where the kernel lacks it, the merged file is renamed in and
   the merged-away files are removed right after (a reader may then briefly see both).
 - **Exactly once.** Compaction holds the lake's maintenance lock exclusively, so no batch is writing while it
-  runs, and it never merges a file of a batch without a ledger row (an interrupted batch is cleaned up and
-  redone by its next run; merging its files would hide them from that cleanup). Rows keep their ``batch_id``
+  runs; taking it publishes or removes what interrupted batches left pending (docs/lake.md, "Batch commit"),
+  and a file under ``events/`` whose batch has no ledger row is never merged. Rows keep their ``batch_id``
   and every column, so deduplication, the ledger's counts, erasure and the dbt sources see the same rows.
 - **Crash safety.** A killed run leaves only its staging folders under ``lake/_compaction/`` (outside the
   events tree, so no reader's glob sees them), removed by the next run.

@@ -3,8 +3,9 @@
 Contract (DESIGN §3–6, docs/lake.md): for every batch
 ``records_read = landed + quarantined + duplicates + dropped`` (a record is a line, or one event of a batch
 envelope), recorded in the ledger and returned. A file
-whose sha256 is already in the ledger is skipped; files left by an interrupted run of the same batch are
-removed before it is redone, and the ledger row is written last.
+whose sha256 is already in the ledger is skipped. A batch writes under ``lake/_pending/``, commits by
+renaming its ledger row into ``_ledger/`` and then publishes its files (docs/lake.md, "Batch commit"): readers
+never see a batch without its ledger row, and a re-run lands every event exactly once.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..errors import InputError, RegistryError, Rejection
+from ..errors import InputError, LakeWriteFailed, RegistryError, Rejection
 from ..privacy.keys import IdentityHasher, Keyring
 from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import Lake, LedgerEntry, PartitionCount
 from ..privacy.quarantine_crypto import QuarantineCipher
 from ..registry.sampling import TypeRule, sampled_in, sampling_rules
-from .dedup import SeenIds, digests
-from .reader import Line, LineReader
+from .dedup import LandedIds, SeenIds, digests
+from .reader import Line, LineReader, open_input, read_extent
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")
@@ -114,11 +115,17 @@ class BatchResult:
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
-    """(hex sha256, size in bytes) of a file. Raises InputError when unreadable."""
+    """(hex sha256, size in bytes) of a regular file as it was when opened (bytes appended meanwhile are not
+    covered).
+
+    Raises:
+        InputError: the file cannot be read, or is not a regular file (a FIFO, socket or device).
+    """
     digest, size = hashlib.sha256(), 0
+    handle, extent = open_input(path)
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
+        with handle:
+            for chunk in read_extent(handle, extent):
                 digest.update(chunk)
                 size += len(chunk)
     except OSError as error:
@@ -601,6 +608,7 @@ class BatchIngest:
         self.workers = max(1, workers)
         self.progress = progress
         self.rows_per_file = rows_per_file
+        self.landed_ids = LandedIds(lake)
         self._local = LineProcessor(registry, settings)
         self._pool = None
         self._columnar = None
@@ -654,26 +662,42 @@ class BatchIngest:
             yield pending.popleft().get()
 
     def run(self, path: Path) -> BatchResult:
-        """Ingest ``path`` as one batch and return its accounting.
+        """Ingest ``path`` as one batch and return its accounting; only the bytes the file held when it was
+        opened are read (its sha256, byte count and lines describe the same extent).
 
         Raises:
-            InputError: the file cannot be read at all.
+            InputError: the file cannot be read, is not a regular file, or was rewritten while being read
+                (nothing of it lands).
+            LakeWriteFailed: writing the lake failed (a full disk); nothing of the batch is visible.
         """
         path = Path(path)
         sha, size = file_sha256(path)
         batch_id = sha[:16]
         with self.lake.batch_lock(batch_id):
-            if self.lake.ledger_entry(batch_id) is not None:
+            if self.lake.settle(batch_id):  # committed (by an earlier run, perhaps not yet published)
                 return BatchResult(batch_id, str(path), sha, skipped=True)
-            writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha), rows_per_file=self.rows_per_file,
-                                 rate_rules=rate_rules(self.registry))
-            reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20))
-            for outcome in self._outcomes(reader, batch_id, str(path)):
-                writer.add(outcome)
-                if self.progress is not None:
-                    self.progress(reader.bytes_consumed)
-            writer.result.damage, writer.result.damage_message = reader.damage, reader.damage_message
-            return writer.finish(source_bytes=size, as_of=self._local.received_at, backfill=self.settings.backfill)
+            try:
+                writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha),
+                                     rows_per_file=self.rows_per_file, rate_rules=rate_rules(self.registry),
+                                     landed_ids=self.landed_ids)
+                reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20), size=size)
+                for outcome in self._outcomes(reader, batch_id, str(path)):
+                    writer.add(outcome)
+                    if self.progress is not None:
+                        self.progress(reader.bytes_consumed)
+                if not reader.read_failed and (reader.bytes_consumed, reader.sha256) != (size, sha):
+                    raise InputError(str(path), "it changed while it was read (rewritten, not appended to): "
+                                                "nothing of it landed; ingest it again once it is complete")
+                writer.result.damage, writer.result.damage_message = reader.damage, reader.damage_message
+                result = writer.finish(source_bytes=size, as_of=self._local.received_at,
+                                       backfill=self.settings.backfill)
+            except BaseException:
+                self.landed_ids.forget()
+                if not (self.lake.ledger / f"{batch_id}.parquet").exists():
+                    self.lake.discard(batch_id)
+                raise
+            self.landed_ids.end_batch()
+            return result
 
 
 def _server_filled(rows: pa.RecordBatch) -> int:
@@ -694,12 +718,18 @@ class BatchWriter:
     """Merges chunk outcomes of one batch in order: dedup by event id, buffered Parquet writes, quarantine,
     and the ledger row last (DESIGN §4).
 
-    Creating a writer removes every file an interrupted earlier run of the same batch left behind, so a
-    re-run lands each event exactly once.
+    Files are written as pending files (:meth:`Lake.pending_path`) and published by
+    :meth:`finish` after the ledger row. Creating a writer removes what an interrupted, uncommitted earlier run
+    of the same batch left there, so a re-run lands each event exactly once. Write failures raise
+    :class:`~ingest.errors.LakeWriteFailed`.
+
+    Args:
+        landed_ids: the run's cache of landed event ids (default: a fresh one, reading touched partitions).
     """
 
     def __init__(self, lake: Lake, result: BatchResult, *, write_quarantine: bool = True,
-                 rows_per_file: int = ROWS_PER_FILE, rate_rules: dict[str, dict[str, Any]] | None = None):
+                 rows_per_file: int = ROWS_PER_FILE, rate_rules: dict[str, dict[str, Any]] | None = None,
+                 landed_ids: LandedIds | None = None):
         self.lake = lake
         self.result = result
         self.rows_per_file = rows_per_file
@@ -713,21 +743,30 @@ class BatchWriter:
         self.quarantine_part = 0
         self._rate_rules: dict[str, dict[str, Any]] = dict(rate_rules or {})
         self._rate_times: dict[tuple[str, str], list[int]] = {}
-        for leftover in lake.batch_files(result.batch_id):
-            leftover.unlink()
+        self.landed_ids = landed_ids if landed_ids is not None else LandedIds(lake)
+        lake.discard(result.batch_id)
+
 
     def _flush(self, key: tuple[str, str]) -> None:
         if self.buffers[key]:
             table = pa.Table.from_batches(self.buffers[key])
             name = f"{self.result.batch_id}-{self.parts[key]:04d}.parquet"
-            write_parquet_atomic(table, self.lake.partition_dir(*key) / name)
+            target = self.lake.pending_path(self.result.batch_id, self.lake.partition_dir(*key) / name)
+            try:
+                write_parquet_atomic(table, target)
+            except OSError as error:
+                raise LakeWriteFailed(str(target), error.strerror or str(error)) from error
             self.parts[key] += 1
         self.buffers[key] = []
         self.buffered[key] = 0
 
     def _flush_quarantine(self) -> None:
         if self.quarantine and self.write_quarantine:
-            self.lake.write_quarantine(self.result.batch_id, self.quarantine_part, self.quarantine)
+            try:
+                self.lake.write_quarantine(self.result.batch_id, self.quarantine_part, self.quarantine)
+            except OSError as error:
+                raise LakeWriteFailed(str(self.lake.pending),
+                                      error.strerror or str(error)) from error
             self.quarantine_part += 1
         self.quarantine = []
 
@@ -747,7 +786,7 @@ class BatchWriter:
         for key, (ids, batch) in outcome.landed.items():
             known = self.seen.get(key)
             if known is None:
-                known = self.seen[key] = SeenIds(self.lake.existing_event_ids(*key))
+                known = self.seen[key] = self.landed_ids.partition(key)
             candidates = outcome.rate_limited.get(key)
             keep = []
             duplicates = 0
@@ -802,12 +841,17 @@ class BatchWriter:
         return True
 
     def finish(self, *, source_bytes: int, as_of: datetime, backfill: bool, kind: str = "ingest") -> BatchResult:
-        """Write what is buffered, then the ledger row (last)."""
+        """Write what is buffered, then commit: the ledger row, then publish the files (docs/lake.md).
+
+        Raises:
+            LakeWriteFailed: a write or rename failed (before the ledger row: nothing is visible; after it: the
+                next run publishes the rest).
+        """
         for key in list(self.buffers):
             self._flush(key)
         self._flush_quarantine()
         result = self.result
-        self.lake.write_ledger(LedgerEntry(
+        entry = LedgerEntry(
             batch_id=result.batch_id, kind=kind, source_file=result.source_file, source_sha256=result.source_sha256,
             source_bytes=source_bytes, as_of=as_of.replace(tzinfo=None), started_at=self.started.replace(tzinfo=None),
             finished_at=datetime.now(timezone.utc).replace(tzinfo=None), backfill=backfill,
@@ -815,5 +859,10 @@ class BatchWriter:
             quarantined=result.quarantined, duplicates=result.duplicates, dropped=result.dropped,
             server_filled=result.server_filled,
             partitions=tuple(PartitionCount(t, date.fromisoformat(d), n, dup)
-                             for (t, d), (n, dup) in sorted(result.partitions.items()))))
+                             for (t, d), (n, dup) in sorted(result.partitions.items())))
+        try:
+            published = self.lake.commit(entry)
+        except OSError as error:
+            raise LakeWriteFailed(str(self.lake.root), error.strerror or str(error)) from error
+        self.landed_ids.published(p for p in published if self.lake.events in p.parents)
         return result

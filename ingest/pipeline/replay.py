@@ -63,48 +63,49 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
         return ReplayResult(None, 0, 0)
     basis = "\n".join(f"{row['batch_id']}:{row['line_number']}:{row['record_index']}" for _, _, row in selected)
     batch_id = "replay-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
-    writer = BatchWriter(lake, BatchResult(batch_id, "quarantine-replay", hashlib.sha256(basis.encode()).hexdigest()),
-                         write_quarantine=False, rate_rules=rate_rules(registry))
-    cipher = QuarantineCipher(settings.keyring())
-    by_clock: dict[datetime, list[tuple[Path, int, dict]]] = defaultdict(list)
-    for item in selected:
-        by_clock[item[2]["received_at"]].append(item)
-    still: dict[tuple[Path, int], dict] = {}
-    for received_at, items in sorted(by_clock.items()):
-        clock = received_at.replace(tzinfo=timezone.utc)
-        processor = LineProcessor(registry, replace(settings, as_of=clock))
-        for path, index, row in items:
-            raw = open_raw(cipher, row)
-            line = Line(row["line_number"], raw, len(raw))
-            outcome: ChunkOutcome = processor.process_chunk([line], row["batch_id"], row["source_file"])
-            if outcome.quarantine:
-                # still rejected: keep the original row, with today's reason and errors
-                fresh = outcome.quarantine[0]
-                still[(path, index)] = {**row, "reason": fresh["reason"], "errors": fresh["errors"],
-                                        "errors_sealed": fresh["errors_sealed"], "raw_key_id": fresh["raw_key_id"],
-                                        "raw_bytes": fresh["raw_bytes"],
-                                        "event_type": fresh["event_type"], "schema_id": fresh["schema_id"],
-                                        "event_date": fresh["event_date"]}
-                outcome = ChunkOutcome({}, [dict(fresh)], outcome.dropped, 1, 1)
+    with lake.batch_lock(batch_id):  # its pending files are not another run's to settle
+        writer = BatchWriter(lake, BatchResult(batch_id, "quarantine-replay", hashlib.sha256(basis.encode()).hexdigest()),
+                             write_quarantine=False, rate_rules=rate_rules(registry))
+        cipher = QuarantineCipher(settings.keyring())
+        by_clock: dict[datetime, list[tuple[Path, int, dict]]] = defaultdict(list)
+        for item in selected:
+            by_clock[item[2]["received_at"]].append(item)
+        still: dict[tuple[Path, int], dict] = {}
+        for received_at, items in sorted(by_clock.items()):
+            clock = received_at.replace(tzinfo=timezone.utc)
+            processor = LineProcessor(registry, replace(settings, as_of=clock))
+            for path, index, row in items:
+                raw = open_raw(cipher, row)
+                line = Line(row["line_number"], raw, len(raw))
+                outcome: ChunkOutcome = processor.process_chunk([line], row["batch_id"], row["source_file"])
+                if outcome.quarantine:
+                    # still rejected: keep the original row, with today's reason and errors
+                    fresh = outcome.quarantine[0]
+                    still[(path, index)] = {**row, "reason": fresh["reason"], "errors": fresh["errors"],
+                                            "errors_sealed": fresh["errors_sealed"], "raw_key_id": fresh["raw_key_id"],
+                                            "raw_bytes": fresh["raw_bytes"],
+                                            "event_type": fresh["event_type"], "schema_id": fresh["schema_id"],
+                                            "event_date": fresh["event_date"]}
+                    outcome = ChunkOutcome({}, [dict(fresh)], outcome.dropped, 1, 1)
+                else:
+                    outcome.landed = {key: (ids, _rebatch(batch, batch_id)) for key, (ids, batch) in outcome.landed.items()}
+                writer.add(outcome)
+        result = writer.finish(source_bytes=0, as_of=datetime.now(timezone.utc).replace(tzinfo=None),
+                               backfill=settings.backfill, kind="replay")
+        # only now, with the replayed events and the ledger row written, shrink the quarantine
+        rewritten = 0
+        chosen = {(path, index) for path, index, _ in selected}
+        for path, rows in tables.items():
+            if not any((path, i) in chosen for i in range(len(rows))):
+                continue
+            kept = [still.get((path, i), row) for i, row in enumerate(rows) if (path, i) not in chosen or (path, i) in still]
+            if kept == rows:
+                continue
+            if kept:
+                write_parquet_atomic(pa.Table.from_pylist(kept, schema=QUARANTINE_SCHEMA), path)
             else:
-                outcome.landed = {key: (ids, _rebatch(batch, batch_id)) for key, (ids, batch) in outcome.landed.items()}
-            writer.add(outcome)
-    result = writer.finish(source_bytes=0, as_of=datetime.now(timezone.utc).replace(tzinfo=None),
-                           backfill=settings.backfill, kind="replay")
-    # only now, with the replayed events and the ledger row written, shrink the quarantine
-    rewritten = 0
-    chosen = {(path, index) for path, index, _ in selected}
-    for path, rows in tables.items():
-        if not any((path, i) in chosen for i in range(len(rows))):
-            continue
-        kept = [still.get((path, i), row) for i, row in enumerate(rows) if (path, i) not in chosen or (path, i) in still]
-        if kept == rows:
-            continue
-        if kept:
-            write_parquet_atomic(pa.Table.from_pylist(kept, schema=QUARANTINE_SCHEMA), path)
-        else:
-            path.unlink()
-        rewritten += 1
+                path.unlink()
+            rewritten += 1
     return ReplayResult(result, len(selected), rewritten)
 
 

@@ -6,16 +6,19 @@ accounting line people read is formatted in one place, :func:`accounting`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..errors import InputError
 from ..lake.layout import Lake
 from ..privacy.keys import Keyring
 from ..privacy.opt_out import opted_out_keys
 from ..registry.schema import Registry
 from .batch import ROWS_PER_FILE, BatchIngest, BatchResult, IngestSettings
+from .reader import not_regular
 
 INPUT_SUFFIXES = (".jsonl", ".jsonl.gz")
 
@@ -44,10 +47,13 @@ class IngestReport:
     Attributes:
         batches: one result per input file (skipped files included, with ``skipped`` set).
         lake_root: the lake the batches landed in.
+        refused: ``(path, why)`` of each input left out (with ``keep_going``): unreadable, not a regular
+            file, changed while read.
     """
 
     batches: list[BatchResult] = field(default_factory=list)
     lake_root: Path | None = None
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     def _total(self, name: str) -> int:
         return sum(getattr(b, name) for b in self.batches if not b.skipped)
@@ -84,27 +90,55 @@ class IngestReport:
     def summary(self) -> str:
         """``total: read N = landed … (F file(s), S skipped); lake: …``."""
         skipped = sum(b.skipped for b in self.batches)
+        refused = f", {len(self.refused)} refused" if self.refused else ""
         return (f"total: {accounting(self.records_read, self.landed, self.quarantined, self.duplicates, self.dropped)}"
-                f" ({len(self.batches)} file(s){f', {skipped} skipped' if skipped else ''})"
+                f" ({len(self.batches)} file(s){f', {skipped} skipped' if skipped else ''}{refused})"
                 + (f"; lake: {self.lake_root}" if self.lake_root else ""))
 
 
-def input_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders into their ``.jsonl``/``.jsonl.gz`` files (sorted); files are taken as given.
+def input_files(paths: Iterable[Path], refused: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Expand folders into their ``.jsonl``/``.jsonl.gz`` regular files (sorted); files are taken as given.
+
+    Args:
+        refused: when given, what cannot be ingested is appended here as ``(path, why)`` and left out: a
+            folder that cannot be listed, an input-named entry that is not a regular file (FIFO, socket,
+            device) or cannot be examined. When None, the first such problem raises.
 
     Raises:
-        InputError: a path does not exist.
+        InputError: a path does not exist (always), or a problem above when ``refused`` is None.
     """
-    from ..errors import InputError
-
+    problems: list[tuple[str, str]] = []
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(INPUT_SUFFIXES))
+            found: list[Path] = []
+
+            def unlisted(error: OSError) -> None:
+                problems.append((str(error.filename or path), f"cannot list this folder: {error.strerror or error}"))
+
+            for folder, _, names in os.walk(path, onerror=unlisted):
+                for name in names:
+                    if not name.endswith(INPUT_SUFFIXES):
+                        continue
+                    entry = Path(folder) / name
+                    try:
+                        kind = not_regular(entry.stat().st_mode)
+                    except OSError as error:
+                        problems.append((str(entry), error.strerror or str(error)))
+                        continue
+                    if kind is None:
+                        found.append(entry)
+                    else:
+                        problems.append((str(entry), f"{kind}, not a regular file"))
+            files += sorted(found)
         elif path.exists():
-            files.append(path)
+            files.append(path)  # checked when opened (a named FIFO is refused then, without blocking)
         else:
             raise InputError(str(path), "no such file or folder")
+    if problems and refused is None:
+        raise InputError(*problems[0])
+    if refused is not None:
+        refused += problems
     return files
 
 
@@ -119,7 +153,8 @@ def ingest_settings(data_dir: Path, registry: Registry, keyring: Keyring, as_of:
 def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path, *,
                  registry: Registry | None = None, workers: int = 1, rows_per_file: int = ROWS_PER_FILE,
                  as_of: Callable[[Path], datetime] | None = None, progress: Callable[[int], None] | None = None,
-                 on_batch: Callable[[BatchResult], None] | None = None, columnar: bool = True) -> IngestReport:
+                 on_batch: Callable[[BatchResult], None] | None = None, columnar: bool = True,
+                 keep_going: bool = False, on_refused: Callable[[str, str], None] | None = None) -> IngestReport:
     """Ingest each file as one batch into ``<data_dir>/lake`` (DESIGN §3–6).
 
     Args:
@@ -135,17 +170,22 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
         columnar: the columnar path (default; DESIGN §16) — events it proves identical are validated and
             normalised in DuckDB, the rest take the row path. False = the row path alone (the reference,
             on ``workers`` processes).
+        keep_going: a file that cannot be ingested (unreadable, not a regular file, rewritten while read) is
+            recorded in ``report.refused`` and the run goes on; False = the error is raised.
+        on_refused: called with ``(path, why)`` for each file refused with ``keep_going``.
 
     Returns:
         The report; ``report.balanced`` always holds.
 
     Raises:
-        InputError: a file cannot be read at all.
+        InputError: a file cannot be read at all (unless ``keep_going``).
+        LakeWriteFailed: the lake cannot be written (a full disk); the batch being written is not visible.
         RegistryError: the registry is unusable.
     """
     registry = registry or Registry.load(settings.schemas_root)
     lake = Lake(Path(data_dir) / "lake")
     lake.ensure_layout(registry)
+    lake.recover()  # batches an interrupted run left: publish the committed ones, remove the rest
     report = IngestReport(lake_root=lake.root)
     runner: BatchIngest | None = None
     try:
@@ -156,7 +196,15 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
                 file_settings = settings if as_of is None else replace(settings, as_of=as_of(Path(path)))
                 runner = BatchIngest(registry, lake, file_settings, workers=workers, progress=progress,
                                      rows_per_file=rows_per_file, columnar=columnar)
-            result = runner.run(Path(path))
+            try:
+                result = runner.run(Path(path))
+            except InputError as error:
+                if not keep_going:
+                    raise
+                report.refused.append((error.path, error.message))
+                if on_refused is not None:
+                    on_refused(error.path, error.message)
+                continue
             report.batches.append(result)
             if on_batch is not None:
                 on_batch(result)

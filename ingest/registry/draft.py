@@ -61,7 +61,8 @@ def draft_schema(registry: Registry, event_type: str, samples: list[dict[str, An
 
     Fields present in every sample are required; the family's type field becomes a constant and its version
     field the constant ``1.0`` (required, as in every registry schema; the server fills it when the family says
-    so). The annotation is copied from the family's first schema: review its envelope and personal fields.
+    so). The annotation is copied from the family's first schema: review its envelope and personal fields (and
+    the identifier kinds kept for the fields the samples share with it).
 
     Raises:
         RegistryError: no samples, or no family for them.
@@ -90,6 +91,8 @@ def draft_schema(registry: Registry, event_type: str, samples: list[dict[str, An
     annotation.update({"family": family.name, "event_type": event_type, "version": FIRST_VERSION, "personal": {}})
     for key in ("references", "sample_rate_note", "category"):
         annotation.pop(key, None)
+    annotation["identifiers"] = {pointer: kind for pointer, kind in annotation.get("identifiers", {}).items()
+                                 if pointer[1:] in properties and kind not in ("player", "session")}
     annotation["sample_rate"] = 1.0
     document = {
         "$schema": DRAFT_2020_12,

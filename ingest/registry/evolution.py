@@ -14,6 +14,11 @@ are ignored when comparing versions, so declaring them in place is allowed (``st
 added in the new version, and a ``drop`` that becomes ``hash_each``/``hash``/``length`` (a new hashed column, the
 wire contract unchanged), keep a change minor. The classification compares the two documents and also validates every example
 of the previous version against the new one: a minor version must accept all old events.
+
+**Identifier kinds only steer reads.** ``x-telemetry.identifiers`` changes neither what is accepted nor what lands
+(it decides what each read tier is shown, ``docs/read-api.md``), so it is left out of every comparison and may
+be declared on a published version in place (``identifiers``) — but a field once declared an identifier stays
+one: dropping or weakening its kind in place is refused, as it would show it to more readers.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from ..errors import ConfigError
 from .schema import STORAGE_LIMITS, Registry, version_key
 
 COSMETIC = {"description", "title", "examples", "$comment"}
+READ_ONLY_ANNOTATIONS = ("identifiers",)  # x-telemetry keys that change what readers see, not what lands
+IDENTIFIER_STRENGTH = {"content": 0, "company": 1, "session": 2, "player": 2}  # how much each kind hides
 WIDENING_ACTIONS = {"hash", "hash_each", "length"}  # what a dropped field may become in a minor version
 
 
@@ -67,12 +74,32 @@ def _without_identity(document: dict[str, Any]) -> dict[str, Any]:
     stripped.pop("$id", None)
     note = dict(stripped.get("x-telemetry", {}))
     note.pop("version", None)
+    for key in READ_ONLY_ANNOTATIONS:
+        note.pop(key, None)
     stripped["x-telemetry"] = note
     for name in ("schema_version", "metaVersion", "v"):  # the version's own const may move with the version
         prop = stripped.get("properties", {}).get(name)
         if isinstance(prop, dict) and "const" in prop:
             stripped["properties"][name] = {k: v for k, v in prop.items() if k != "const"}
     return stripped
+
+
+def _without_read_annotations(document: dict[str, Any]) -> dict[str, Any]:
+    note = {k: v for k, v in document.get("x-telemetry", {}).items() if k not in READ_ONLY_ANNOTATIONS}
+    return {**document, "x-telemetry": note}
+
+
+def weakened_identifiers(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Identifier annotations of ``previous`` that ``current`` drops or gives a kind that hides less."""
+    old = previous.get("x-telemetry", {}).get("identifiers", {})
+    new = current.get("x-telemetry", {}).get("identifiers", {})
+    out = []
+    for pointer, kind in sorted(old.items()):
+        now = new.get(pointer)
+        if now is None or IDENTIFIER_STRENGTH.get(now, 0) < IDENTIFIER_STRENGTH.get(kind, 0) \
+                or (now != kind and IDENTIFIER_STRENGTH.get(now) == IDENTIFIER_STRENGTH.get(kind)):
+            out.append(f"{pointer}: {kind} → {now or 'not an identifier'}")
+    return out
 
 
 def classify(previous: dict[str, Any], current: dict[str, Any]) -> tuple[str, list[str]]:
@@ -128,7 +155,7 @@ class Finding:
     """One changed schema: what changed and whether its version bump is right."""
 
     path: str
-    kind: str  # new-type | minor | major | edited-in-place | removed | cosmetic | storage-bounds
+    kind: str  # new-type | minor | major | edited-in-place | removed | cosmetic | storage-bounds | identifiers
     ok: bool
     message: str
 
@@ -175,6 +202,12 @@ def check_evolution(registry: Registry, revision: str) -> list[Finding]:
                 continue
             if _strip(before[rel]) == _strip(schema.document):
                 findings.append(Finding(rel, "cosmetic", True, "descriptions/examples only"))
+            elif _strip(_without_read_annotations(before[rel])) == _strip(_without_read_annotations(schema.document)):
+                weakened = weakened_identifiers(before[rel], schema.document)
+                findings.append(Finding(rel, "identifiers", not weakened,
+                                        "declares identifier kinds (what readers are shown; nothing lands differently)"
+                                        if not weakened else "an identifier annotation was weakened in place: "
+                                        + "; ".join(weakened)))
             elif _strip(_without_storage_bounds(before[rel])) == _strip(_without_storage_bounds(schema.document)):
                 findings.append(Finding(rel, "storage-bounds", True,
                                         "declares bounds equal to its column types' storage limits (no semantic change)"))

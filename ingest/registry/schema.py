@@ -10,12 +10,14 @@ carries the annotation keyword ``x-telemetry`` (DESIGN §1):
      "envelope": {"occurred_at": {"field": "/timestamp_ms", "unit": "epoch_ms"},
                   "event_id": "/event_id", "player_id": "/user_id", "session_id": "/session_id",
                   "event_id_from": ["/user_id", "/seq"]},
-     "personal": {"/message": "length"}, "sample_rate": 1.0}
+     "personal": {"/message": "length"}, "identifiers": {"/item_id": "content"}, "sample_rate": 1.0}
 
 ``envelope`` maps wire fields (JSON pointers) onto the lake envelope (``docs/lake.md``); ``personal`` marks
 fields that are hashed (``hash``), dropped (``drop``) or reduced to their length (``length``); player and
-session ids are always hashed. ``event_id_from`` (optional) lists the fields a missing event id is derived
-from (seed 002: player, client_guid, seq); otherwise the whole canonical event is used.
+session ids are always hashed. ``identifiers`` names what an id-like field identifies (:data:`IDENTIFIER_KINDS`),
+which decides what each read tier sees of it (``docs/read-api.md``). ``event_id_from`` (optional) lists the
+fields a missing event id is derived from (seed 002: player, client_guid, seq); otherwise the whole canonical
+event is used.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ ANNOTATION = "x-telemetry"
 TIME_UNITS = ("epoch_ms", "epoch_s", "iso8601")
 PERSONAL_ACTIONS = ("hash", "hash_each", "drop", "length")
 SERVER_FILL_SOURCES = ("received_at", "default_version")
+IDENTIFIER_KINDS = ("player", "session", "company", "content")
+"""What an id-like field identifies (``x-telemetry.identifiers``): a person (``player``: never lands raw, so its
+``personal`` action must be ``hash``, ``hash_each`` or ``drop``), a session, an organisation (``company``), or
+game content such as a bill or a poll (``content``). The envelope's player and session ids are ``player`` and
+``session`` without saying so; a ``hash``/``hash_each`` field with no kind is a ``player`` identifier."""
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FLOAT64_MAX = 1.7976931348623157e308
 STORAGE_LIMITS = {"integer": (INT64_MIN, INT64_MAX), "number": (-FLOAT64_MAX, FLOAT64_MAX)}
@@ -211,6 +218,24 @@ class EventSchema:
     @property
     def personal(self) -> dict[str, str]:
         return self.annotation.get("personal", {})
+
+    @property
+    def identifiers(self) -> dict[str, str]:
+        """Pointer → kind (:data:`IDENTIFIER_KINDS`) as annotated in ``x-telemetry.identifiers``."""
+        return self.annotation.get("identifiers", {})
+
+    @cached_property
+    def identifier_columns(self) -> dict[str, str]:
+        """Lake column → identifier kind, for every column of this type that holds an identifier: the envelope's
+        ``player_key`` and ``session_id``, annotated payload columns, and unannotated hashed ones (``player``)."""
+        out = {"player_key": "player", "session_id": "session"}
+        for column in self.payload_columns:
+            kind = self.identifiers.get(column.pointer)
+            if kind is None and column.action in ("hash", "hash_each"):
+                kind = "player"
+            if kind is not None:
+                out[column.name] = kind
+        return out
 
     @property
     def references(self) -> dict[str, dict[str, str]]:
@@ -534,7 +559,8 @@ def check_registry(registry: Registry) -> list[str]:
 
     Checks: each schema is valid draft 2020-12 and strict (``additionalProperties: false``); ``$id`` values
     are unique; every example validates under both validators and routes back to its own schema; every
-    envelope, routing and personal-data pointer names a real property; time units and actions are known.
+    envelope, routing, personal-data and identifier pointer names a real property; time units, actions and
+    identifier kinds are known; a player or session identifier never lands raw.
     """
     problems: list[str] = []
     seen_ids: dict[str, Path] = {}
@@ -564,6 +590,7 @@ def check_registry(registry: Registry) -> list[str]:
         pointers += [("envelope.event_id_from", p) for p in env.get("event_id_from", [])]
         pointers += [(f"personal {p}", p) for p in schema.personal]
         pointers += [(f"references {p}", p) for p in schema.references]
+        pointers += [(f"identifiers {p}", p) for p in schema.identifiers]
         route = schema.family_route
         pointers += [(f"route.{k}", route[k]) for k in ("event_type", "schema_version") if isinstance(route.get(k), str)]
         for label, pointer in pointers:
@@ -571,6 +598,13 @@ def check_registry(registry: Registry) -> list[str]:
                 problems.append(f"{where}: {label} points at {pointer!r}, which is not a top-level property")
         if occurred.get("unit") not in TIME_UNITS:
             problems.append(f"{where}: envelope.occurred_at.unit must be one of {', '.join(TIME_UNITS)}")
+        for pointer, kind in schema.identifiers.items():
+            if kind not in IDENTIFIER_KINDS:
+                problems.append(f"{where}: identifiers {pointer} kind must be one of {', '.join(IDENTIFIER_KINDS)}")
+            elif kind in ("player", "session") and pointer not in schema.envelope_pointers \
+                    and schema.personal.get(pointer) not in ("hash", "hash_each", "drop"):
+                problems.append(f"{where}: identifiers {pointer} is a {kind} id: its personal action must be hash, "
+                                "hash_each or drop (a raw one would land)")
         for pointer, action in schema.personal.items():
             if action not in PERSONAL_ACTIONS:
                 problems.append(f"{where}: personal {pointer} action must be one of {', '.join(PERSONAL_ACTIONS)}")

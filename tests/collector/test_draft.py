@@ -32,6 +32,7 @@ def test_draft_from_quarantine_then_replay_lands(client, tokens, tmp_path):
     assert draft["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert draft["x-telemetry"]["family"] == "politics" and draft["x-telemetry"]["event_type"] == "level_up"
     assert draft["additionalProperties"] is False
+    assert draft["x-telemetry"]["identifiers"] == {}  # the sibling's kinds name fields the samples do not have
     assert draft["properties"]["level"] == {"type": "integer"} and draft["properties"]["boss"] == {"type": "boolean"}
     assert {"type", "metaVersion", "level", "zone", "userId"} <= set(draft["required"])
     assert "boss" not in draft["required"]  # absent from one sample

@@ -54,16 +54,18 @@ def test_sigkill_mid_batch_then_rerun_lands_everything_exactly_once(tmp_path, bi
     data = tmp_path / "data"
     process = subprocess.Popen(ingest_command(data, path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
+    pending = data / "lake" / "_pending"
     while time.monotonic() < deadline and process.poll() is None:
-        if len(list((data / "lake" / "events").glob("*/*/*.parquet"))) >= kill_after_files:
+        if len(list(pending.glob("*+events+*.parquet"))) >= kill_after_files:
             break
         time.sleep(0.005)
     assert process.poll() is None, "ingest finished before it could be killed: make the file bigger"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not list((data / "lake" / "_ledger").glob("[!_]*.parquet")), "killed before the ledger row"
-    partial = len(list((data / "lake" / "events").glob("*/*/*.parquet")))
-    assert partial >= kill_after_files  # a half-landed batch was really there
+    partial = len(list(pending.glob("*+events+*.parquet")))
+    assert partial >= kill_after_files  # a half-written batch was really there
+    assert not list((data / "lake" / "events").glob("*/*/*.parquet")), "nothing of it visible to readers"
 
     rerun = subprocess.run(ingest_command(data, path), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
@@ -72,6 +74,8 @@ def test_sigkill_mid_batch_then_rerun_lands_everything_exactly_once(tmp_path, bi
     [(batch_id, read, landed, quarantined, duplicates, dropped)] = ledger
     assert (read, landed, quarantined, duplicates, dropped) == (expected, expected, 0, 0, 0)
     assert not list((data / "lake").rglob(".*.tmp")), "no temporary files left visible"
+    assert not list(pending.iterdir()), "the interrupted batch's pending files are gone"
+    assert sorted(p.name for p in (data / "lake" / "_locks").iterdir()) == ["lake.lock"], "no batch lock left"
 
 
 def test_two_ingests_at_once_on_different_files(tmp_path, hash_key):

@@ -99,6 +99,30 @@ def test_editing_a_published_version_in_place_fails_but_descriptions_may_change(
     assert not findings(repo)["recsys/click/1.0.json"].ok
 
 
+def test_identifier_kinds_may_be_declared_in_place_but_not_weakened(repo):
+    path = repo / "schemas" / "recsys" / "click" / "1.0.json"
+    document = json.loads(path.read_text())
+    document["x-telemetry"]["identifiers"] = {"/canonical_id": "company"}
+    path.write_text(json.dumps(document))
+    assert (findings(repo)["recsys/click/1.0.json"].kind, findings(repo)["recsys/click/1.0.json"].ok) == \
+        ("identifiers", True)
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "kinds"], cwd=repo,
+                   check=True)
+    for weaker in ({"/canonical_id": "content"}, {}):
+        document["x-telemetry"]["identifiers"] = weaker
+        path.write_text(json.dumps(document))
+        finding = findings(repo)["recsys/click/1.0.json"]
+        assert (finding.kind, finding.ok) == ("identifiers", False) and "/canonical_id: company" in finding.message
+
+
+def test_identifier_kinds_do_not_make_a_minor_version_major(repo):
+    def declare(document):
+        add_optional(document)
+        document["x-telemetry"]["identifiers"] = {"/canonical_id": "content"}
+    new_version(repo, "1.1", declare)
+    assert (findings(repo)["recsys/click/1.1.json"].kind, findings(repo)["recsys/click/1.1.json"].ok) == ("minor", True)
+
+
 def test_cli_fails_a_wrong_bump(repo):
     new_version(repo, "1.1", add_required)
     result = CliRunner().invoke(main, ["schemas", "check", "--schemas", str(repo / "schemas"), "--against", "HEAD"])

@@ -259,14 +259,23 @@ def test_opted_out_players_are_dropped_and_counted(registry, tmp_path):
     assert (result.landed, result.dropped, dict(result.dropped_by_reason)) == (1, 1, {"opted_out": 1})
 
 
-def test_interrupted_batch_is_redone_exactly_once(registry, tmp_path):
-    """Files of a batch with no ledger row (a killed run) are removed and the batch is redone."""
+def test_interrupted_batch_is_redone_exactly_once(registry, tmp_path, monkeypatch):
+    """A batch killed before its ledger row leaves only its pending folder; the re-run lands it once."""
     path = write_lines(tmp_path / "a.jsonl", [example(registry, "request"), example(registry, "click")])
-    [first] = ingest(registry, tmp_path / "lake", path)
-    (tmp_path / "lake" / "_ledger" / f"{first.batch_id}.parquet").unlink()  # as if killed before the ledger write
+
+    def killed(self, entry):
+        raise KeyboardInterrupt  # stands for a kill between the files and the ledger row
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(Lake, "commit", killed)
+        patch.setattr(Lake, "discard", lambda self, batch_id: None)  # a killed process cleans nothing up
+        ingest(registry, tmp_path / "lake", path)
+    assert list((tmp_path / "lake" / "_pending").rglob("*.parquet"))  # it got as far as writing its files
+    assert not list((tmp_path / "lake" / "events").rglob("*.parquet"))
     [again] = ingest(registry, tmp_path / "lake", path)
     assert (again.landed, again.duplicates) == (2, 0)
     assert len(landed(tmp_path / "lake")) == 2
+    assert not (tmp_path / "lake" / "_pending").exists() or not any((tmp_path / "lake" / "_pending").iterdir())
 
 
 def test_workers_do_not_change_the_result(registry, tmp_path):

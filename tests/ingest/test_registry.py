@@ -45,6 +45,9 @@ def edit(path: Path, change) -> None:
     (lambda d: d["x-telemetry"]["personal"].update({"/nope": "hash"}), "personal /nope points at '/nope'"),
     (lambda d: d.update(properties={**d["properties"], "k": {"type": "banana"}}), "not a valid draft 2020-12 schema"),
     (lambda d: d.update(examples=[]), "has no examples"),
+    (lambda d: d["x-telemetry"].update(identifiers={"/nope": "content"}), "identifiers /nope points at '/nope'"),
+    (lambda d: d["x-telemetry"].update(identifiers={"/request_id": "banana"}), "kind must be one of"),
+    (lambda d: d["x-telemetry"].update(identifiers={"/request_id": "player"}), "a raw one would land"),
 ])
 def test_check_reports_each_kind_of_problem(tmp_path, change, expected):
     root = copy_registry(tmp_path)

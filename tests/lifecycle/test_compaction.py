@@ -110,11 +110,27 @@ def test_dedup_and_resends_still_hold_after_compaction(lake_of_small_files, tmp_
 def test_files_of_an_interrupted_batch_are_never_merged(lake_of_small_files):
     data_dir, lake, _ = lake_of_small_files
     partition = data_files(lake)[0].parent
-    orphan = partition / "0123456789abcdef-0000.parquet"  # a batch with no ledger row: a killed run
+    orphan = partition / "0123456789abcdef-0000.parquet"  # a file with no ledger row in the events tree
     shutil.copyfile(data_files(lake)[0], orphan)
     compact(lake)
     assert orphan.exists()
-    assert lake.batch_files("0123456789abcdef") == [orphan]  # its re-run can still find and remove it
+
+
+def test_compaction_settles_pending_batches_first(lake_of_small_files):
+    """A batch killed before its ledger row is removed; one killed after it is published, then merged."""
+    data_dir, lake, report = lake_of_small_files
+    committed, uncommitted = report.batches[0].batch_id, "0123456789abcdef"
+    source = next(p for p in data_files(lake) if p.name.startswith(committed))
+    moved = lake.pending_path(committed, source)  # as if killed before publishing this file
+    moved.parent.mkdir(parents=True, exist_ok=True)
+    source.rename(moved)
+    stray = lake.pending_path(uncommitted, source.parent / f"{uncommitted}-0000.parquet")
+    shutil.copyfile(moved, stray)
+    compact(lake)
+    assert not lake.pending.exists() or not any(lake.pending.iterdir())
+    rows = duckdb.sql(f"select batch_id, count(*) from read_parquet('{source.parent}/*.parquet') group by 1").fetchall()
+    assert uncommitted not in dict(rows) and committed in dict(rows)
+    assert len(data_files(lake)) == len({p.parent for p in data_files(lake)})  # one merged file each
 
 
 def test_erasure_works_on_compacted_files(lake_of_small_files):
