@@ -138,7 +138,7 @@ def run_workers(workers: int, args: argparse.Namespace, folder: Path) -> list[di
     data_dir = folder / f"data-w{workers}"
     tokens_file = folder / "tokens.json"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TELEMETRY_")},
-           "TELEMETRY_HASH_KEY": "bench-key-0123456789abcdef0123", "TELEMETRY_TOKENS_FILE": str(tokens_file)}
+           "TELEMETRY_HASH_KEY": "bench-key-0123456789abcdef0123456789", "TELEMETRY_TOKENS_FILE": str(tokens_file)}
     if not tokens_file.exists():
         created = subprocess.run([str(TELEMETRY), "tokens", "create", "bench", "--scope", "ingest"], env=env,
                                  capture_output=True, text=True, check=True)

@@ -17,7 +17,7 @@ def registry():
 @pytest.fixture(autouse=True)
 def hash_key(monkeypatch):
     """Every test runs with a throwaway HMAC key (never the demo key)."""
-    monkeypatch.setenv("TELEMETRY_HASH_KEY", "test-key-0123456789abcdef")
+    monkeypatch.setenv("TELEMETRY_HASH_KEY", "test-key-0123456789abcdef-0123456789")
     monkeypatch.delenv("TELEMETRY_HASH_KEY_FILE", raising=False)
     monkeypatch.delenv("TELEMETRY_HASH_KEY_ID", raising=False)
-    return b"test-key-0123456789abcdef"
+    return b"test-key-0123456789abcdef-0123456789"

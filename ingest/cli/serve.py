@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..collector.config import CollectorConfig
+from ..collector.protocol import MAX_HEADER_BYTES
 from ..collector.spool import land_all
 from ..collector.tokens import TOKENS_FILE_ENV, TokenStore, tokens_file
 from ..pipeline.service import batch_summary, ingest_settings
@@ -49,7 +50,8 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
     A request is answered only after its events are fsync'ed to the spool under DATA_DIR/spool; spool files
     land in the lake as batches through the same ingest and ledger as files (exactly once). On SIGTERM the
     server finishes the requests in flight, lands its spool and exits 0; `telemetry ingest --spool` lands what a
-    killed server left. Every route takes `Authorization: Bearer <token>` (see `telemetry tokens create`).
+    killed server left. Every route but /health, /docs and /openapi.json takes `Authorization: Bearer <token>`
+    (see `telemetry tokens create`).
     """
     import uvicorn
 
@@ -79,7 +81,9 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
         signal.signal(sig, lambda *_: None)
     click.echo(f"serving on http://{host}:{port} (docs at /docs); data directory {config.data_dir}", err=True)
     server = uvicorn.Config("ingest.collector.app:create_app", factory=True, host=host, port=port, workers=workers,
-                            log_level=log_level, timeout_graceful_shutdown=30, access_log=False)
+                            log_level=log_level, timeout_graceful_shutdown=30, access_log=False,
+                            http="ingest.collector.protocol:CollectorH11Protocol",
+                            h11_max_incomplete_event_size=MAX_HEADER_BYTES)
     if workers == 1:
         uvicorn.Server(server).run()
     else:

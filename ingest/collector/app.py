@@ -3,11 +3,12 @@
 Routes: ``GET /health``; native ingest ``POST /v1/events`` (every family; a JSON array, one object or JSON lines;
 gzip accepted); seed 004 ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
 413) and ``/api/v1/telemetry/session/{session_id}/close``; the SDK paths of docs/sdks.md; the seed 000 §7 read
-API under ``/api/politics/`` (:mod:`.read_api`); OpenAPI docs at ``/docs``.
+API under ``/api/politics/`` (:mod:`.read_api`); the OpenAPI document at ``/openapi.json`` (:mod:`.openapi`) and
+its viewer at ``/docs``, both without a token (they describe the API and hold no data).
 
 Every ingest route answers only after the request's lines are fsync'ed to the spool (:mod:`.spool`), and every
-error is a JSON problem (``{"ok": false, "error": {"code", "message"}}``) — 400, 401, 403, 404, 413, 429, 503 —
-never a traceback.
+error is a JSON problem (``{"ok": false, "error": {"code", "message"}}``) — 400, 401, 403, 404, 405 (with
+``Allow``), 409, 413, 415, 429, 503 — never a traceback (the statuses: docs/collector.md).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable
+from types import UnionType
+from typing import Any, AsyncIterator, Callable, Union, get_args, get_origin
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,7 +32,9 @@ from .adapters import amplitude, mixpanel, posthog, segment, snowplow
 from .adapters.common import AdapterError, SdkEvent, WireMapper
 from .config import CollectorConfig
 from .core import Collector, EventAnswer
-from .http import Auth, HttpProblem, TokenBuckets, json_response, parse_json, read_body
+from .http import (FORM_MEDIA_TYPE, JSON_MEDIA_TYPES, Auth, HttpProblem, TokenBuckets, dump_json, json_response,
+                   parse_json, read_body)
+from .openapi import describe
 from .tokens import TokenStore, tokens_file
 
 log = logging.getLogger("telemetry.collector")
@@ -44,12 +48,25 @@ def _summary(answers: list[EventAnswer]) -> dict[str, int]:
     return counts
 
 
-def split_events(body: bytes) -> list[bytes]:
+def split_events(body: bytes, json_only: bool = False) -> list[bytes]:
     """Spool lines of a ``/v1/events`` body: a JSON array (one line per element), one JSON object, or JSON lines
-    (each line kept byte for byte; blank lines skipped). A line that is not JSON is kept, to be quarantined."""
+    (each line kept byte for byte; blank lines skipped). A line that is not JSON is kept, to be quarantined.
+    ``json_only`` (the body was sent as ``application/json``): the body must be one JSON array or object.
+
+    Raises:
+        HttpProblem: 400 for an empty body, a broken JSON array, a body that is one JSON value other than an
+            array or object (or not JSON while ``json_only``), or JSON nested deeper than can be stored.
+    """
     stripped = body.strip()
     if not stripped:
         raise HttpProblem(400, "empty_body", "no events in the body")
+    if json_only:
+        parsed = parse_json(stripped)
+        if isinstance(parsed, list):
+            return [dump_json(item) for item in parsed]
+        if isinstance(parsed, dict):
+            return [dump_json(parsed)]
+        raise HttpProblem(400, "not_events", "the body must be a JSON array of events or one event object")
     if stripped[:1] in (b"[", b"{"):
         try:
             parsed = orjson.loads(stripped)
@@ -58,10 +75,53 @@ def split_events(body: bytes) -> list[bytes]:
             if stripped[:1] == b"[":
                 raise HttpProblem(400, "invalid_json", "the body starts as a JSON array but is not valid JSON") from None
         if isinstance(parsed, list):
-            return [orjson.dumps(item) for item in parsed]
+            return [dump_json(item) for item in parsed]
         if isinstance(parsed, dict):
-            return [orjson.dumps(parsed)]
-    return [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
+            return [dump_json(parsed)]
+    elif b"\n" not in stripped:
+        try:
+            orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            pass  # one line that is not JSON: kept, to be quarantined with its reason
+        else:
+            raise HttpProblem(400, "not_events", "the body must be a JSON array of events, one event object, or "
+                                                 "JSON lines")
+    lines = [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
+    for line in lines:
+        if line.count(b"[") + line.count(b"{") > 254:  # cheap pre-check; only such lines can nest that deep
+            try:
+                dump_json(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                pass
+    return lines
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return origin in (Union, UnionType) and any(_is_list(arg) for arg in get_args(annotation))
+
+
+def _multi_valued(route: Any) -> frozenset[str]:
+    """Query parameters of ``route`` that take several values (``?ids=a&ids=b``)."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return frozenset()
+    return frozenset(p.alias for p in dependant.query_params if _is_list(p.field_info.annotation))
+
+
+async def single_valued_query(request: Request) -> None:
+    """Refuse a repeated query parameter that takes one value (which copy would count is a guess): 400."""
+    items = request.query_params.multi_items()
+    names = [name for name, _ in items]
+    if len(set(names)) == len(names):
+        return
+    allowed = _multi_valued(request.scope.get("route"))
+    repeated = sorted({name for name in names if names.count(name) > 1} - allowed)
+    if repeated:
+        raise HttpProblem(400, "repeated_parameter", f"query parameter {repeated[0]!r} is given more than once; it "
+                                                     "takes one value", parameters=repeated)
 
 
 def create_app(config: CollectorConfig | None = None) -> FastAPI:
@@ -89,8 +149,9 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="Game-telemetry collector", version="1.0",
                   description="Collects game events durably into the telemetry lake and serves the read API. "
-                              "Every route takes `Authorization: Bearer <token>`.",
-                  lifespan=lifespan)
+                              "Every route but `/health`, `/docs` and `/openapi.json` takes "
+                              "`Authorization: Bearer <token>`.",
+                  lifespan=lifespan, dependencies=[Depends(single_valued_query)])
     app.state.collector = collector
     app.state.auth = auth
     app.state.config = config
@@ -102,7 +163,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return HttpProblem(error.status_code, code, str(error.detail)).response()
+        return HttpProblem(error.status_code, code, str(error.detail), headers=dict(error.headers or {})).response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> Response:
@@ -120,7 +181,8 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     async def _telemetry(_: Request, error: TelemetryError) -> Response:
         log.error("%s", error)
         status = 503 if error.retryable else 400
-        return HttpProblem(status, type(error).__name__.lower(), str(error)).response()
+        return HttpProblem(status, type(error).__name__.lower(), str(error),
+                           headers={"Retry-After": "1"} if error.retryable else None).response()
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, error: Exception) -> Response:
@@ -147,11 +209,14 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     # --- native ---------------------------------------------------------------------------------------------------
     @app.post("/v1/events", tags=["ingest"], summary="Events of any family, answered per event")
     async def events(request: Request) -> Response:
-        """Body: a JSON array of events, one event object, or JSON lines (`Content-Encoding: gzip` accepted).
+        """Body: a JSON array of events or one event object (`application/json`), or JSON lines
+        (`application/x-ndjson`, `text/plain` or no `Content-Type`); `Content-Encoding: gzip` accepted.
         Answer: counts and, per event, `accepted` (with its `event_id`), `rejected` (reason code and JSON
         pointers; the event is kept in the quarantine) or `dropped` (opt-out, sampling)."""
         auth.check(request, "ingest")
-        lines = split_events(await read_body(request, config.max_body_bytes))
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        lines = split_events(await read_body(request, config.max_body_bytes),
+                             json_only=media == "application/json" or media.endswith("+json"))
         answers = await accept(lines)
         return json_response({**_summary(answers), "results": [a.to_json() for a in answers]})
 
@@ -164,7 +229,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
             raise HttpProblem(400, "not_an_object", "the body must be one event object")
         if isinstance(event.get("events"), list):
             raise HttpProblem(400, "batch_on_single_endpoint", "a batch goes to /api/v1/telemetry/batch")
-        (answer,) = await accept([orjson.dumps(event)])
+        (answer,) = await accept([dump_json(event)])
         return json_response(answer.to_json() | {"index": 0})
 
     @app.post("/api/v1/telemetry/batch", tags=["learning (seed 004)"], summary="Ingest batch of events (≤ 1000)")
@@ -180,7 +245,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
                               events=len(batch["events"]))
         if not isinstance(batch.get("batch_id"), str) or not batch["batch_id"]:
             raise HttpProblem(400, "invalid_batch", "batch_id (a non-empty string) is required")
-        answers = await accept([orjson.dumps(batch)])
+        answers = await accept([dump_json(batch)])
         return json_response({"batch_id": batch["batch_id"], **_summary(answers),
                               "results": [a.to_json() for a in answers]})
 
@@ -198,15 +263,16 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     # --- SDKs -------------------------------------------------------------------------------------------------
     async def sdk(request: Request, events: list[SdkEvent]) -> list[EventAnswer]:
         received = datetime.now(timezone.utc)
-        return await accept([orjson.dumps(mapper.to_wire(e, received)) for e in events])
+        return await accept([dump_json(mapper.to_wire(e, received)) for e in events])
 
     async def sdk_route(request: Request, decode: Callable[[bytes, Request], Any],
-                        parse: Callable[[Any], tuple[list[SdkEvent], Any]]) -> tuple[list[EventAnswer], int]:
+                        parse: Callable[[Any], tuple[list[SdkEvent], Any]],
+                        accepted: frozenset[str] = JSON_MEDIA_TYPES) -> tuple[list[EventAnswer], int]:
         """Read, authenticate (header, else the SDK's own key in the body), then parse and accept. The caller is
         checked before the payload is judged, so a request without a valid token learns nothing but 401."""
-        body = await read_body(request, config.max_body_bytes)
-        payload, problem = None, None
+        body, payload, problem = b"", None, None
         try:
+            body = await read_body(request, config.max_body_bytes, accepted)
             payload = decode(body, request)
         except (AdapterError, HttpProblem) as error:
             problem = error
@@ -241,11 +307,14 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     async def segment_batch(request: Request) -> Response:
         return await segment_route(request, None)
 
-    for kind in segment.MESSAGE_TYPES:
-        async def segment_single(request: Request, kind: str = kind) -> Response:
+    def segment_single(kind: str) -> Callable[[Request], Any]:
+        async def route(request: Request) -> Response:
             return await segment_route(request, kind)
-        app.add_api_route(f"/v1/{kind}", segment_single, methods=["POST"], tags=["sdk: Segment / RudderStack"],
-                          name=f"segment_{kind}")
+        return route
+
+    for kind in segment.MESSAGE_TYPES:
+        app.add_api_route(f"/v1/{kind}", segment_single(kind), methods=["POST"],
+                          tags=["sdk: Segment / RudderStack"], name=f"segment_{kind}")
 
     async def posthog_route(request: Request) -> Response:
         answers, _ = await sdk_route(request, json_body, posthog.parse)
@@ -257,7 +326,8 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
 
     async def mixpanel_route(request: Request) -> Response:
         answers, _ = await sdk_route(
-            request, lambda body, r: mixpanel.decode(body, r.headers.get("content-type", "")), mixpanel.parse)
+            request, lambda body, r: mixpanel.decode(body, r.headers.get("content-type", "")), mixpanel.parse,
+            JSON_MEDIA_TYPES | {FORM_MEDIA_TYPE})
         return json_response(mixpanel.answer(len(answers)))
 
     for path in ("/track", "/import", "/engage"):
@@ -290,4 +360,5 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     from .read_api import register as register_read_api
 
     register_read_api(app, collector, auth)
+    app.openapi = lambda: describe(app)  # type: ignore[method-assign]
     return app

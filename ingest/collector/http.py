@@ -40,12 +40,40 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     media_type="application/json")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+JSON_MEDIA_TYPES = frozenset({"application/json", "application/x-ndjson", "application/jsonl",
+                              "application/x-jsonlines", "text/plain"})
+"""Content types a JSON route reads: JSON, JSON lines, and ``text/plain`` (what browser SDKs send with
+``sendBeacon``); any ``+json`` type too, and a request without a ``Content-Type``."""
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def check_content_type(request: Request, accepted: frozenset[str] = JSON_MEDIA_TYPES) -> None:
+    """Refuse a body whose declared ``Content-Type`` the route does not read (its parameters, such as
+    ``charset``, are ignored).
+
+    Raises:
+        HttpProblem: 415 naming the types the route accepts.
+    """
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media in accepted or media.endswith("+json"):
+        return
+    hint = " (curl sends that for -d: add -H 'Content-Type: application/json')" if media == FORM_MEDIA_TYPE else ""
+    raise HttpProblem(415, "unsupported_media_type",
+                      f"Content-Type {media or declared!r} is not read here{hint}; send one of "
+                      f"{', '.join(sorted(accepted))}", accepted=sorted(accepted))
+
+
+async def read_body(request: Request, limit: int, accepted: frozenset[str] = JSON_MEDIA_TYPES) -> bytes:
     """The request body, gunzipped when sent with ``Content-Encoding: gzip`` (or gzip magic bytes).
 
     Raises:
-        HttpProblem: 413 over ``limit`` bytes (compressed or decoded), 400 for a corrupt gzip stream.
+        HttpProblem: 415 a ``Content-Type`` outside ``accepted``; 413 over ``limit`` bytes (compressed or
+            decoded); 400 for a corrupt gzip stream.
     """
+    check_content_type(request, accepted)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HttpProblem(413, "body_too_large", f"the body is {declared} bytes; at most {limit} are accepted")
@@ -58,17 +86,36 @@ async def read_body(request: Request, limit: int) -> bytes:
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").lower()
     if "gzip" in encoding or body[:2] == b"\x1f\x8b":
+        body = gunzip(body, limit)
+    return body
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Inflate every member of a gzip stream (``cat a.gz b.gz`` is one valid gzip body), never holding more than
+    ``limit + 1`` decoded bytes: a gzip bomb is refused as soon as the decoded size passes the limit.
+
+    Raises:
+        HttpProblem: 413 when the decoded body is over ``limit`` bytes, 400 for a corrupt or truncated stream.
+    """
+    out: list[bytes] = []
+    size, rest = 0, body
+    while True:
         decoder = zlib.decompressobj(wbits=31)
         try:
-            out = decoder.decompress(body, limit + 1)
+            piece = decoder.decompress(rest, limit + 1 - size)
         except zlib.error as error:
             raise HttpProblem(400, "corrupt_gzip", f"the gzip body is corrupt: {error}") from None
-        if len(out) > limit or decoder.unconsumed_tail:
+        size += len(piece)
+        if size > limit or decoder.unconsumed_tail:
             raise HttpProblem(413, "body_too_large", f"the decoded body is over {limit} bytes")
+        out.append(piece)
         if not decoder.eof:
             raise HttpProblem(400, "corrupt_gzip", "the gzip body is truncated")
-        body = out
-    return body
+        rest = decoder.unused_data
+        if not rest.strip(b"\0"):  # trailing zero padding (tape-style) ends the stream, as in gzip(1)
+            return b"".join(out)
+        if rest[:2] != b"\x1f\x8b":
+            raise HttpProblem(400, "corrupt_gzip", "the gzip body has trailing bytes that are not a gzip member")
 
 
 def parse_json(body: bytes) -> Any:
@@ -77,6 +124,20 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise HttpProblem(400, "invalid_json", f"the body is not JSON: {error}") from None
+
+
+def dump_json(value: Any) -> bytes:
+    """One spool line for a parsed event (compact JSON).
+
+    Raises:
+        HttpProblem: 400 ``too_deep`` when the value nests arrays/objects deeper than JSON is kept (254 levels;
+            the parser reads up to 1,024, so such a body parses but could not be stored).
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as error:
+        raise HttpProblem(400, "too_deep", f"the JSON cannot be stored: {error} (arrays/objects nest at most "
+                          "254 levels deep)") from None
 
 
 def header_credential(request: Request) -> str | None:

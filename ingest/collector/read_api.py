@@ -66,6 +66,8 @@ ENVELOPE = {"event_id": "eventId", "event_type": "type", "schema_version": "meta
             "sample_rate": "sampleRate"}
 NOT_SERVED = {"occurred_at_source", "schema_version_source"}
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000_000
+"""Highest page number (the row offset stays within a 64-bit integer)."""
 USER_ID = Query(None, description="A raw player id (engineer tier only; hashed under every key before the query).")
 USER_KEY = Query(None, description="A player key as answers show it (engineer and analyst tiers).")
 COMPANY_ID = Query(None, description="A company id as the tier's answers show it: raw (engineer), hashed (analyst); "
@@ -382,7 +384,8 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
     async def events(request: Request, type: str | None = None, companyId: str | None = COMPANY_ID,
                      userId: str | None = USER_ID, userKey: str | None = USER_KEY,
                      from_: str | None = Query(None, alias="from"), to: str | None = None,
-                     page: int = Query(1, ge=1), pageSize: int = Query(50, ge=1, le=MAX_PAGE_SIZE)) -> Response:
+                     page: int = Query(1, ge=1, le=MAX_PAGE),
+                     pageSize: int = Query(50, ge=1, le=MAX_PAGE_SIZE)) -> Response:
         token = auth.check(request, "read")
         views = reader.views(token)
         lake_type = event_type_of(type)

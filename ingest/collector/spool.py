@@ -3,7 +3,8 @@
 Each serving process appends to its own open file ``<data>/spool/<stamp>-<pid>-<n>.jsonl.part`` and holds an
 exclusive ``flock`` on it. Appends are group-committed: concurrent requests hand their bytes to whichever thread
 is writing, which writes them together and calls ``fsync`` once; each caller returns only when its bytes are
-durable. A file rotates by size or age: it is closed and renamed to ``….jsonl`` (sealed). Sealed files are
+durable. When the write or the ``fsync`` fails (a full disk), the file is cut back to the length it had after the
+last acknowledged group, so the refused requests leave no byte behind and the acknowledged ones keep theirs. A file rotates by size or age: it is closed and renamed to ``….jsonl`` (sealed). Sealed files are
 batches for :func:`ingest.pipeline.service.ingest_files`, landed exactly once by file sha256 in the ledger, then
 removed. A ``.part`` file whose lock nobody holds was left by a killed server: :func:`recover` cuts it after its
 last complete line (a torn tail belongs to a request that was never acknowledged) and seals it.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import logging
 import os
 import threading
 import time
@@ -31,6 +33,7 @@ SEALED_SUFFIX = ".jsonl"
 DEFAULT_MAX_BYTES = 8 << 20
 DEFAULT_MAX_SECONDS = 2.0
 _COUNTER = itertools.count()
+log = logging.getLogger("telemetry.collector")
 
 
 def spool_dir(data_dir: Path) -> Path:
@@ -52,6 +55,9 @@ class _Open:
     fd: int
     opened: float
     size: int = 0
+    """Bytes acknowledged (written and fsync'ed): the file is cut back to this length after a failed write."""
+    torn: bool = False
+    """A failed write could not be cut back yet: nothing more is written until it is."""
 
 
 @dataclass
@@ -89,24 +95,34 @@ class Spool:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = self.root / f"{stamp}-{os.getpid()}-{next(_COUNTER):06d}{PART_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        _fsync_dir(self.root)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _fsync_dir(self.root)
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
         return _Open(path, fd, time.monotonic())
 
     def _seal_locked(self) -> Path | None:
         """Close and rename the open file (caller holds the writer role). Returns the sealed path."""
-        current, self._open = self._open, None
+        current = self._open
         if current is None:
             return None
+        self._repair(current)  # raises while a refused request's bytes cannot be cut away: the file stays open
         if current.size == 0:
+            self._open = None
             os.close(current.fd)
             current.path.unlink(missing_ok=True)
             return None
         os.fsync(current.fd)
         sealed = current.path.with_name(current.path.name[: -len(PART_SUFFIX)] + SEALED_SUFFIX)
         os.rename(current.path, sealed)
-        _fsync_dir(self.root)
-        os.close(current.fd)  # releases the flock after the rename: recovery never sees a half-sealed file
+        self._open = None
+        try:
+            _fsync_dir(self.root)
+        finally:
+            os.close(current.fd)  # releases the flock after the rename: recovery never sees a half-sealed file
         return sealed
 
     def append(self, data: bytes) -> None:
@@ -149,18 +165,42 @@ class Spool:
                 raise SpoolWriteFailed(str(self.root), failure)
 
     def _write(self, chunk: bytes) -> None:
+        """Write and fsync one group of requests (the acknowledgement point); on any failure cut the file back to
+        its last acknowledged length, so a refused request leaves no byte behind (raises the OSError)."""
         if self._open is None:
             self._open = self._new_file()
-        view = memoryview(chunk)
-        while view:
-            written = os.write(self._open.fd, view)
-            view = view[written:]
-        os.fsync(self._open.fd)
-        self._open.size += len(chunk)
+        current = self._open
+        self._repair(current)
+        try:
+            view = memoryview(chunk)
+            while view:
+                written = os.write(current.fd, view)
+                view = view[written:]
+            os.fsync(current.fd)
+        except OSError:
+            current.torn = True
+            try:
+                self._repair(current)
+            except OSError:
+                log.error("could not cut %s back to %d bytes after a failed write; retrying before the next one",
+                          current.path, current.size)
+            raise
+        current.size += len(chunk)
         self.appended_bytes += len(chunk)
         self.fsyncs += 1
-        if self._open.size >= self.max_bytes or time.monotonic() - self._open.opened >= self.max_seconds:
-            self._seal_locked()
+        if current.size >= self.max_bytes or time.monotonic() - current.opened >= self.max_seconds:
+            try:
+                self._seal_locked()
+            except OSError:  # the bytes are durable and acknowledged; sealing is retried by rotate_if_due
+                log.exception("sealing %s failed; will retry", current.path)
+
+    @staticmethod
+    def _repair(current: _Open) -> None:
+        """Cut a file left torn by a failed write back to its acknowledged length (raises OSError if it cannot)."""
+        if current.torn:
+            os.ftruncate(current.fd, current.size)
+            os.fsync(current.fd)
+            current.torn = False
 
     def _as_writer(self, action: Callable[[], object]) -> object:
         with self._cond:

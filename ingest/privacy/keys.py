@@ -19,6 +19,17 @@ from pathlib import Path
 from ..errors import ConfigError
 
 DEMO_KEY = b"game-telemetry-demo-key--not-a-secret"
+MIN_KEY_BYTES = 32
+"""Shortest hash key accepted (HMAC-SHA256 keys shorter than its 32-byte output weaken it; a key shorter than
+this is also easy to guess, and a guessed key turns every ``player_key`` back into a player id)."""
+KEY_ADVICE = "use a random secret, e.g. `openssl rand -hex 32` (64 characters)"
+
+
+def check_key_length(key: bytes, what: str) -> None:
+    """Raise ConfigError when ``key`` is shorter than :data:`MIN_KEY_BYTES`, saying what length is safe."""
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"{what} is {len(key)} bytes; at least {MIN_KEY_BYTES} bytes are required: {KEY_ADVICE} "
+                          "(--demo-key for a throwaway demo)")
 DEMO_KEY_ID = "demo"
 
 
@@ -27,7 +38,7 @@ class IdentityHasher:
     """HMAC-SHA256 of ids under one key.
 
     Attributes:
-        key: secret bytes (at least 16); never shown in a repr.
+        key: secret bytes (the loaders require :data:`MIN_KEY_BYTES`); never shown in a repr.
         key_id: short public name of the key, stored on each row as ``hash_key_id``.
     """
 
@@ -60,7 +71,7 @@ class IdentityHasher:
         The key id is ``TELEMETRY_HASH_KEY_ID`` when set, else ``sha256:`` + 8 hex of the key's digest.
 
         Raises:
-            ConfigError: no key configured, unreadable key file, or a key shorter than 16 bytes.
+            ConfigError: no key configured, unreadable key file, or a key shorter than 32 bytes.
         """
         key_file = key_file or (Path(os.environ["TELEMETRY_HASH_KEY_FILE"]) if os.environ.get("TELEMETRY_HASH_KEY_FILE") else None)
         if key_file is not None:
@@ -73,10 +84,10 @@ class IdentityHasher:
         else:
             raise ConfigError(
                 "no hash key: set TELEMETRY_HASH_KEY (or TELEMETRY_HASH_KEY_FILE / --hash-key-file) to a secret "
-                "of at least 16 bytes; player ids are never landed unhashed. For a throwaway demo use --demo-key."
+                f"of at least {MIN_KEY_BYTES} bytes ({KEY_ADVICE}); player ids are never landed unhashed. For a "
+                "throwaway demo use --demo-key."
             )
-        if len(key) < 16:
-            raise ConfigError("hash key must be at least 16 bytes long")
+        check_key_length(key, f"the hash key ({'file ' + str(key_file) if key_file is not None else 'TELEMETRY_HASH_KEY'})")
         key_id = os.environ.get("TELEMETRY_HASH_KEY_ID") or "sha256:" + hashlib.sha256(key).hexdigest()[:8]
         return cls(key, key_id)
 
@@ -143,7 +154,8 @@ class Keyring:
                       {"id": "k2026", "from": "2026-12-01", "secret": "…"}]}
 
         Raises:
-            ConfigError: unreadable file, bad JSON, missing fields, a secret under 16 bytes, duplicate ids.
+            ConfigError: unreadable file, bad JSON, missing fields, a key under 32 bytes (a sampling secret
+                under 16), duplicate ids.
         """
         try:
             entries = json.loads(Path(path).read_text(encoding="utf-8"))["keys"]
@@ -151,8 +163,7 @@ class Keyring:
             for entry in entries:
                 secret = (Path(entry["secret_file"]).read_bytes().strip() if "secret_file" in entry
                           else entry["secret"].encode("utf-8"))
-                if len(secret) < 16:
-                    raise ConfigError(f"keyring {path}: key {entry['id']} is shorter than 16 bytes")
+                check_key_length(secret, f"keyring {path}: key {entry['id']}")
                 keys.append((date.fromisoformat(entry["from"]), IdentityHasher(secret, entry["id"])))
         except ConfigError:
             raise

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 TELEMETRY = Path(sys.executable).with_name("telemetry")
-HASH_KEY = "test-key-0123456789abcdef"
+HASH_KEY = "test-key-0123456789abcdef-0123456789"
 
 
 def now_iso() -> str:

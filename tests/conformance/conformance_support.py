@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from ingest.cli import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-TEST_KEY = b"test-key-0123456789abcdef"  # the key tests/conftest.py puts in TELEMETRY_HASH_KEY
+TEST_KEY = b"test-key-0123456789abcdef-0123456789"  # the key tests/conftest.py puts in TELEMETRY_HASH_KEY
 
 
 def fixture_text(name: str) -> str:

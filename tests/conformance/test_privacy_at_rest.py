@@ -18,7 +18,7 @@ from ingest.cli import main
 
 AS_OF = "2025-12-01T12:30:00Z"
 TS_MS = 1764590400000  # 2025-12-01T12:00:00Z
-SECRETS = ["keyring-secret-one-0123456789", "keyring-secret-two-9876543210", "sampling-secret-abcdef012345"]
+SECRETS = ["keyring-secret-one-0123456789abcdef", "keyring-secret-two-9876543210abcdef", "sampling-secret-abcdef012345"]
 
 
 def sensitive_lines() -> tuple[list[str], list[str]]:
@@ -108,7 +108,7 @@ def test_quarantine_show_prints_lines_for_the_key_holder_only(tmp_path, keyring,
     shown = run_cli("quarantine", "show", "--data-dir", str(data))
     assert shown.exit_code == 0 and bad in shown.output and "invalid_json" in shown.output
     other = tmp_path / "other-keyring.json"
-    other.write_text(json.dumps({"keys": [{"id": "k1", "from": "1970-01-01", "secret": "a-different-secret-0000"}]}))
+    other.write_text(json.dumps({"keys": [{"id": "k1", "from": "1970-01-01", "secret": "a-different-secret-0000000000000000"}]}))
     monkeypatch.setenv("TELEMETRY_HASH_KEYRING", str(other))
     denied = run_cli("quarantine", "show", "--data-dir", str(data))
     assert denied.exit_code == 2 and "RAWPLAYER" not in denied.output

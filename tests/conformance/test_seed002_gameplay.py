@@ -96,7 +96,7 @@ def test_rotating_the_id_key_keeps_the_same_players_in_the_sample(tmp_path):
     lines = [json.dumps({**base, "player_id": f"p-cohort-{i}", "client_guid": f"cg-{i}", "seq": i, "event_id": f"x-{i}"})
              for i in range(300)]
     kept_ids, keys_by_event = [], []
-    for n, key in enumerate(("first-id-key-0123456789", "rotated-id-key-9876543210")):
+    for n, key in enumerate(("first-id-key-0123456789abcdefghij", "rotated-id-key-9876543210abcdefghij")):
         data = tmp_path / f"d{n}"
         row = ingest_lines(data, tmp_path, f"xp{n}.jsonl", lines, AS_OF, env={"TELEMETRY_HASH_KEY": key})
         rows = landed(data, "gameplay_xp_gain")

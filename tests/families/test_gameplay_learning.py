@@ -26,7 +26,7 @@ from support import ROOT, require_shared_data
 
 pytestmark = [pytest.mark.dbt]
 
-KEY = b"test-key-0123456789abcdef"
+KEY = b"test-key-0123456789abcdef-0123456789"
 REPLAYS = ("2.1.3.30508_12.SC2Replay", "2.1.4.32283_13.SC2Replay", "3.15.0.54518_30.SC2Replay",
            "3.15.0.54518_31.SC2Replay")
 WAVES = "WAVES_20230201_to_20230228_events_sample.tsv.gz"

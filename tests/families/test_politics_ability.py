@@ -50,7 +50,7 @@ KPI_INPUTS = ["casts", "damage_total", "healing_total", "overheal_total", "cc_ap
 def ingest_lines(registry, tmp_path: Path, lines: list, name: str = "a.jsonl"):
     path = tmp_path / name
     path.write_bytes(b"".join((json.dumps(x).encode() if isinstance(x, dict) else x) + b"\n" for x in lines))
-    settings = IngestSettings(registry.root, b"test-key-0123456789abcdef", "k1", AS_OF)
+    settings = IngestSettings(registry.root, b"test-key-0123456789abcdef-0123456789", "k1", AS_OF)
     [result] = ingest_files([path], settings, tmp_path, registry=registry).batches
     rows = duckdb.sql(f"select reason, errors from read_parquet('{tmp_path}/lake/quarantine/*.parquet') "
                       "order by line_number").fetchall()
@@ -94,7 +94,7 @@ def test_politics_event_ids_and_privacy(registry, tmp_path):
     lake = tmp_path / "lake" / "events"
     [row] = duckdb.sql(f"select * from read_parquet('{lake}/event_type=politics_debate_result/*/*.parquet')").to_arrow_table().to_pylist()
     assert "participant_ids" not in row and row["persuasion_score"] == 80.5
-    assert row["player_key"] == IdentityHasher(b"test-key-0123456789abcdef", "k1").hash("u-7")
+    assert row["player_key"] == IdentityHasher(b"test-key-0123456789abcdef-0123456789", "k1").hash("u-7")
     for path in lake.rglob("*.parquet"):
         assert b"u-8" not in path.read_bytes() and b"u-7" not in path.read_bytes()
     weights = duckdb.sql(f"select seat_weight from read_parquet('{lake}/event_type=politics_bill_vote/*/*.parquet') "

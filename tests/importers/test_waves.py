@@ -165,7 +165,7 @@ def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported,
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"\n".join([lines[0].encode(), orjson.dumps(big)]) + b"\n")
     lake = Lake(tmp_path / "lake")
-    settings = IngestSettings(registry.root, b"test-key-0123456789abcdef", "test", datetime.now(timezone.utc),
+    settings = IngestSettings(registry.root, b"test-key-0123456789abcdef-0123456789", "test", datetime.now(timezone.utc),
                               backfill=True)
     [result] = ingest_files([path], settings, tmp_path, registry=registry).batches
     assert result.lines_read == 2
@@ -179,7 +179,7 @@ def test_ingest_lands_the_batches_and_rejects_an_oversized_batch_whole(imported,
     from ingest.privacy.quarantine_crypto import QuarantineCipher
 
     assert rows[0]["errors"][0]["keyword"] == "maxItems"  # the clear message names the rule, never values
-    cipher = QuarantineCipher(Keyring.single(IdentityHasher(b"test-key-0123456789abcdef", "test")))
+    cipher = QuarantineCipher(Keyring.single(IdentityHasher(b"test-key-0123456789abcdef-0123456789", "test")))
     assert "1001 events" in open_messages(cipher, rows[0])[0]
 
 

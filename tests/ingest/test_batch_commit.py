@@ -61,7 +61,9 @@ def source_rows(data_dir: Path) -> int:
 
 def read_api_rows(data_dir: Path) -> int:
     """Rows the read API serves from the lake (``GET /v1/events``' query, without HTTP)."""
-    reader = Reader(SimpleNamespace(data_dir=data_dir))
+    from ingest.registry import Registry
+
+    reader = Reader(SimpleNamespace(data_dir=data_dir, registry=Registry.load(ROOT / "schemas")))
     return reader.events(None, None, None, None, None, 1, 1000)[1]
 
 

@@ -61,9 +61,9 @@ def test_key_file_and_short_key(registry, tmp_path, monkeypatch):
     short = tmp_path / "short.key"
     short.write_text("tiny")
     result = CliRunner().invoke(main, ["ingest", str(path), "--data-dir", str(tmp_path / "d"), "--hash-key-file", str(short)])
-    assert result.exit_code == 2 and "at least 16 bytes" in result.output
+    assert result.exit_code == 2 and "at least 32 bytes are required" in result.output
     good = tmp_path / "good.key"
-    good.write_text("a-long-enough-secret-key\n")
+    good.write_text("a-long-enough-secret-key-0123456789\n")
     result = CliRunner().invoke(main, ["ingest", str(path), "--data-dir", str(tmp_path / "d"), "--hash-key-file", str(good),
                                        "--as-of", "2024-11-24T12:00:00Z"])
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ from ingest.lake import Lake
 
 T0 = 1732406400000  # 2024-11-24
 DAY = 86_400_000
-KEY = b"test-key-0123456789abcdef"
+KEY = b"test-key-0123456789abcdef-0123456789"
 
 
 def request(user: str, n: int, ts: int) -> dict:
@@ -56,7 +56,7 @@ def test_erase_removes_the_player_everywhere_in_the_lake_and_rewrites_only_affec
 def test_erase_finds_rows_under_every_rotated_key(tmp_path, monkeypatch):
     keyring = tmp_path / "keyring.json"
     keyring.write_text(json.dumps({"keys": [{"id": "old", "from": "1970-01-01", "secret": KEY.decode()},
-                                            {"id": "new", "from": "2024-11-24", "secret": "another-secret-0123456"}]}))
+                                            {"id": "new", "from": "2024-11-24", "secret": "another-secret-0123456789abcdefghij"}]}))
     monkeypatch.setenv("TELEMETRY_HASH_KEYRING", str(keyring))
     ingest(tmp_path, "a.jsonl", [request("alice", 1, T0 - DAY), request("alice", 2, T0), request("bob", 3, T0)])
     result = CliRunner().invoke(main, ["erase", "--player", "alice", "--data-dir", str(tmp_path / "d")])

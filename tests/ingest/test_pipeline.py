@@ -22,7 +22,7 @@ from ingest.pipeline import BatchIngest, IngestSettings
 
 AS_OF = datetime(2024, 11, 24, 12, 0, tzinfo=timezone.utc)
 T0 = 1732406400000  # 2024-11-24T00:00:00Z, the schema examples' time
-KEY = b"test-key-0123456789abcdef"
+KEY = b"test-key-0123456789abcdef-0123456789"
 
 
 def example(registry, kind: str, **changes) -> dict:
@@ -61,7 +61,7 @@ def quarantine(lake_root: Path) -> list[dict]:
     return [opened(row) for row in rows]
 
 
-def opened(row: dict, key: bytes = b"test-key-0123456789abcdef") -> dict:
+def opened(row: dict, key: bytes = b"test-key-0123456789abcdef-0123456789") -> dict:
     from ingest.pipeline.replay import open_messages, open_raw
     from ingest.privacy.quarantine_crypto import QuarantineCipher
 
@@ -359,7 +359,7 @@ def test_key_rotation_takes_effect_from_its_date(registry, tmp_path, monkeypatch
     from ingest.cli import main
 
     new_secret = tmp_path / "k2.secret"
-    new_secret.write_text("second-secret-0123456789\n")
+    new_secret.write_text("second-secret-0123456789abcdefghij\n")
     keyring = tmp_path / "keyring.json"
     keyring.write_text(json.dumps({"keys": [
         {"id": "k2", "from": "2024-11-24", "secret_file": str(new_secret)},
@@ -374,8 +374,8 @@ def test_key_rotation_takes_effect_from_its_date(registry, tmp_path, monkeypatch
     rows = {r["request_id"][-2:]: r for r in landed(tmp_path / "d" / "lake", "recsys_request")}
     assert (rows["b1"]["hash_key_id"], rows["a1"]["hash_key_id"]) == ("k1", "k2")
     assert rows["b1"]["player_key"] == IdentityHasher(KEY, "k1").hash("u-1842")
-    assert rows["a1"]["player_key"] == IdentityHasher(b"second-secret-0123456789", "k2").hash("u-1842")
-    assert rows["a1"]["session_id"] == IdentityHasher(b"second-secret-0123456789", "k2").hash("s-77")
+    assert rows["a1"]["player_key"] == IdentityHasher(b"second-secret-0123456789abcdefghij", "k2").hash("u-1842")
+    assert rows["a1"]["session_id"] == IdentityHasher(b"second-secret-0123456789abcdefghij", "k2").hash("s-77")
 
 
 def test_bad_keyring_is_a_usage_error(registry, tmp_path, monkeypatch):
@@ -388,7 +388,7 @@ def test_bad_keyring_is_a_usage_error(registry, tmp_path, monkeypatch):
     monkeypatch.setenv("TELEMETRY_HASH_KEYRING", str(keyring))
     path = write_lines(tmp_path / "a.jsonl", [example(registry, "request")])
     result = CliRunner().invoke(main, ["ingest", str(path), "--data-dir", str(tmp_path / "d")])
-    assert result.exit_code == 2 and "shorter than 16 bytes" in result.output
+    assert result.exit_code == 2 and "at least 32 bytes are required" in result.output
 
 
 @pytest.mark.parametrize("columnar", [False, True], ids=["reference", "columnar"])

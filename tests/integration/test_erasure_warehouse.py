@@ -20,7 +20,7 @@ import pytest
 pytestmark = [pytest.mark.dbt]
 
 SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]
-KEY = "erasure-test-key-0123456789"
+KEY = "erasure-test-key-0123456789abcdef"
 
 
 def test_erased_player_is_nowhere_and_rollups_follow(tmp_path, monkeypatch):

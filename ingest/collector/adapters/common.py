@@ -4,7 +4,8 @@ Mapping (docs/sdks.md): the event name, normalised to snake case (``Mission Star
 looked up among the registry's event types (families in name order); the user id becomes the family's player id,
 the message/insert id its event id, the timestamp its event time (in the family's unit), and the properties its
 fields — top level when the schema has the field, else inside the schema's free-form ``data`` object when it has
-one. A name the registry does not know becomes a wire event of the default SDK family with that type, which the
+one (merged with a ``data`` object the SDK sent; a ``data`` property that is not an object is kept as sent, and the
+schema quarantines the event). A name the registry does not know becomes a wire event of the default SDK family with that type, which the
 registry quarantines as ``unknown_event_type`` (`telemetry schemas draft --from-quarantine` proposes a schema;
 replay then lands it). SDK bookkeeping (``$lib``, context, IP, user agent) never lands.
 """
@@ -124,11 +125,21 @@ class WireMapper:
         if envelope.get("event_id") and event.event_id:
             wire[envelope["event_id"][1:]] = str(event.event_id)
         container = "data" if properties.get("data", {}).get("type") == "object" else None
+        extra: dict[str, Any] = {}
         for key, value in event.properties.items():
             if key in wire:
                 continue
             if known and key not in properties and container:
-                wire.setdefault(container, {})[key] = value
+                extra[key] = value
             else:
                 wire[key] = value
+        if extra:
+            sent = wire.get(container)
+            if sent is None:
+                wire[container] = extra
+            elif isinstance(sent, dict):
+                wire[container] = {**extra, **sent}  # the SDK's own `data` object wins over loose properties
+            else:
+                # a `data` property that is not an object: kept as sent (the schema quarantines the event, whole)
+                wire.update((k, v) for k, v in extra.items() if k not in wire)
         return wire
