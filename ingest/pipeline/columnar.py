@@ -1,9 +1,9 @@
 """The columnar ingest path (DESIGN §16, issue 12): validate and normalise a chunk of lines in DuckDB.
 
 For every chunk of lines, the columnar path lands the events it can prove the row-at-a-time path
-(:class:`~ingest.pipeline.batch.LineProcessor`, the reference) would land with the same row, and hands every
+(:class:`~ingest.pipeline.row.LineProcessor`, the reference) would land with the same row, and hands every
 other line to the reference, then merges both outcomes into one :class:`ChunkOutcome` for the same
-:class:`~ingest.pipeline.batch.BatchWriter` (dedup, ledger, exactly once). A line takes the columnar path when
+:class:`~ingest.pipeline.writer.BatchWriter` (dedup, ledger, exactly once). A line takes the columnar path when
 
 - it is ASCII without ``\\u`` escapes, ``NaN`` or ``Infinity`` (so string lengths are byte counts and DuckDB and
   ``orjson`` read the same values), not damaged, not over the line limit, and ``orjson`` parses it into an
@@ -39,8 +39,9 @@ import pyarrow.compute as pc
 from ..registry.compile import (SUPPORTED, Unsupported, column_sql, compile_check, is_int, is_string, json_path, sql_string,
                                 string_value)
 from ..registry.schema import EventSchema, Registry, snake_case
-from .batch import (FUTURE_TOLERANCE, US_PER_DAY, ChunkOutcome, LineProcessor, concat_rows, uuid5_text)
+from .outcome import ChunkOutcome, concat_rows
 from .reader import Line
+from .row import FUTURE_TOLERANCE, US_PER_DAY, LineProcessor, uuid5_text
 
 CHUNK_LINES = 50_000
 _UNSAFE = (b"\\u", b"NaN", b"Infinity")

@@ -1,47 +1,35 @@
-"""Ingest one input file as one batch: parse → resolve → validate → normalize → privacy → dedup → land.
-
-Contract (DESIGN §3–6, docs/lake.md): for every batch
-``records_read = landed + quarantined + duplicates + dropped`` (a record is a line, or one event of a batch
-envelope), recorded in the ledger and returned. A file
-whose sha256 is already in the ledger is skipped. A batch writes under ``lake/_pending/``, commits by
-renaming its ledger row into ``_ledger/`` and then publishes its files (docs/lake.md, "Batch commit"): readers
-never see a batch without its ledger row, and a re-run lands every event exactly once.
+"""The row path, the reference: classify lines one event at a time (parse → fill → resolve → validate →
+time checks → privacy → sampling → normalize) into a :class:`~ingest.pipeline.outcome.ChunkOutcome`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import uuid
-from collections import Counter, defaultdict, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..errors import InputError, LakeWriteFailed, RegistryError, Rejection
-from ..privacy.keys import IdentityHasher, Keyring
-from ..lake.atomic import write_parquet_atomic
-from ..lake.layout import Lake, LedgerEntry, PartitionCount
+from ..errors import RegistryError, Rejection
+from ..privacy.keys import IdentityHasher
 from ..privacy.quarantine_crypto import QuarantineCipher
 from ..registry.sampling import TypeRule, sampled_in, sampling_rules
-from .dedup import LandedIds, SeenIds, digests
-from .reader import Line, LineReader, open_input, read_extent
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
+from .outcome import ChunkOutcome, Dropped, RateCandidate, concat_rows
+from .reader import Line
+from .settings import IngestSettings
+
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")
 FUTURE_TOLERANCE = timedelta(minutes=5)  # seed 000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 US_PER_DAY = 86_400_000_000
-DEFAULT_MAX_LINE_BYTES = 1 << 20
-ROWS_PER_FILE = 200_000
-MAX_BUFFERED_ROWS = 400_000
-QUARANTINE_ROWS_PER_FILE = 50_000
 
 
 def uuid5_text(name: bytes) -> str:
@@ -73,64 +61,6 @@ def _occurred_us(value: Any, unit: str) -> int | None:
     except (ValueError, OverflowError):
         return None
     return None
-
-
-@dataclass
-class Dropped:
-    """An event dropped by policy (not an error): ``opted_out``, ``sampled_out`` or ``blank_line``."""
-
-    reason: str
-
-
-@dataclass
-class BatchResult:
-    """What one batch did. ``records_read == landed + quarantined + duplicates + dropped`` always holds;
-    ``records_read == lines_read`` unless the input holds batch envelopes (seed 004: one record per event).
-
-    Attributes:
-        partitions: ``(event_type, event_date)`` → ``[landed, duplicates]``.
-        damage: ``truncated_input`` / ``corrupt_input`` when the file was cut short, else None.
-    """
-
-    batch_id: str
-    source_file: str
-    source_sha256: str
-    skipped: bool = False
-    lines_read: int = 0
-    records_read: int = 0
-    landed: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    dropped: int = 0
-    server_filled: int = 0
-    quarantined_by_reason: Counter = field(default_factory=Counter)
-    dropped_by_reason: Counter = field(default_factory=Counter)
-    partitions: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    damage: str | None = None
-    damage_message: str | None = None
-
-    @property
-    def balanced(self) -> bool:
-        return self.records_read == self.landed + self.quarantined + self.duplicates + self.dropped
-
-
-def file_sha256(path: Path) -> tuple[str, int]:
-    """(hex sha256, size in bytes) of a regular file as it was when opened (bytes appended meanwhile are not
-    covered).
-
-    Raises:
-        InputError: the file cannot be read, or is not a regular file (a FIFO, socket or device).
-    """
-    digest, size = hashlib.sha256(), 0
-    handle, extent = open_input(path)
-    try:
-        with handle:
-            for chunk in read_extent(handle, extent):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as error:
-        raise InputError(str(path), error.strerror or str(error)) from error
-    return digest.hexdigest(), size
 
 
 class Normalizer:
@@ -238,66 +168,6 @@ def reference_values(seeds_dir: Path, rule: dict[str, str]) -> frozenset[str]:
         except (OSError, KeyError) as error:
             raise RegistryError(str(path), f"reference table unreadable or without column {rule['column']!r}: {error}") from error
     return _REFERENCE_CACHE[key]
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    """Everything a worker needs to classify lines (picklable)."""
-
-    schemas_root: Path
-    key: bytes = field(repr=False)
-    key_id: str
-    as_of: datetime
-    backfill: bool = False
-    opted_out: frozenset[str] = field(default=frozenset(), repr=False)
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-    rotations: tuple[tuple[str, bytes, str], ...] = field(default=(), repr=False)
-    """Keys that take effect from a date: ``(ISO date, key, key id)``; ``key``/``key_id`` apply before."""
-    sampling_key: bytes = field(default=b"", repr=False)
-    """The non-rotating sampling secret (:meth:`Keyring.sampling_key`); empty = derived from the base key."""
-
-    @classmethod
-    def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> "IngestSettings":
-        rotations = tuple((d.isoformat(), h.key, h.key_id) for d, h in keyring.rotations)
-        options.setdefault("sampling_key", keyring.sampling_key())
-        return cls(schemas_root, keyring.base.key, keyring.base.key_id, as_of, rotations=rotations, **options)
-
-    def keyring(self) -> Keyring:
-        return Keyring(IdentityHasher(self.key, self.key_id),
-                       tuple((date.fromisoformat(d), IdentityHasher(k, i)) for d, k, i in self.rotations),
-                       self.sampling_key or None)
-
-
-@dataclass
-class RateCandidate:
-    """An event of a rate-limited type (seed 000 §9), decided in input order by the batch writer."""
-
-    event_id: str
-    player_key: str | None
-    occurred_us: int
-    quarantine_row: dict[str, Any]
-
-
-@dataclass
-class ChunkOutcome:
-    """What one chunk of lines became (built in a worker, merged in order by the batch).
-
-    Attributes:
-        landed: ``(event_type, event_date)`` → (event ids, record batch of rows), before dedup.
-        quarantine: quarantine rows (docs/lake.md columns).
-        dropped: reason → count.
-        lines: number of lines in the chunk.
-        records: number of accounting units: one per line, but one per event for a batch-envelope line.
-        rate_limited: ``(event_type, event_date)`` → candidates aligned with that key's event ids, for types
-            with a rate limit; the writer quarantines the ones over the limit as ``rate_limited``.
-    """
-
-    landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]]
-    quarantine: list[dict[str, Any]]
-    dropped: Counter
-    lines: int
-    records: int
-    rate_limited: dict[tuple[str, str], list[RateCandidate]] = field(default_factory=dict)
 
 
 @dataclass
@@ -584,324 +454,8 @@ class LineProcessor:
             return None
 
 
-def concat_rows(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    """One record batch of the rows of ``batches`` in order, its columns the union of theirs (schema versions of
-    one event type share a partition; a column a batch lacks is null in its rows)."""
-    if len(batches) == 1:
-        return batches[0]
-    if all(b.schema == batches[0].schema for b in batches):
-        return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-    tables = [pa.Table.from_batches([b]) for b in batches]
-    return pa.concat_tables(tables, promote_options="default").combine_chunks().to_batches()[0]
-
-
 def redacted_message(reason: str, pointer: str, keyword: str) -> str:
     """The clear-text message of a quarantine error: where and which rule, never the value (the full message
     is sealed with the raw line)."""
     where = pointer or "/"
     return f"{reason}: {keyword} at {where}" if keyword else f"{reason} at {where}"
-
-
-_WORKER: Any = None
-
-
-def _worker_init(settings: IngestSettings, columnar: bool = False) -> None:
-    global _WORKER
-    registry = Registry.load(settings.schemas_root)
-    _WORKER = LineProcessor(registry, settings)
-    if columnar:
-        from .columnar import ColumnarProcessor
-
-        _WORKER = ColumnarProcessor(registry, _WORKER, threads=1)
-
-
-def _worker_chunk(task: tuple[list[tuple[int, bytes, int, str | None]], str, str]) -> ChunkOutcome:
-    raw_lines, batch_id, source = task
-    assert _WORKER is not None
-    return _WORKER.process_chunk([Line(*t) for t in raw_lines], batch_id, source)
-
-
-class BatchIngest:
-    """Runs batches (one input file each) through the pipeline, on ``workers`` processes.
-
-    Args:
-        registry: the loaded schema registry (``registry.root`` is reloaded in worker processes).
-        lake: the target lake.
-        settings: clock, key, late/backfill, opt-out, line limit.
-        workers: processes that parse and validate (1 = in this process). Merging, dedup and writing stay
-            in this process, in input order, so the result does not depend on ``workers``.
-        progress: called now and then with the number of input bytes consumed in the current file.
-        rows_per_file: a partition's buffer is written out as a Parquet file at this many rows.
-        columnar: validate and normalise in DuckDB where proven identical (``pipeline/columnar.py``), handing
-            every other line to the row path. False = the row path only (the reference).
-    """
-
-    CHUNK_LINES = 5_000
-
-    def __init__(self, registry: Registry, lake: Lake, settings: IngestSettings, *, workers: int = 1,
-                 progress: Callable[[int], None] | None = None, rows_per_file: int = ROWS_PER_FILE,
-                 columnar: bool = False):
-        self.registry = registry
-        self.lake = lake
-        self.settings = settings
-        self.workers = max(1, workers)
-        self.progress = progress
-        self.rows_per_file = rows_per_file
-        self.landed_ids = LandedIds(lake)
-        self._local = LineProcessor(registry, settings)
-        self._pool = None
-        self._columnar = None
-        if columnar:
-            from .columnar import ColumnarProcessor
-
-            self._columnar = ColumnarProcessor(registry, self._local, threads=1 if self.workers > 1 else None)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
-
-    def __enter__(self) -> "BatchIngest":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _outcomes(self, reader: LineReader, batch_id: str, source: str) -> Iterator[ChunkOutcome]:
-        size = self.CHUNK_LINES if self._columnar is None else self._columnar.chunk_lines
-
-        def chunks() -> Iterator[list[Line]]:
-            chunk: list[Line] = []
-            for line in reader:
-                chunk.append(line)
-                if len(chunk) >= size:
-                    yield chunk
-                    chunk = []
-            if chunk:
-                yield chunk
-
-        if self.workers == 1:
-            processor = self._local if self._columnar is None else self._columnar
-            for chunk in chunks():
-                yield processor.process_chunk(chunk, batch_id, source)
-            return
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver" if os.name != "nt" else "spawn")
-            self._pool = context.Pool(self.workers, initializer=_worker_init,
-                                      initargs=(self.settings, self._columnar is not None))
-        # a bounded window of chunks in flight (Pool.imap would read the whole input ahead: memory grows with it)
-        pending: deque = deque()
-        for chunk in chunks():
-            task = ([(l.number, l.data, l.length, l.damaged) for l in chunk], batch_id, source)
-            pending.append(self._pool.apply_async(_worker_chunk, (task,)))
-            if len(pending) > self.workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-    def run(self, path: Path) -> BatchResult:
-        """Ingest ``path`` as one batch and return its accounting; only the bytes the file held when it was
-        opened are read (its sha256, byte count and lines describe the same extent).
-
-        Raises:
-            InputError: the file cannot be read, is not a regular file, or was rewritten while being read
-                (nothing of it lands).
-            LakeWriteFailed: writing the lake failed (a full disk); nothing of the batch is visible.
-        """
-        path = Path(path)
-        sha, size = file_sha256(path)
-        batch_id = sha[:16]
-        with self.lake.batch_lock(batch_id):
-            if self.lake.settle(batch_id):  # committed (by an earlier run, perhaps not yet published)
-                return BatchResult(batch_id, str(path), sha, skipped=True)
-            try:
-                writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha),
-                                     rows_per_file=self.rows_per_file, rate_rules=rate_rules(self.registry),
-                                     landed_ids=self.landed_ids)
-                reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20), size=size)
-                for outcome in self._outcomes(reader, batch_id, str(path)):
-                    writer.add(outcome)
-                    if self.progress is not None:
-                        self.progress(reader.bytes_consumed)
-                if not reader.read_failed and (reader.bytes_consumed, reader.sha256) != (size, sha):
-                    raise InputError(str(path), "it changed while it was read (rewritten, not appended to): "
-                                                "nothing of it landed; ingest it again once it is complete")
-                writer.result.damage, writer.result.damage_message = reader.damage, reader.damage_message
-                result = writer.finish(source_bytes=size, as_of=self._local.received_at,
-                                       backfill=self.settings.backfill)
-            except BaseException:
-                self.landed_ids.forget()
-                if not (self.lake.ledger / f"{batch_id}.parquet").exists():
-                    self.lake.discard(batch_id)
-                raise
-            self.landed_ids.end_batch()
-            return result
-
-
-def _server_filled(rows: pa.RecordBatch) -> int:
-    """Rows with a value the server filled (DESIGN §12)."""
-    import pyarrow.compute as pc
-
-    filled = pc.or_(pc.equal(rows.column("occurred_at_source"), "server"),
-                    pc.equal(rows.column("schema_version_source"), "server"))
-    return int(pc.sum(pc.cast(filled, pa.int64())).as_py() or 0)
-
-
-def rate_rules(registry: Registry) -> dict[str, dict[str, Any]]:
-    """Lake event type → rate-limit rule, from the family manifests (seed 000 §9)."""
-    return {f"{name}_{t}": rule for name, family in registry.families.items() for t, rule in family.rate_limits.items()}
-
-
-class BatchWriter:
-    """Merges chunk outcomes of one batch in order: dedup by event id, buffered Parquet writes, quarantine,
-    and the ledger row last (DESIGN §4).
-
-    Files are written as pending files (:meth:`Lake.pending_path`) and published by
-    :meth:`finish` after the ledger row. Creating a writer removes what an interrupted, uncommitted earlier run
-    of the same batch left there, so a re-run lands each event exactly once. Write failures raise
-    :class:`~ingest.errors.LakeWriteFailed`.
-
-    Args:
-        landed_ids: the run's cache of landed event ids (default: a fresh one, reading touched partitions).
-    """
-
-    def __init__(self, lake: Lake, result: BatchResult, *, write_quarantine: bool = True,
-                 rows_per_file: int = ROWS_PER_FILE, rate_rules: dict[str, dict[str, Any]] | None = None,
-                 landed_ids: LandedIds | None = None):
-        self.lake = lake
-        self.result = result
-        self.rows_per_file = rows_per_file
-        self.write_quarantine = write_quarantine
-        self.started = datetime.now(timezone.utc)
-        self.buffers: dict[tuple[str, str], list[pa.RecordBatch]] = defaultdict(list)
-        self.buffered: Counter = Counter()
-        self.seen: dict[tuple[str, str], SeenIds] = {}
-        self.parts: Counter = Counter()
-        self.quarantine: list[dict[str, Any]] = []
-        self.quarantine_part = 0
-        self._rate_rules: dict[str, dict[str, Any]] = dict(rate_rules or {})
-        self._rate_times: dict[tuple[str, str], list[int]] = {}
-        self.landed_ids = landed_ids if landed_ids is not None else LandedIds(lake)
-        lake.discard(result.batch_id)
-
-
-    def _flush(self, key: tuple[str, str]) -> None:
-        if self.buffers[key]:
-            table = pa.Table.from_batches([concat_rows(self.buffers[key])])
-            name = f"{self.result.batch_id}-{self.parts[key]:04d}.parquet"
-            target = self.lake.pending_path(self.result.batch_id, self.lake.partition_dir(*key) / name)
-            try:
-                write_parquet_atomic(table, target)
-            except OSError as error:
-                raise LakeWriteFailed(str(target), error.strerror or str(error)) from error
-            self.parts[key] += 1
-        self.buffers[key] = []
-        self.buffered[key] = 0
-
-    def _flush_quarantine(self) -> None:
-        if self.quarantine and self.write_quarantine:
-            try:
-                self.lake.write_quarantine(self.result.batch_id, self.quarantine_part, self.quarantine)
-            except OSError as error:
-                raise LakeWriteFailed(str(self.lake.pending),
-                                      error.strerror or str(error)) from error
-            self.quarantine_part += 1
-        self.quarantine = []
-
-    def add(self, outcome: ChunkOutcome) -> None:
-        """Account for one chunk and buffer its new events (first occurrence of an event id wins)."""
-        result = self.result
-        result.lines_read += outcome.lines
-        result.records_read += outcome.records
-        for row in outcome.quarantine:
-            result.quarantined_by_reason[row["reason"]] += 1
-        result.quarantined += len(outcome.quarantine)
-        self.quarantine += outcome.quarantine
-        if len(self.quarantine) >= QUARANTINE_ROWS_PER_FILE:
-            self._flush_quarantine()
-        result.dropped_by_reason.update(outcome.dropped)
-        result.dropped += sum(outcome.dropped.values())
-        for key, (ids, batch) in outcome.landed.items():
-            known = self.seen.get(key)
-            if known is None:
-                known = self.seen[key] = self.landed_ids.partition(key)
-            candidates = outcome.rate_limited.get(key)
-            keep = []
-            duplicates = 0
-            high, low = digests(ids)
-            landed_before = known.contains(high, low)
-            in_chunk: set[str] = set()
-            for index, event_id in enumerate(ids):
-                fresh = not landed_before[index] and event_id not in in_chunk
-                if fresh and candidates is not None and not self._within_rate(key[0], candidates[index]):
-                    fresh = False
-                    self.quarantine.append(candidates[index].quarantine_row)
-                    result.quarantined_by_reason["rate_limited"] += 1
-                    result.quarantined += 1
-                elif fresh:
-                    in_chunk.add(event_id)
-                else:
-                    duplicates += 1
-                keep.append(fresh)
-            if in_chunk:
-                mask = np.array(keep, dtype=bool)
-                known.add(high[mask], low[mask])
-            kept = sum(keep)
-            stats = result.partitions.setdefault(key, [0, 0])
-            stats[0] += kept
-            stats[1] += duplicates
-            result.landed += kept
-            result.duplicates += duplicates
-            if kept:
-                rows = batch if kept == len(ids) else batch.filter(pa.array(keep))
-                result.server_filled += _server_filled(rows)
-                self.buffers[key].append(rows)
-                self.buffered[key] += kept
-            if self.buffered[key] >= self.rows_per_file:
-                self._flush(key)
-        if sum(self.buffered.values()) >= MAX_BUFFERED_ROWS:
-            for key in list(self.buffers):
-                self._flush(key)
-
-    def _within_rate(self, lake_type: str, candidate: RateCandidate) -> bool:
-        """Seed 000 §9 per-player rate limit, decided in input order: an event is over the limit when the player
-        already has ``max_events`` accepted events of this type in this batch within ``(t − window, t]`` of its
-        event time ``t``. Accepted events count towards later ones; rejected ones do not."""
-        rule = self._rate_rules.get(lake_type)
-        if rule is None or candidate.player_key is None:
-            return True
-        window_us = int(rule["window_seconds"] * 1_000_000)
-        times = self._rate_times.setdefault((lake_type, candidate.player_key), [])
-        t = candidate.occurred_us
-        if sum(1 for other in times if t - window_us < other <= t) >= int(rule["max_events"]):
-            return False
-        times.append(t)
-        return True
-
-    def finish(self, *, source_bytes: int, as_of: datetime, backfill: bool, kind: str = "ingest") -> BatchResult:
-        """Write what is buffered, then commit: the ledger row, then publish the files (docs/lake.md).
-
-        Raises:
-            LakeWriteFailed: a write or rename failed (before the ledger row: nothing is visible; after it: the
-                next run publishes the rest).
-        """
-        for key in list(self.buffers):
-            self._flush(key)
-        self._flush_quarantine()
-        result = self.result
-        entry = LedgerEntry(
-            batch_id=result.batch_id, kind=kind, source_file=result.source_file, source_sha256=result.source_sha256,
-            source_bytes=source_bytes, as_of=as_of.replace(tzinfo=None), started_at=self.started.replace(tzinfo=None),
-            finished_at=datetime.now(timezone.utc).replace(tzinfo=None), backfill=backfill,
-            lines_read=result.lines_read, records_read=result.records_read, landed=result.landed,
-            quarantined=result.quarantined, duplicates=result.duplicates, dropped=result.dropped,
-            server_filled=result.server_filled,
-            partitions=tuple(PartitionCount(t, date.fromisoformat(d), n, dup)
-                             for (t, d), (n, dup) in sorted(result.partitions.items())))
-        try:
-            published = self.lake.commit(entry)
-        except OSError as error:
-            raise LakeWriteFailed(str(self.lake.root), error.strerror or str(error)) from error
-        self.landed_ids.published(p for p in published if self.lake.events in p.parents)
-        return result
