@@ -210,7 +210,8 @@ def _raw_id(x: str) -> tuple[str, str]:
 
 
 class ColumnarProcessor:
-    """Classifies chunks of lines like :meth:`LineProcessor.process_chunk`, vectorised where proven identical.
+    """Classifies chunks of lines like :meth:`LineProcessor.process_chunk`, vectorised where proven identical
+    (the default :class:`~ingest.pipeline.processor.ChunkProcessor`).
 
     Args:
         reference: the row-at-a-time processor that handles every line this one does not.

@@ -184,8 +184,16 @@ class Accepted:
     filled: tuple[str, ...]
 
 
+CHUNK_LINES = 5_000
+
+
 class LineProcessor:
-    """Classifies lines: parse → fill → resolve → validate → time checks → privacy → sampling → normalize."""
+    """Classifies lines: parse → fill → resolve → validate → time checks → privacy → sampling → normalize.
+
+    The reference :class:`~ingest.pipeline.processor.ChunkProcessor`; ``chunk_lines`` lines per chunk.
+    """
+
+    chunk_lines = CHUNK_LINES
 
     def __init__(self, registry: Registry, settings: IngestSettings):
         self.registry = registry
@@ -196,7 +204,7 @@ class LineProcessor:
         as_of = settings.as_of if settings.as_of.tzinfo else settings.as_of.replace(tzinfo=timezone.utc)
         self.as_of = as_of
         self.as_of_us = to_epoch_us(as_of)
-        self.received_at = as_of.astimezone(timezone.utc).replace(tzinfo=None)
+        self.received_at = settings.received_at()
         self.received_iso = self.received_at.isoformat(timespec="microseconds") + "Z"
         self.lake_types = registry.lake_types()
         self.batch_families = any(f.batch for f in registry.families.values())

@@ -15,15 +15,15 @@ import multiprocessing
 import os
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from ..errors import InputError
 from ..lake.layout import Lake
 from ..registry.schema import Registry
 from .dedup import LandedIds
 from .outcome import BatchResult, ChunkOutcome
+from .processor import ChunkProcessor, chunk_processor
 from .reader import Line, LineReader, open_input, read_extent
-from .row import LineProcessor
 from .settings import IngestSettings
 from .writer import ROWS_PER_FILE, BatchWriter, rate_rules
 
@@ -47,17 +47,12 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-_WORKER: Any = None
+_WORKER: ChunkProcessor | None = None
 
 
 def _worker_init(settings: IngestSettings, columnar: bool = False) -> None:
     global _WORKER
-    registry = Registry.load(settings.schemas_root)
-    _WORKER = LineProcessor(registry, settings)
-    if columnar:
-        from .columnar import ColumnarProcessor
-
-        _WORKER = ColumnarProcessor(registry, _WORKER, threads=1)
+    _WORKER = chunk_processor(Registry.load(settings.schemas_root), settings, columnar=columnar, threads=1)
 
 
 def _worker_chunk(task: tuple[list[tuple[int, bytes, int, str | None]], str, str]) -> ChunkOutcome:
@@ -79,9 +74,11 @@ class BatchIngest:
         rows_per_file: a partition's buffer is written out as a Parquet file at this many rows.
         columnar: validate and normalise in DuckDB where proven identical (``pipeline/columnar.py``), handing
             every other line to the row path. False = the row path only (the reference).
-    """
 
-    CHUNK_LINES = 5_000
+    Attributes:
+        processor: the one :class:`~ingest.pipeline.processor.ChunkProcessor` of this process (worker
+            processes build the same kind); its ``chunk_lines`` sets the chunk size.
+    """
 
     def __init__(self, registry: Registry, lake: Lake, settings: IngestSettings, *, workers: int = 1,
                  progress: Callable[[int], None] | None = None, rows_per_file: int = ROWS_PER_FILE,
@@ -93,13 +90,10 @@ class BatchIngest:
         self.progress = progress
         self.rows_per_file = rows_per_file
         self.landed_ids = LandedIds(lake)
-        self._local = LineProcessor(registry, settings)
+        self.columnar = columnar
+        self.processor: ChunkProcessor = chunk_processor(registry, settings, columnar=columnar,
+                                                         threads=1 if self.workers > 1 else None)
         self._pool = None
-        self._columnar = None
-        if columnar:
-            from .columnar import ColumnarProcessor
-
-            self._columnar = ColumnarProcessor(registry, self._local, threads=1 if self.workers > 1 else None)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -114,7 +108,7 @@ class BatchIngest:
         self.close()
 
     def _outcomes(self, reader: LineReader, batch_id: str, source: str) -> Iterator[ChunkOutcome]:
-        size = self.CHUNK_LINES if self._columnar is None else self._columnar.chunk_lines
+        size = self.processor.chunk_lines
 
         def chunks() -> Iterator[list[Line]]:
             chunk: list[Line] = []
@@ -127,14 +121,13 @@ class BatchIngest:
                 yield chunk
 
         if self.workers == 1:
-            processor = self._local if self._columnar is None else self._columnar
             for chunk in chunks():
-                yield processor.process_chunk(chunk, batch_id, source)
+                yield self.processor.process_chunk(chunk, batch_id, source)
             return
         if self._pool is None:
             context = multiprocessing.get_context("forkserver" if os.name != "nt" else "spawn")
             self._pool = context.Pool(self.workers, initializer=_worker_init,
-                                      initargs=(self.settings, self._columnar is not None))
+                                      initargs=(self.settings, self.columnar))
         # a bounded window of chunks in flight (Pool.imap would read the whole input ahead: memory grows with it)
         pending: deque = deque()
         for chunk in chunks():
@@ -173,7 +166,7 @@ class BatchIngest:
                     raise InputError(str(path), "it changed while it was read (rewritten, not appended to): "
                                                 "nothing of it landed; ingest it again once it is complete")
                 writer.result.damage, writer.result.damage_message = reader.damage, reader.damage_message
-                result = writer.finish(source_bytes=size, as_of=self._local.received_at,
+                result = writer.finish(source_bytes=size, as_of=self.settings.received_at(),
                                        backfill=self.settings.backfill)
             except BaseException:
                 self.landed_ids.forget()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,11 @@ class IngestSettings:
         rotations = tuple((d.isoformat(), h.key, h.key_id) for d, h in keyring.rotations)
         options.setdefault("sampling_key", keyring.sampling_key())
         return cls(schemas_root, keyring.base.key, keyring.base.key_id, as_of, rotations=rotations, **options)
+
+    def received_at(self) -> datetime:
+        """The clock as a naive UTC datetime (``received_at`` of every row; a naive ``as_of`` is UTC)."""
+        as_of = self.as_of if self.as_of.tzinfo else self.as_of.replace(tzinfo=timezone.utc)
+        return as_of.astimezone(timezone.utc).replace(tzinfo=None)
 
     def keyring(self) -> Keyring:
         return Keyring(IdentityHasher(self.key, self.key_id),
