@@ -4,7 +4,8 @@ Each input file is one batch with a ledger row: read = landed + quarantined + du
 :func:`ingest_files` is the entry point every caller uses.
 """
 
-from .outcome import BatchResult
+from .outcome import BatchResult, ChunkOutcome
+from .processor import ChunkProcessor, chunk_processor
 from .reader import Line, LineReader
 from .replay import ReplayResult, replay_quarantine
 from .row import LineProcessor
@@ -13,6 +14,6 @@ from .service import IngestReport, accounting, batch_summary, ingest_files, inge
 from .settings import IngestSettings
 from .writer import BatchWriter
 
-__all__ = ["BatchIngest", "BatchResult", "BatchWriter", "IngestReport", "IngestSettings", "Line", "LineProcessor",
-           "LineReader", "ReplayResult", "accounting", "batch_summary", "ingest_files", "ingest_settings",
-           "input_files", "replay_quarantine"]
+__all__ = ["BatchIngest", "BatchResult", "BatchWriter", "ChunkOutcome", "ChunkProcessor", "IngestReport",
+           "IngestSettings", "Line", "LineProcessor", "LineReader", "ReplayResult", "accounting", "batch_summary",
+           "chunk_processor", "ingest_files", "ingest_settings", "input_files", "replay_quarantine"]

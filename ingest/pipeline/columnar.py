@@ -98,7 +98,7 @@ class ColumnarPlan:
         self.schemas: list[CompiledSchema] = []
         self.by_route: dict[tuple[str, str, str], CompiledSchema] = {}
         self.skipped: dict[str, str] = {}
-        self.batch_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
+        self.envelope_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
         self.families: list[_FamilyRoute | None] = []
         self.family_requires: list[frozenset[str]] = []
         for family in registry.families.values():
@@ -183,7 +183,7 @@ class ColumnarPlan:
 
     def family_for(self, keys: frozenset[str]) -> _FamilyRoute | None:
         """The family the reference routes an object with these keys to, when the columnar path can take it."""
-        if any(keys >= required for required in self.batch_requires):
+        if any(keys >= required for required in self.envelope_requires):
             return None
         for requires, family in zip(self.family_requires, self.families):
             if keys >= requires:

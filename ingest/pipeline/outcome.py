@@ -64,10 +64,10 @@ class RateCandidate:
 
 @dataclass
 class ChunkOutcome:
-    """What one chunk of lines became (built in a worker, merged in order by the batch).
+    """What one chunk of lines became (built in a worker, merged in input order by the batch writer).
 
     Attributes:
-        landed: ``(event_type, event_date)`` → (event ids, record batch of rows), before dedup.
+        landed: ``(event_type, event_date)`` → (event ids, their rows as one Arrow record batch), before dedup.
         quarantine: quarantine rows (docs/lake.md columns).
         dropped: reason → count.
         lines: number of lines in the chunk.
@@ -84,12 +84,12 @@ class ChunkOutcome:
     rate_limited: dict[tuple[str, str], list[RateCandidate]] = field(default_factory=dict)
 
 
-def concat_rows(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    """One record batch of the rows of ``batches`` in order, its columns the union of theirs (schema versions of
-    one event type share a partition; a column a batch lacks is null in its rows)."""
-    if len(batches) == 1:
-        return batches[0]
-    if all(b.schema == batches[0].schema for b in batches):
-        return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-    tables = [pa.Table.from_batches([b]) for b in batches]
+def concat_rows(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """The rows of ``parts`` in order as one Arrow record batch, its columns the union of theirs (schema versions
+    of one event type share a partition; a column a part lacks is null in its rows)."""
+    if len(parts) == 1:
+        return parts[0]
+    if all(p.schema == parts[0].schema for p in parts):
+        return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
+    tables = [pa.Table.from_batches([p]) for p in parts]
     return pa.concat_tables(tables, promote_options="default").combine_chunks().to_batches()[0]

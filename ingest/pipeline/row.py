@@ -106,10 +106,10 @@ class Normalizer:
             basis = event
         return uuid5_text(orjson.dumps(basis, option=orjson.OPT_SORT_KEYS))
 
-    def record_batch(self, events: list[dict[str, Any]], event_ids: list[str], occurred: list[int],
-                     players: list[str | None], received_us: int, batch_id: str,
-                     hasher: IdentityHasher, rates: list[float] | None = None,
-                     filled: list[tuple[str, ...]] | None = None) -> pa.RecordBatch:
+    def rows(self, events: list[dict[str, Any]], event_ids: list[str], occurred: list[int],
+             players: list[str | None], received_us: int, batch_id: str,
+             hasher: IdentityHasher, rates: list[float] | None = None,
+             filled: list[tuple[str, ...]] | None = None) -> pa.RecordBatch:
         """Lake rows (envelope + payload, docs/lake.md) for valid events of this schema and one event date,
         built column-wise; ids are hashed with ``hasher``, the key in effect on that date.
 
@@ -207,7 +207,7 @@ class LineProcessor:
         self.received_at = settings.received_at()
         self.received_iso = self.received_at.isoformat(timespec="microseconds") + "Z"
         self.lake_types = registry.lake_types()
-        self.batch_families = any(f.batch for f in registry.families.values())
+        self.envelope_families = any(f.batch for f in registry.families.values())
         self._normalizers: dict[str, Normalizer] = {}
         self._date_strings: dict[int, str] = {}
         self._sampling: dict[str, dict[str, TypeRule]] = {
@@ -233,7 +233,8 @@ class LineProcessor:
         batch envelope (seed 004), or :class:`Dropped` for a blank line.
 
         Raises:
-            Rejection: the whole line is quarantined (bad JSON, encoding, too long, not an object, batch too large).
+            Rejection: the whole line is quarantined (bad JSON, encoding, too long, not an object, batch envelope
+                too large).
         """
         if line.damaged:
             raise Rejection(line.damaged, [("", "", "partial last line of a damaged input file")])
@@ -251,7 +252,7 @@ class LineProcessor:
             raise Rejection("invalid_json", [("", "", str(error))]) from None
         if not isinstance(event, dict):
             raise Rejection("not_an_object", [("", "type", f"expected a JSON object, got {type(event).__name__}")])
-        family = self.registry.batch_family(event) if self.batch_families else None
+        family = self.registry.batch_family(event) if self.envelope_families else None
         if family is None:
             return [(None, event)]
         rule = family.batch
@@ -358,7 +359,7 @@ class LineProcessor:
         }
 
     def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:
-        """Classify a chunk of lines and build one Arrow record batch per (event_type, event_date).
+        """Classify a chunk of lines and build the rows of each (event_type, event_date), one Arrow record batch each.
 
         A value the lake column cannot hold (which a schema with storage bounds never lets through) quarantines
         its event as ``unconvertible_value``; the rest of the chunk lands.
@@ -411,7 +412,7 @@ class LineProcessor:
                         quarantine: list[dict[str, Any]]
                         ) -> tuple[list[tuple[Accepted, Line, int | None, Any]], pa.RecordBatch | None]:
         """The rows of one (event_type, event_date) partition, in input order: each schema version's events are
-        built with that version's columns, and the partition's batch holds the union of them (a column a
+        built with that version's columns, and the partition's rows hold the union of them (a column a
         version lacks is null in its rows). A value no lake column can hold quarantines its event as
         ``unconvertible_value`` (appended to ``quarantine``); returns the members kept and their rows (None when
         nothing is left)."""
@@ -422,11 +423,11 @@ class LineProcessor:
         parts: list[pa.RecordBatch] = []
         for positions in by_version.values():
             group = [members[p] for p in positions]
-            built = self._record_batch(group, batch_id)
+            built = self._rows(group, batch_id)
             if built is None:  # some value cannot be stored: find which, row by row
                 fits = []
                 for position, member in zip(positions, group):
-                    if self._record_batch([member], batch_id) is not None:
+                    if self._rows([member], batch_id) is not None:
                         fits.append(position)
                         continue
                     accepted, line, record_index, event = member
@@ -438,7 +439,7 @@ class LineProcessor:
                 positions = fits
                 if not positions:
                     continue
-                built = self._record_batch([members[p] for p in positions], batch_id)
+                built = self._rows([members[p] for p in positions], batch_id)
                 assert built is not None
             kept_positions += positions
             parts.append(built)
@@ -450,10 +451,10 @@ class LineProcessor:
         rows = concat_rows(parts).take(pa.array(order))
         return [members[kept_positions[i]] for i in order], rows
 
-    def _record_batch(self, members: list[tuple[Accepted, Line, int | None, Any]], batch_id: str) -> pa.RecordBatch | None:
+    def _rows(self, members: list[tuple[Accepted, Line, int | None, Any]], batch_id: str) -> pa.RecordBatch | None:
         first = members[0][0]
         try:
-            return first.normalizer.record_batch(
+            return first.normalizer.rows(
                 [m[0].event for m in members], [m[0].event_id for m in members], [m[0].occurred_us for m in members],
                 [m[0].player_key for m in members], self.as_of_us, batch_id,
                 self.keyring.for_day(first.occurred_us // US_PER_DAY),

@@ -107,7 +107,7 @@ class BatchWriter:
             self._flush_quarantine()
         result.dropped_by_reason.update(outcome.dropped)
         result.dropped += sum(outcome.dropped.values())
-        for key, (ids, batch) in outcome.landed.items():
+        for key, (ids, rows) in outcome.landed.items():
             known = self.seen.get(key)
             if known is None:
                 known = self.seen[key] = self.landed_ids.partition(key)
@@ -139,9 +139,9 @@ class BatchWriter:
             result.landed += kept
             result.duplicates += duplicates
             if kept:
-                rows = batch if kept == len(ids) else batch.filter(pa.array(keep))
-                result.server_filled += _server_filled(rows)
-                self.buffers[key].append(rows)
+                fresh_rows = rows if kept == len(ids) else rows.filter(pa.array(keep))
+                result.server_filled += _server_filled(fresh_rows)
+                self.buffers[key].append(fresh_rows)
                 self.buffered[key] += kept
             if self.buffered[key] >= self.rows_per_file:
                 self._flush(key)
