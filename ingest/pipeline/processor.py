@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..registry.schema import Registry
-from .columnar import ColumnarProcessor
 from .outcome import ChunkOutcome
 from .reader import Line
 from .row import LineProcessor
@@ -43,4 +42,6 @@ def chunk_processor(registry: Registry, settings: IngestSettings, *, columnar: b
     reference = LineProcessor(registry, settings)
     if not columnar:
         return reference
+    from .columnar import ColumnarProcessor  # here, so DuckDB loads only for a columnar run
+
     return ColumnarProcessor(registry, reference, threads=threads)
