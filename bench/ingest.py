@@ -51,7 +51,7 @@ DUMMY_HASH_KEY = "bench-dummy-hash-key-0123456789a"  # 32 characters; not a secr
 POLL_SECONDS = 0.1
 TARGET_EVENTS_PER_SECOND = 50_000
 SEED = 7
-CHUNK_LINES = 5_000  # as ingest.pipeline.BatchIngest.CHUNK_LINES
+CHUNK_LINES = 5_000  # as ingest.pipeline.LineProcessor.chunk_lines
 
 # Union of the recsys 1.0 wire fields (schemas/recsys/*/1.0.json), typed as the registry types them.
 CEILING_COLUMNS: dict[str, str] = {

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from ..errors import InputsRefused, RejectedInput
-from ..pipeline.batch import DEFAULT_MAX_LINE_BYTES, ROWS_PER_FILE
+from ..pipeline.settings import DEFAULT_MAX_LINE_BYTES
 from ..pipeline.service import batch_summary, ingest_files, ingest_settings, input_files
+from ..pipeline.writer import ROWS_PER_FILE
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
 
 

@@ -1,7 +1,7 @@
 """The collector's engine, independent of HTTP: classify events for a per-event answer, spool them durably, and
 land the spool through the one ingest path (DESIGN §13).
 
-The answer a producer gets is computed with the same :class:`~ingest.pipeline.batch.LineProcessor` that lands
+The answer a producer gets is computed with the same :class:`~ingest.pipeline.row.LineProcessor` that lands
 the spool file later, with the clock of the request; the spool file is then landed with the clock of its last
 append (at most one rotation interval later), so the answer and the lake agree. Every line is spooled, rejected
 ones included: landing quarantines them with their reason, so nothing a producer sent is lost.
@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Rejection
-from ..pipeline.batch import Dropped, IngestSettings, LineProcessor, to_epoch_us
+from ..pipeline.outcome import Dropped
+from ..pipeline.row import LineProcessor, to_epoch_us
+from ..pipeline.settings import IngestSettings
 from ..pipeline.reader import Line
 from ..pipeline.service import IngestReport, ingest_settings
 from ..privacy.keys import Keyring

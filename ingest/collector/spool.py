@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError, SpoolWriteFailed
-from ..pipeline.batch import IngestSettings
+from ..pipeline.settings import IngestSettings
 from ..pipeline.service import IngestReport, ingest_files
 from ..registry.schema import Registry
 

@@ -1,9 +1,9 @@
-"""The columnar ingest path (DESIGN §16, issue 12): validate and normalise a chunk of lines in DuckDB.
+"""The columnar ingest path (DESIGN §16): validate and normalise a chunk of lines in DuckDB.
 
 For every chunk of lines, the columnar path lands the events it can prove the row-at-a-time path
-(:class:`~ingest.pipeline.batch.LineProcessor`, the reference) would land with the same row, and hands every
+(:class:`~ingest.pipeline.row.LineProcessor`, the reference) would land with the same row, and hands every
 other line to the reference, then merges both outcomes into one :class:`ChunkOutcome` for the same
-:class:`~ingest.pipeline.batch.BatchWriter` (dedup, ledger, exactly once). A line takes the columnar path when
+:class:`~ingest.pipeline.writer.BatchWriter` (dedup, ledger, exactly once). A line takes the columnar path when
 
 - it is ASCII without ``\\u`` escapes, ``NaN`` or ``Infinity`` (so string lengths are byte counts and DuckDB and
   ``orjson`` read the same values), not damaged, not over the line limit, and ``orjson`` parses it into an
@@ -25,181 +25,24 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import duckdb
-import fastjsonschema
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..registry.compile import (SUPPORTED, Unsupported, column_sql, compile_check, is_int, is_string, json_path, sql_string,
+from ..registry.compile import (CompiledSchema, FamilyRoute, columnar_plan, is_int, is_string, json_path, sql_string,
                                 string_value)
-from ..registry.schema import EventSchema, Registry, snake_case
-from .batch import (FUTURE_TOLERANCE, US_PER_DAY, ChunkOutcome, LineProcessor, concat_rows, uuid5_text)
+from ..registry.schema import Registry
+from .outcome import ChunkOutcome, concat_rows
 from .reader import Line
+from .row import FUTURE_TOLERANCE, US_PER_DAY, LineProcessor, uuid5_text
 
 CHUNK_LINES = 50_000
 _UNSAFE = (b"\\u", b"NaN", b"Infinity")
-
-
-@dataclass
-class _Column:
-    name: str
-    kind: str  # typed | json_text | hash | length
-    sql: str
-
-
-@dataclass
-class CompiledSchema:
-    """One schema the columnar path handles: the keys it extracts, its check and output expressions."""
-
-    schema: EventSchema
-    index: int
-    paths: list[str]
-    check: str
-    event_id: str | None
-    time: str
-    player: str | None
-    session: str | None
-    columns: list[_Column]
-    late_window_days: int
-    required: frozenset[str]
-    declared: frozenset[str]
-    nested: list[tuple[str, Any]]
-
-
-def _top(pointer: Any) -> str:
-    if not isinstance(pointer, str) or not pointer.startswith("/") or pointer.count("/") != 1 or "~" in pointer:
-        raise Unsupported(f"pointer {pointer!r}")
-    return pointer[1:]
-
-
-@dataclass
-class _FamilyRoute:
-    name: str
-    requires: frozenset[str]
-    type_const: str | None
-    type_key: str | None
-    lower: bool
-    version_key: str
-    fill_keys: frozenset[str]
-    opt_out: str | None
-
-
-class ColumnarPlan:
-    """The registry compiled once: how a key set routes to a family and one compiled plan per schema."""
-
-    def __init__(self, registry: Registry, reference: LineProcessor):
-        self.schemas: list[CompiledSchema] = []
-        self.by_route: dict[tuple[str, str, str], CompiledSchema] = {}
-        self.skipped: dict[str, str] = {}
-        self.batch_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
-        self.families: list[_FamilyRoute | None] = []
-        self.family_requires: list[frozenset[str]] = []
-        for family in registry.families.values():
-            self.family_requires.append(frozenset(family._requires))
-            try:
-                route = family.route
-                type_rule = route["event_type"]
-                self.families.append(_FamilyRoute(
-                    family.name, frozenset(family._requires),
-                    type_rule["const"] if isinstance(type_rule, dict) else None,
-                    None if isinstance(type_rule, dict) else _top(type_rule),
-                    route.get("event_type_case") == "lower", _top(route["schema_version"]),
-                    frozenset(_top(p) for p in family.server_fills), family.opt_out_field))
-            except Unsupported as why:
-                self.families.append(None)
-                self.skipped[family.name] = str(why)
-                continue
-            for schema in family.schemas.values():
-                try:
-                    compiled = self._compile(schema, family, reference, len(self.schemas))
-                except Unsupported as why:
-                    self.skipped[schema.schema_id] = str(why)
-                    continue
-                self.schemas.append(compiled)
-                self.by_route[(family.name, schema.event_type, schema.version)] = compiled
-
-    def _compile(self, schema: EventSchema, family: Any, reference: LineProcessor, index: int) -> CompiledSchema:
-        doc = schema.document
-        if set(doc) - SUPPORTED or doc.get("additionalProperties", True) is not False or doc.get("type") != "object":
-            raise Unsupported("top level must be a closed object")
-        if set(doc) & {"minProperties", "maxProperties"}:
-            raise Unsupported("top-level property counts")
-        if schema.references:
-            raise Unsupported("reference tables")
-        if schema.qualified_type in reference.rate_limited_types:
-            raise Unsupported("rate limit")
-        if schema.event_type in reference._sampling[family.name]:
-            raise Unsupported("sampling rule")
-        env = schema.envelope
-        if env.get("event_id_from"):
-            raise Unsupported("event_id_from")
-        if env["occurred_at"]["unit"] != "epoch_ms":
-            raise Unsupported(f"time unit {env['occurred_at']['unit']}")
-        props = doc["properties"]
-        time_key = _top(env["occurred_at"]["field"])
-        if props.get(time_key, {}).get("type") != "integer":
-            raise Unsupported("event time not an integer")
-        if "hash_each" in schema.personal.values():
-            raise Unsupported("hash_each")
-        paths = list(props)
-        value = {name: f"f{position + 1}" for position, name in enumerate(paths)}
-        checks = []
-        nested = []
-        for name, sub in props.items():
-            if isinstance(sub, dict) and (sub.get("type") in ("object", "array") or {"items", "properties"} & set(sub)):
-                # arrays and objects: the reference's own validator on the parsed value (list lambdas in SQL
-                # cost more than this); the value is a single property, so it decides exactly like the reference
-                compile_check(sub, value[name])  # raises Unsupported for constructs the columns cannot carry
-                nested.append((name, fastjsonschema.compile(sub)))
-                continue
-            check = compile_check(sub, value[name])
-            if check != "(true)":
-                checks.append(f"({value[name]} is null or {check})")
-        columns = []
-        for column in schema.payload_columns:
-            x = value[_top(column.pointer)]
-            if column.action == "hash":
-                columns.append(_Column(column.name, "hash", x))
-            elif column.action == "length":
-                columns.append(_Column(column.name, "length", f"(case when {is_string(x)} then length({string_value(x)}) end)"))
-            else:
-                sql = column_sql(props[_top(column.pointer)], x)
-                columns.append(_Column(column.name, "json_text", x) if sql is None else _Column(column.name, "typed", sql))
-                if sql is not None and "from_json" in sql:
-                    _same_names(props[_top(column.pointer)])
-        event_id = _top(env["event_id"]) if env.get("event_id") else None
-        return CompiledSchema(
-            schema, index, paths, " and ".join(checks) or "true", value[event_id] if event_id else None,
-            value[time_key], value[_top(env["player_id"])] if env.get("player_id") else None,
-            value[_top(env["session_id"])] if env.get("session_id") else None,
-            columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested)
-
-    def family_for(self, keys: frozenset[str]) -> _FamilyRoute | None:
-        """The family the reference routes an object with these keys to, when the columnar path can take it."""
-        if any(keys >= required for required in self.batch_requires):
-            return None
-        for requires, family in zip(self.family_requires, self.families):
-            if keys >= requires:
-                if family is None or (family.opt_out is not None and family.opt_out in keys) or not keys >= family.fill_keys:
-                    return None
-                return family
-        return None
-
-
-def _same_names(prop: dict[str, Any]) -> None:
-    """Struct fields land snake_cased; the columnar path takes only those already in snake case."""
-    if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
-        _same_names(prop["items"])
-    for name, sub in prop.get("properties", {}).items():
-        if snake_case(name) != name:
-            raise Unsupported(f"struct field {name!r} renamed")
-        _same_names(sub)
 
 
 def _raw_id(x: str) -> tuple[str, str]:
@@ -209,7 +52,8 @@ def _raw_id(x: str) -> tuple[str, str]:
 
 
 class ColumnarProcessor:
-    """Classifies chunks of lines like :meth:`LineProcessor.process_chunk`, vectorised where proven identical.
+    """Classifies chunks of lines like :meth:`LineProcessor.process_chunk`, vectorised where proven identical
+    (the default :class:`~ingest.pipeline.processor.ChunkProcessor`).
 
     Args:
         reference: the row-at-a-time processor that handles every line this one does not.
@@ -218,7 +62,7 @@ class ColumnarProcessor:
 
     def __init__(self, registry: Registry, reference: LineProcessor, *, threads: int | None = None):
         self.reference = reference
-        self.plan = ColumnarPlan(registry, reference)
+        self.plan = columnar_plan(registry)
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         if threads:
@@ -229,7 +73,7 @@ class ColumnarProcessor:
         self.max_line = reference.settings.max_line_bytes
         self.future_ms = (reference.as_of_us + FUTURE_TOLERANCE // timedelta(microseconds=1)) // 1000
         self.as_of_day = reference.as_of_us // US_PER_DAY
-        self._routes: dict[tuple[str, ...], _FamilyRoute | None] = {}
+        self._routes: dict[tuple[str, ...], FamilyRoute | None] = {}
         self._shapes: dict[tuple[tuple[str, ...], int], bool] = {}
         self._texts: dict[str, str] = {}
         self._queries = [self._query(compiled) for compiled in self.plan.schemas]

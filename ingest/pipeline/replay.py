@@ -19,7 +19,10 @@ import pyarrow.parquet as pq
 
 from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import QUARANTINE_SCHEMA, Lake
-from .batch import BatchResult, BatchWriter, ChunkOutcome, IngestSettings, LineProcessor, rate_rules
+from .outcome import BatchResult, ChunkOutcome
+from .row import LineProcessor
+from .settings import IngestSettings
+from .writer import BatchWriter, rate_rules
 from ..privacy.quarantine_crypto import QuarantineCipher, open_messages, open_raw  # noqa: F401 (re-exported)
 from .reader import Line
 from ..registry.schema import Registry

@@ -17,7 +17,10 @@ from ..lake.layout import Lake
 from ..privacy.keys import Keyring
 from ..privacy.opt_out import opted_out_keys
 from ..registry.schema import Registry
-from .batch import ROWS_PER_FILE, BatchIngest, BatchResult, IngestSettings
+from .outcome import BatchResult
+from .runner import BatchIngest
+from .settings import IngestSettings
+from .writer import ROWS_PER_FILE
 from .reader import not_regular
 
 INPUT_SUFFIXES = (".jsonl", ".jsonl.gz")

@@ -1,4 +1,5 @@
-"""Compile registry schemas into DuckDB SQL checks over JSON text snippets (DESIGN §16, issue 12).
+"""Compile registry schemas into DuckDB SQL checks over JSON text snippets (DESIGN §16), and the
+registry into the columnar plan the columnar ingest executes (:func:`columnar_plan`).
 
 The columnar ingest extracts each top-level field of a line as a snippet of JSON text (DuckDB
 ``json_extract(line, [paths])::VARCHAR[]``: SQL NULL when the key is absent) and checks the snippets with
@@ -25,9 +26,14 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
-from .schema import json_type
+import fastjsonschema
+
+from .sampling import sampling_rules
+from .schema import EventSchema, Family, Registry, json_type, snake_case
 
 SUPPORTED = frozenset({
     "type", "const", "enum", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum",
@@ -268,3 +274,180 @@ def _json_type(prop: dict[str, Any]) -> str:
     if types == "object" and prop.get("properties"):
         return "{" + ", ".join(f'"{name}": {_json_type(sub)}' for name, sub in prop["properties"].items()) + "}"
     raise Unsupported(f"column type {types!r}")
+
+
+@dataclass
+class _Column:
+    name: str
+    kind: str  # typed | json_text | hash | length
+    sql: str
+
+
+@dataclass
+class CompiledSchema:
+    """One schema the columnar path handles: the keys it extracts, its check and output expressions."""
+
+    schema: EventSchema
+    index: int
+    paths: list[str]
+    check: str
+    event_id: str | None
+    time: str
+    player: str | None
+    session: str | None
+    columns: list[_Column]
+    late_window_days: int
+    required: frozenset[str]
+    declared: frozenset[str]
+    nested: list[tuple[str, Any]]
+
+
+def _top(pointer: Any) -> str:
+    if not isinstance(pointer, str) or not pointer.startswith("/") or pointer.count("/") != 1 or "~" in pointer:
+        raise Unsupported(f"pointer {pointer!r}")
+    return pointer[1:]
+
+
+@dataclass
+class FamilyRoute:
+    name: str
+    requires: frozenset[str]
+    type_const: str | None
+    type_key: str | None
+    lower: bool
+    version_key: str
+    fill_keys: frozenset[str]
+    opt_out: str | None
+
+
+class ColumnarPlan:
+    """The registry compiled once: how a key set routes to a family and one compiled plan per schema (build it
+    with :func:`columnar_plan`; the columnar ingest executes it).
+
+    Attributes:
+        schemas: the compiled schemas, ``index`` = position.
+        by_route: ``(family, event_type, version)`` → its compiled schema.
+        skipped: family name or schema id → why it is not compiled (its events take the row path).
+    """
+
+    def __init__(self, registry: Registry):
+        self.schemas: list[CompiledSchema] = []
+        self.by_route: dict[tuple[str, str, str], CompiledSchema] = {}
+        self.skipped: dict[str, str] = {}
+        self.envelope_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
+        self.families: list[FamilyRoute | None] = []
+        self.family_requires: list[frozenset[str]] = []
+        rate_limited = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
+        for family in registry.families.values():
+            sampled = sampling_rules(registry.root, family.name, family.manifest.get("sampling"))
+            self.family_requires.append(frozenset(family._requires))
+            try:
+                route = family.route
+                type_rule = route["event_type"]
+                self.families.append(FamilyRoute(
+                    family.name, frozenset(family._requires),
+                    type_rule["const"] if isinstance(type_rule, dict) else None,
+                    None if isinstance(type_rule, dict) else _top(type_rule),
+                    route.get("event_type_case") == "lower", _top(route["schema_version"]),
+                    frozenset(_top(p) for p in family.server_fills), family.opt_out_field))
+            except Unsupported as why:
+                self.families.append(None)
+                self.skipped[family.name] = str(why)
+                continue
+            for schema in family.schemas.values():
+                try:
+                    compiled = self._compile(schema, family, rate_limited, sampled, len(self.schemas))
+                except Unsupported as why:
+                    self.skipped[schema.schema_id] = str(why)
+                    continue
+                self.schemas.append(compiled)
+                self.by_route[(family.name, schema.event_type, schema.version)] = compiled
+
+    def _compile(self, schema: EventSchema, family: Family, rate_limited: set[str], sampled: dict[str, Any],
+                 index: int) -> CompiledSchema:
+        doc = schema.document
+        if set(doc) - SUPPORTED or doc.get("additionalProperties", True) is not False or doc.get("type") != "object":
+            raise Unsupported("top level must be a closed object")
+        if set(doc) & {"minProperties", "maxProperties"}:
+            raise Unsupported("top-level property counts")
+        if schema.references:
+            raise Unsupported("reference tables")
+        if schema.qualified_type in rate_limited:
+            raise Unsupported("rate limit")
+        if schema.event_type in sampled:
+            raise Unsupported("sampling rule")
+        env = schema.envelope
+        if env.get("event_id_from"):
+            raise Unsupported("event_id_from")
+        if env["occurred_at"]["unit"] != "epoch_ms":
+            raise Unsupported(f"time unit {env['occurred_at']['unit']}")
+        props = doc["properties"]
+        time_key = _top(env["occurred_at"]["field"])
+        if props.get(time_key, {}).get("type") != "integer":
+            raise Unsupported("event time not an integer")
+        if "hash_each" in schema.personal.values():
+            raise Unsupported("hash_each")
+        paths = list(props)
+        value = {name: f"f{position + 1}" for position, name in enumerate(paths)}
+        checks = []
+        nested = []
+        for name, sub in props.items():
+            if isinstance(sub, dict) and (sub.get("type") in ("object", "array") or {"items", "properties"} & set(sub)):
+                # arrays and objects: the reference's own validator on the parsed value (list lambdas in SQL
+                # cost more than this); the value is a single property, so it decides exactly like the reference
+                compile_check(sub, value[name])  # raises Unsupported for constructs the columns cannot carry
+                nested.append((name, fastjsonschema.compile(sub)))
+                continue
+            check = compile_check(sub, value[name])
+            if check != "(true)":
+                checks.append(f"({value[name]} is null or {check})")
+        columns = []
+        for column in schema.payload_columns:
+            x = value[_top(column.pointer)]
+            if column.action == "hash":
+                columns.append(_Column(column.name, "hash", x))
+            elif column.action == "length":
+                columns.append(_Column(column.name, "length", f"(case when {is_string(x)} then length({string_value(x)}) end)"))
+            else:
+                sql = column_sql(props[_top(column.pointer)], x)
+                columns.append(_Column(column.name, "json_text", x) if sql is None else _Column(column.name, "typed", sql))
+                if sql is not None and "from_json" in sql:
+                    _same_names(props[_top(column.pointer)])
+        event_id = _top(env["event_id"]) if env.get("event_id") else None
+        return CompiledSchema(
+            schema, index, paths, " and ".join(checks) or "true", value[event_id] if event_id else None,
+            value[time_key], value[_top(env["player_id"])] if env.get("player_id") else None,
+            value[_top(env["session_id"])] if env.get("session_id") else None,
+            columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested)
+
+    def family_for(self, keys: frozenset[str]) -> FamilyRoute | None:
+        """The family the reference routes an object with these keys to, when the columnar path can take it."""
+        if any(keys >= required for required in self.envelope_requires):
+            return None
+        for requires, family in zip(self.family_requires, self.families):
+            if keys >= requires:
+                if family is None or (family.opt_out is not None and family.opt_out in keys) or not keys >= family.fill_keys:
+                    return None
+                return family
+        return None
+
+
+def _same_names(prop: dict[str, Any]) -> None:
+    """Struct fields land snake_cased; the columnar path takes only those already in snake case."""
+    if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+        _same_names(prop["items"])
+    for name, sub in prop.get("properties", {}).items():
+        if snake_case(name) != name:
+            raise Unsupported(f"struct field {name!r} renamed")
+        _same_names(sub)
+
+
+_PLANS: "weakref.WeakKeyDictionary[Registry, ColumnarPlan]" = weakref.WeakKeyDictionary()
+
+
+def columnar_plan(registry: Registry) -> ColumnarPlan:
+    """The columnar plan of ``registry``, compiled once per loaded registry (every later call returns it)."""
+    plan = _PLANS.get(registry)
+    if plan is None:
+        plan = _PLANS[registry] = ColumnarPlan(registry)
+    return plan

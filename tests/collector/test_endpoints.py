@@ -132,7 +132,7 @@ def test_one_processor_with_a_moving_clock_answers_like_a_fresh_one(client, regi
     from dataclasses import replace
     from datetime import datetime, timedelta, timezone
 
-    from ingest.pipeline.batch import LineProcessor
+    from ingest.pipeline.row import LineProcessor
     from ingest.pipeline.reader import Line
 
     collector = client.app.state.collector

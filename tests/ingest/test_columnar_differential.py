@@ -24,9 +24,10 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from ingest.pipeline.batch import IngestSettings, LineProcessor  # noqa: E402
 from ingest.pipeline.columnar import ColumnarProcessor  # noqa: E402
 from ingest.pipeline.reader import Line  # noqa: E402
+from ingest.pipeline.row import LineProcessor  # noqa: E402
+from ingest.pipeline.settings import IngestSettings  # noqa: E402
 from ingest.privacy.keys import IdentityHasher  # noqa: E402
 from ingest.registry.schema import Registry  # noqa: E402
 

@@ -393,11 +393,10 @@ def test_bad_keyring_is_a_usage_error(registry, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("columnar", [False, True], ids=["reference", "columnar"])
 @pytest.mark.parametrize("chunk_lines", [5_000, 1], ids=["one-chunk", "chunk-per-line"])
-def test_two_versions_of_one_type_in_one_partition_each_land_as_themselves(registry, tmp_path, monkeypatch,
-                                                                           columnar, chunk_lines):
+def test_two_versions_of_one_type_in_one_partition_each_land_as_themselves(registry, tmp_path, columnar,
+                                                                           chunk_lines):
     """A batch holding DEBATE_RESULT 1.0 and 1.1 on one day lands each row under its own version and columns,
     in one partition file whose columns are the union of both versions'."""
-    monkeypatch.setattr(BatchIngest, "CHUNK_LINES", chunk_lines)
     versions = {v: registry.families["politics"].schemas[("debate_result", v)].document["examples"][0]
                 for v in ("1.0", "1.1")}
     events = [dict(versions[v], eventId=f"evt-{n}") for n, v in enumerate(["1.0", "1.1", "1.0", "1.1"])]
@@ -406,8 +405,7 @@ def test_two_versions_of_one_type_in_one_partition_each_land_as_themselves(regis
     lake.ensure_layout(registry)
     settings = IngestSettings(registry.root, KEY, "k1", AS_OF)
     with BatchIngest(registry, lake, settings, columnar=columnar) as runner:
-        if columnar:
-            runner._columnar.chunk_lines = chunk_lines
+        runner.processor.chunk_lines = chunk_lines
         result = runner.run(path)
     assert_balanced(result)
     assert (result.landed, result.quarantined) == (4, 0)
