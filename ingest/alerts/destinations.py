@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import smtplib
+import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -21,8 +24,9 @@ from ..errors import ConfigError
 from .sources import SOURCES, Alert
 
 ALERTS_FILE_ENV = "TELEMETRY_ALERTS_FILE"
-KINDS = ("webhook", "slack")
-"""Destination types: a generic JSON webhook and a Slack-compatible incoming webhook."""
+KINDS = ("webhook", "slack", "email")
+"""Destination types: a generic JSON webhook, a Slack-compatible incoming webhook, e-mail over SMTP."""
+URL_SCHEMES = {"webhook": ("http", "https"), "slack": ("http", "https"), "email": ("smtp", "smtps")}
 PAYLOAD_VERSION = 1
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """HTTP answers retried with backoff (every other 4xx is final for the run)."""
@@ -45,10 +49,13 @@ class Destination:
 
     Attributes:
         name: stable name; delivery state is kept per name (renaming a destination resends its alerts).
-        kind: ``webhook`` or ``slack``.
-        url: the endpoint (a secret: print :attr:`masked` instead).
+        kind: ``webhook``, ``slack`` or ``email``.
+        url: the endpoint (a secret: print :attr:`masked` instead); for e-mail ``smtp://[user:password@]host[:port]``
+            (STARTTLS when the server offers it; credentials are only ever sent over TLS) or ``smtps://…``
+            (TLS from the start).
         sources: the alert sources it receives (default every source).
         headers: extra request headers (e.g. ``Authorization``; secrets too, never printed).
+        sender, recipients: e-mail only: the From address and the To addresses.
     """
 
     name: str
@@ -56,6 +63,8 @@ class Destination:
     url: str = field(repr=False)
     sources: tuple[str, ...] = SOURCES
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
 
     @property
     def masked(self) -> str:
@@ -135,19 +144,25 @@ def load_config(path: Path | str) -> AlertsConfig:
             raise ConfigError(f"{where}: the name {name!r} is used twice")
         if kind not in KINDS:
             raise ConfigError(f"{where} ({name}): 'type' must be one of {', '.join(KINDS)}")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise ConfigError(f"{where} ({name}): 'url' must be an http(s) URL")
+        schemes = URL_SCHEMES[kind]
+        if not isinstance(url, str) or urlsplit(url).scheme not in schemes or not urlsplit(url).hostname:
+            raise ConfigError(f"{where} ({name}): 'url' must be a {' or '.join(schemes)} URL")
+        sender, recipients = item.get("from", ""), item.get("to", [])
+        if kind == "email" and (not isinstance(sender, str) or "@" not in sender or not isinstance(recipients, list)
+                                or not recipients or not all(isinstance(r, str) and "@" in r for r in recipients)):
+            raise ConfigError(f"{where} ({name}): e-mail needs 'from' (an address) and 'to' (a list of addresses)")
         sources = item.get("sources", list(SOURCES))
         if not isinstance(sources, list) or not sources or set(sources) - set(SOURCES):
             raise ConfigError(f"{where} ({name}): 'sources' must list some of {', '.join(SOURCES)}")
         headers = item.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise ConfigError(f"{where} ({name}): 'headers' must map names to strings")
-        extra = set(item) - {"name", "type", "url", "sources", "headers"}
+        extra = set(item) - {"name", "type", "url", "sources", "headers"} - ({"from", "to"} if kind == "email" else set())
         if extra:
             raise ConfigError(f"{where} ({name}): unknown key(s) {', '.join(sorted(extra))}")
         names.add(name)
-        destinations.append(Destination(name, kind, url, tuple(s for s in SOURCES if s in sources), dict(headers)))
+        destinations.append(Destination(name, kind, url, tuple(s for s in SOURCES if s in sources), dict(headers),
+                                        sender if kind == "email" else "", tuple(recipients) if kind == "email" else ()))
     return AlertsConfig(path, tuple(destinations), **settings)
 
 
@@ -183,8 +198,25 @@ def slack_payload(alert: Alert, detected_at: str) -> dict[str, Any]:
     }
 
 
+def email_message(destination: Destination, alert: Alert, detected_at: str) -> EmailMessage:
+    """A plain-text e-mail: subject ``[severity] title``; ``Message-ID`` built from the alert id (mail systems
+    drop a second copy with the same one) and the idempotency key in ``X-Idempotency-Key``."""
+    message = EmailMessage()
+    message["Subject"] = f"[{alert.severity}] {alert.title}"
+    message["From"] = destination.sender
+    message["To"] = ", ".join(destination.recipients)
+    message["Message-ID"] = f"<{alert.alert_id}@telemetry-alerts>"
+    message["X-Idempotency-Key"] = alert.alert_id
+    body = json_payload(alert, detected_at)
+    lines = [alert.text, "", f"source: {alert.source}", f"severity: {alert.severity}", f"detected: {detected_at}",
+             f"key: {json.dumps(alert.key, sort_keys=True)}", f"details: {json.dumps(alert.details, sort_keys=True)}",
+             f"idempotency key: {alert.alert_id}", "", json.dumps(body, sort_keys=True)]
+    message.set_content("\n".join(lines))
+    return message
+
+
 def payload(destination: Destination, alert: Alert, detected_at: str) -> dict[str, Any]:
-    """The body sent to ``destination`` for ``alert``."""
+    """The JSON body sent to a webhook or Slack ``destination`` for ``alert``."""
     return (slack_payload if destination.kind == "slack" else json_payload)(alert, detected_at)
 
 
@@ -224,6 +256,47 @@ def post(client: httpx.Client, destination: Destination, body: dict[str, Any], i
     except ValueError:
         pass
     return Attempt(False, response.status_code in TRANSIENT_STATUS, f"HTTP {response.status_code}", retry_after)
+
+
+def send_email(destination: Destination, message: EmailMessage, timeout: float) -> Attempt:
+    """Send ``message`` over SMTP once: 4xx replies, timeouts and lost connections are transient, 5xx final."""
+    parts = urlsplit(destination.url)
+    host, user, password = parts.hostname or "", unquote(parts.username or ""), unquote(parts.password or "")
+    context = ssl.create_default_context()
+    try:
+        if parts.scheme == "smtps":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout, context=context)
+        else:
+            server = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+        with server:
+            server.ehlo()
+            if parts.scheme == "smtp" and server.has_extn("starttls"):
+                server.starttls(context=context)
+                server.ehlo()
+            if user:
+                if parts.scheme == "smtp" and not isinstance(server.sock, ssl.SSLSocket):
+                    return Attempt(False, False, "the server offers no TLS: credentials not sent")
+                server.login(user, password)
+            server.send_message(message)
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        return Attempt(False, all(400 <= c < 500 for c in codes), f"SMTP {max(codes)} (recipients refused)")
+    except smtplib.SMTPResponseException as error:
+        return Attempt(False, 400 <= error.smtp_code < 500, f"SMTP {error.smtp_code}")
+    except smtplib.SMTPServerDisconnected:
+        return Attempt(False, True, "connection lost")
+    except smtplib.SMTPException as error:  # before OSError, its base class
+        return Attempt(False, False, f"SMTP error ({type(error).__name__})")
+    except OSError as error:  # refused, reset, timed out, TLS
+        return Attempt(False, True, f"connection error ({type(error).__name__})")
+    return Attempt(True, False, "SMTP 250")
+
+
+def deliver(client: httpx.Client, destination: Destination, alert: Alert, detected_at: str, timeout: float) -> Attempt:
+    """One delivery attempt of ``alert`` to ``destination`` (HTTP POST, or SMTP for e-mail)."""
+    if destination.kind == "email":
+        return send_email(destination, email_message(destination, alert, detected_at), timeout)
+    return post(client, destination, payload(destination, alert, detected_at), alert.alert_id)
 
 
 def now_iso() -> str:

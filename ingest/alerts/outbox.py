@@ -29,7 +29,7 @@ import httpx
 
 from ..errors import ResourceBusy
 from ..lake.atomic import write_text_atomic
-from .destinations import AlertsConfig, Destination, alerts_file, load_config, now_iso, payload, post
+from .destinations import AlertsConfig, Destination, alerts_file, deliver, load_config, now_iso
 from .sources import Alert, Detection, detect
 
 ALERTS_FOLDER = "alerts"
@@ -249,11 +249,10 @@ def _deliver(client: httpx.Client, outbox: Outbox, destination: Destination, con
             if not down:
                 result.errors.append(f"run deadline of {config.deadline_seconds:g} s reached")
             break
-        body = payload(destination, alert, detected_at)
         attempts = 0
         while True:
             attempts += 1
-            attempt = post(client, destination, body, alert.alert_id)
+            attempt = deliver(client, destination, alert, detected_at, config.timeout_seconds)
             if attempt.ok or not attempt.transient or attempts >= config.max_attempts \
                     or elapsed() > config.deadline_seconds:
                 break

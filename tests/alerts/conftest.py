@@ -7,7 +7,9 @@ alert may ever send, so the tests can check that nothing but the documented colu
 
 from __future__ import annotations
 
+import email
 import json
+import socketserver
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -70,6 +72,66 @@ def receiver():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state["receiver"] = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield state["receiver"]
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class MailReceiver:
+    """A local SMTP server (plain, no STARTTLS, no auth) keeping every accepted message; ``script`` lists the
+    replies to give to DATA in turn (then 250)."""
+
+    host: str
+    port: int
+    messages: list[email.message.Message] = field(default_factory=list)
+    script: list[int] = field(default_factory=list)
+    data_replies: int = 0
+
+
+@pytest.fixture
+def mail_receiver():
+    state: dict = {}
+
+    class Handler(socketserver.StreamRequestHandler):
+        def reply(self, text: str) -> None:
+            self.wfile.write(text.encode("ascii") + b"\r\n")
+
+        def handle(self):
+            target: MailReceiver = state["receiver"]
+            self.reply("220 localhost ESMTP test")
+            in_data, lines = False, []
+            while line := self.rfile.readline():
+                if in_data:
+                    if line.rstrip(b"\r\n") == b".":
+                        in_data = False
+                        target.data_replies += 1
+                        code = target.script.pop(0) if target.script else 250
+                        if code == 250:
+                            target.messages.append(email.message_from_bytes(b"".join(lines)))
+                        self.reply(f"{code} {'ok' if code == 250 else 'not now'}")
+                        lines = []
+                    else:
+                        lines.append(line[1:] if line.startswith(b"..") else line)
+                    continue
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    self.reply("250-localhost")
+                    self.reply("250 8BITMIME")
+                elif verb == b"DATA":
+                    in_data = True
+                    self.reply("354 go ahead")
+                elif verb == b"QUIT":
+                    self.reply("221 bye")
+                    return
+                else:  # HELO, MAIL, RCPT, RSET, NOOP
+                    self.reply("250 ok")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state["receiver"] = MailReceiver("127.0.0.1", server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield state["receiver"]

@@ -49,8 +49,11 @@ def test_pending_deliveries_exit_3(tmp_path, data_dir):
 
 
 @pytest.mark.parametrize("document, message", [
-    ({"destinations": [{"name": "x", "type": "email", "url": "https://h/p"}]}, "'type' must be one of webhook, slack"),
-    ({"destinations": [{"name": "x", "type": "slack", "url": f"ftp://h/{SECRET}"}]}, "'url' must be an http(s) URL"),
+    ({"destinations": [{"name": "x", "type": "pager", "url": "https://h/p"}]}, "'type' must be one of webhook, slack, email"),
+    ({"destinations": [{"name": "x", "type": "email", "url": f"smtp://u:{SECRET}@h"}]}, "e-mail needs 'from'"),
+    ({"destinations": [{"name": "x", "type": "email", "url": f"https://h/{SECRET}", "from": "a@b", "to": ["c@d"]}]},
+     "'url' must be a smtp or smtps URL"),
+    ({"destinations": [{"name": "x", "type": "slack", "url": f"ftp://h/{SECRET}"}]}, "'url' must be a http or https URL"),
     ({"destinations": [{"name": "x", "type": "slack", "url": "https://h/p", "sources": ["nope"]}]}, "'sources'"),
     ({"destinations": [], "max_attempts": 0}, "max_attempts must be a positive number"),
     ({"destination": []}, "expected an object with a 'destinations' list"),

@@ -224,3 +224,32 @@ def test_missing_marts_are_skipped_not_errors(tmp_path, receiver):
     assert report.detected == 0 and receiver.requests == []
     assert set(report.skipped) == {"ability_anomaly", "gameplay_session_variance", "dq_test", "experiment_srm",
                                    "experiment_guardrail"}
+
+
+def _mail_config(tmp_path, mail_receiver, **settings):
+    return load_config(config_file(tmp_path, [{
+        "name": "oncall", "type": "email", "url": f"smtp://{mail_receiver.host}:{mail_receiver.port}",
+        "from": "alerts@example.org", "to": ["oncall@example.org", "data@example.org"]}], **settings))
+
+
+def test_email_is_sent_once_per_alert(tmp_path, mail_receiver, data_dir):
+    config = _mail_config(tmp_path, mail_receiver)
+    report = send_alerts(data_dir, config, sleep=Sleeps())
+    assert report.pending == 0 and len(mail_receiver.messages) == 8
+    message = next(m for m in mail_receiver.messages if "ability.cleave" in m["Subject"])
+    assert message["Subject"] == "[warning] High damage anomaly: ability.cleave (tier 1) on 2024-01-01"
+    assert message["To"] == "oncall@example.org, data@example.org"
+    key = message["X-Idempotency-Key"]
+    assert message["Message-ID"] == f"<{key}@telemetry-alerts>"
+    body = message.get_payload(decode=True).decode()
+    assert "dmg_per_cast = 160 > limit 125" in body and RAW_ID not in body and PLAYER_KEY not in body
+    assert send_alerts(data_dir, config, sleep=Sleeps()).destinations[0].sent == 0
+
+
+def test_email_retries_a_4xx_reply_but_not_a_5xx(tmp_path, mail_receiver, data_dir):
+    mail_receiver.script = [451, 550]
+    sleeps = Sleeps()
+    report = send_alerts(data_dir, _mail_config(tmp_path, mail_receiver), sleep=sleeps)
+    # 451 then 550 on the first alert: retried once, then given up for this run; the 7 others go through
+    assert len(sleeps) == 1 and mail_receiver.data_replies == 2 + 7
+    assert report.pending == 1 and "SMTP 550 after 2 attempt(s)" in report.summary()

@@ -3,6 +3,7 @@ so a renamed column fails here rather than silently skipping a source."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from ingest.alerts import sources
 MODELS = Path(__file__).resolve().parents[2] / "models" / "marts"
 
 
+@cache
 def _documented() -> dict[str, set[str]]:
     columns: dict[str, set[str]] = {}
     for path in MODELS.glob("*/_*__models.yml"):
