@@ -28,7 +28,9 @@ def alerts() -> None:
 @data_dir_option
 @_config_option
 @click.option("--dry-run", is_flag=True, help="Show what would be sent where; send and write nothing.")
-def send(data_dir: Path, config_path: Path | None, dry_run: bool) -> None:
+@click.option("--mark-sent", is_flag=True,
+              help="Record every pending alert as delivered without sending it (start a destination from now).")
+def send(data_dir: Path, config_path: Path | None, dry_run: bool, mark_sent: bool) -> None:
     """Detect alerts in the published marts and dbt's last results, record new ones in <data-dir>/alerts/, and
     post every pending one to its destinations (retried with backoff; at-least-once, with an idempotency key).
 
@@ -39,7 +41,9 @@ def send(data_dir: Path, config_path: Path | None, dry_run: bool) -> None:
     if path is None:
         raise ConfigError(f"no destinations file: set {ALERTS_FILE_ENV} or pass --config (docs/alerts.md)")
     config = load_config(path)
-    report = send_alerts(data_dir, config, dry_run=dry_run)
+    if dry_run and mark_sent:
+        raise click.UsageError("--dry-run and --mark-sent exclude each other")
+    report = send_alerts(data_dir, config, dry_run=dry_run, mark_sent=mark_sent)
     for name, alert in report.planned:
         click.echo(f"{name:<20} {alert.alert_id[:12]}  {alert.severity:<8} {alert.source:<26} {alert.title}")
     for source, why in report.skipped.items():

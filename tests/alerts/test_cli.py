@@ -143,3 +143,17 @@ def test_other_dbt_commands_send_nothing(tmp_path, receiver, data_dir, monkeypat
     path = config_file(tmp_path, [{"name": "ops", "type": "webhook", "url": receiver.url("/hook")}])
     result = _run(["dbt", "compile", "--data-dir", str(data_dir)], env={"TELEMETRY_ALERTS_FILE": str(path)})
     assert result.exit_code == 0 and receiver.requests == []
+
+
+def test_mark_sent_starts_a_destination_from_now(tmp_path, receiver, data_dir):
+    path = config_file(tmp_path, [{"name": "ops", "type": "webhook", "url": receiver.url("/hook")}])
+    marked = _run(["alerts", "send", "--mark-sent", "--config", str(path), "--data-dir", str(data_dir)])
+    assert marked.exit_code == 0 and receiver.requests == []
+    assert _run(["alerts", "send", "--config", str(path), "--data-dir", str(data_dir)]).exit_code == 0
+    assert receiver.requests == []
+    with_new = json.loads((data_dir / "dbt" / "target" / "run_results.json").read_text())
+    with_new["results"].append({"unique_id": "test.game_telemetry.brand_new.1", "status": "fail", "failures": 1,
+                                "message": "Got 1 result, configured to fail if != 0"})
+    (data_dir / "dbt" / "target" / "run_results.json").write_text(json.dumps(with_new))
+    assert _run(["alerts", "send", "--config", str(path), "--data-dir", str(data_dir)]).exit_code == 0
+    assert [r.body["key"]["test"] for r in receiver.requests] == ["test.game_telemetry.brand_new.1"]
