@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import config_file
+from alerts_support import config_file
 
 from ingest.cli import warehouse as warehouse_cli
 from ingest.cli.main import main

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PLAYER_KEY, RAW_ID, TEST_ERROR, TEST_FAIL, TEST_PASS, TEST_WARN, config_file, write_run_results
+from alerts_support import PLAYER_KEY, RAW_ID, TEST_ERROR, TEST_FAIL, TEST_PASS, TEST_WARN, config_file, write_run_results
 
 from ingest.alerts import load_config, send_alerts
 from ingest.alerts.outbox import Outbox
