@@ -101,6 +101,15 @@ _SETTINGS = {"max_attempts": int, "timeout_seconds": float, "backoff_seconds": f
              "deadline_seconds": float}
 
 
+def _valid_url(url: str, schemes: tuple[str, ...]) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError when out of range)
+    except ValueError:
+        return False
+    return parts.scheme in schemes and bool(parts.hostname)
+
+
 def alerts_file(path: Path | str | None = None) -> Path | None:
     """The destinations file: ``path``, else ``$TELEMETRY_ALERTS_FILE``, else None (alerts not configured)."""
     value = path or os.environ.get(ALERTS_FILE_ENV)
@@ -145,7 +154,7 @@ def load_config(path: Path | str) -> AlertsConfig:
         if kind not in KINDS:
             raise ConfigError(f"{where} ({name}): 'type' must be one of {', '.join(KINDS)}")
         schemes = URL_SCHEMES[kind]
-        if not isinstance(url, str) or urlsplit(url).scheme not in schemes or not urlsplit(url).hostname:
+        if not isinstance(url, str) or not _valid_url(url, schemes):
             raise ConfigError(f"{where} ({name}): 'url' must be a {' or '.join(schemes)} URL")
         sender, recipients = item.get("from", ""), item.get("to", [])
         if kind == "email" and (not isinstance(sender, str) or "@" not in sender or not isinstance(recipients, list)
@@ -248,6 +257,8 @@ def post(client: httpx.Client, destination: Destination, body: dict[str, Any], i
         return Attempt(False, True, "timeout")
     except httpx.TransportError as error:  # connection refused or reset, DNS, TLS
         return Attempt(False, True, f"connection error ({type(error).__name__})")
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:  # its message may quote the URL: not kept
+        return Attempt(False, False, f"request error ({type(error).__name__})")
     if 200 <= response.status_code < 300:
         return Attempt(True, False, f"HTTP {response.status_code}")
     retry_after = None

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from ..errors import ResourceBusy
+from ..errors import ResourceBusy, TelemetryError
 from ..lake.atomic import write_text_atomic
 from .destinations import AlertsConfig, Destination, alerts_file, deliver, load_config, now_iso
 from .sources import Alert, Detection, detect
@@ -316,6 +316,9 @@ def send_after_build(data_dir: Path | str, config_path: Path | str | None = None
         return None
     try:
         report = send_alerts(data_dir, load_config(path))
-    except Exception as error:  # whatever happens here, the build's outcome stands
-        return f"alerts: not sent ({type(error).__name__}: {error}); run `telemetry alerts send` later"
+    except TelemetryError as error:  # messages of our own errors never hold a secret
+        return f"alerts: not sent ({error}); run `telemetry alerts send` later"
+    except Exception as error:  # whatever happens here, the build's outcome stands; a foreign message may quote
+        return (f"alerts: not sent (internal error {type(error).__name__}); "  # a URL, so it is not shown
+                "`telemetry --debug alerts send` shows it")
     return report.summary()

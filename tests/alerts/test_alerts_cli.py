@@ -50,7 +50,7 @@ def test_pending_deliveries_exit_3(tmp_path, data_dir):
 
 @pytest.mark.parametrize("document, message", [
     ({"destinations": [{"name": "x", "type": "pager", "url": "https://h/p"}]}, "'type' must be one of webhook, slack, email"),
-    ({"destinations": [{"name": "x", "type": "email", "url": f"smtp://u:{SECRET}@h"}]}, "e-mail needs 'from'"),
+    ({"destinations": [{"name": "x", "type": "email", "url": "smtp://u:pw@h"}]}, "e-mail needs 'from'"),
     ({"destinations": [{"name": "x", "type": "email", "url": f"https://h/{SECRET}", "from": "a@b", "to": ["c@d"]}]},
      "'url' must be a smtp or smtps URL"),
     ({"destinations": [{"name": "x", "type": "slack", "url": f"ftp://h/{SECRET}"}]}, "'url' must be a http or https URL"),
@@ -157,3 +157,10 @@ def test_mark_sent_starts_a_destination_from_now(tmp_path, receiver, data_dir):
     (data_dir / "dbt" / "target" / "run_results.json").write_text(json.dumps(with_new))
     assert _run(["alerts", "send", "--config", str(path), "--data-dir", str(data_dir)]).exit_code == 0
     assert [r.body["key"]["test"] for r in receiver.requests] == ["test.game_telemetry.brand_new.1"]
+
+
+def test_an_unusable_url_is_refused_without_quoting_it(tmp_path, data_dir):
+    path = config_file(tmp_path, [{"name": "odd", "type": "webhook", "url": f"http://127.0.0.1:99999/{SECRET}"}])
+    result = _run(["alerts", "send", "--config", str(path), "--data-dir", str(data_dir)])
+    assert result.exit_code == 2 and "(odd): 'url' must be a http or https URL" in result.output
+    assert SECRET not in result.output and "99999" not in result.output
