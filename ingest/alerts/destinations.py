@@ -166,12 +166,14 @@ def load_config(path: Path | str) -> AlertsConfig:
         headers = item.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise ConfigError(f"{where} ({name}): 'headers' must map names to strings")
-        extra = set(item) - {"name", "type", "url", "sources", "headers"} - ({"from", "to"} if kind == "email" else set())
+        allowed = {"name", "type", "url", "sources", "headers"} | ({"from", "to"} if kind == "email" else set())
+        extra = set(item) - allowed
         if extra:
             raise ConfigError(f"{where} ({name}): unknown key(s) {', '.join(sorted(extra))}")
         names.add(name)
+        is_email = kind == "email"
         destinations.append(Destination(name, kind, url, tuple(s for s in SOURCES if s in sources), dict(headers),
-                                        sender if kind == "email" else "", tuple(recipients) if kind == "email" else ()))
+                                        sender if is_email else "", tuple(recipients) if is_email else ()))
     return AlertsConfig(path, tuple(destinations), **settings)
 
 
@@ -196,11 +198,11 @@ _SEVERITY_MARK = {"critical": ":red_circle:", "warning": ":large_orange_circle:"
 def slack_payload(alert: Alert, detected_at: str) -> dict[str, Any]:
     """A Slack incoming-webhook message: ``text`` (the notification line) and Block Kit ``blocks``."""
     line = f"[{alert.severity}] {alert.title}"
+    headline = f"{_SEVERITY_MARK.get(alert.severity, '')} *{alert.title}*\n{alert.text}"
     return {
         "text": line,
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": f"{_SEVERITY_MARK.get(alert.severity, '')} *{alert.title}*\n{alert.text}"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text":
                 f"{alert.source} · {alert.severity} · detected {detected_at} · id `{alert.alert_id}`"}]},
         ],
