@@ -5,8 +5,8 @@ Public API::
     from ingest import Registry, ingest_files, ingest_settings, warehouse
 
 One subpackage per stage (docs/architecture.md): ``registry`` → ``lake`` / ``privacy`` → ``pipeline`` →
-``warehouse`` → ``lifecycle`` / ``quality`` / ``report``; ``importers`` and ``generate`` make input files;
-``demo`` and ``cli`` sit on top.
+``warehouse`` → ``lifecycle`` / ``quality`` / ``report`` / ``alerts``; ``importers`` and ``generate`` make input
+files; ``demo`` and ``cli`` sit on top.
 """
 
 from .errors import (

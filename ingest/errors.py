@@ -292,6 +292,23 @@ class LakeWriteFailed(TransientError):
         return f"cannot write to the lake ({self.path}): {self.message}; the batch was not committed, run again once fixed"
 
 
+@dataclass
+class AlertsPending(TransientError):
+    """Some alerts could not be delivered in this run; they stay in the outbox for the next one.
+
+    Attributes:
+        pending: (alert, destination) deliveries left pending.
+        destinations: names of the destinations concerned.
+    """
+
+    pending: int
+    destinations: list[str]
+
+    def __str__(self) -> str:
+        return (f"{self.pending} alert deliver(ies) pending for {', '.join(self.destinations)}; "
+                "they are retried by the next `telemetry alerts send`")
+
+
 # --- the HTTP collector ----------------------------------------------------------------------------------------
 @dataclass
 class TokensFileError(UsageError):

@@ -13,6 +13,7 @@ import errno
 import click
 
 from ..errors import EXIT_INTERNAL, EXIT_TRANSIENT, TelemetryError
+from .alerts import alerts
 from .demo import demo
 from .generate import generate_command
 from .importers import import_
@@ -70,7 +71,7 @@ def main(debug: bool) -> None:
 
 
 for command in (schemas, ingest, quarantine, retention, compact_command, erase, dbt, publish, dq, report, import_,
-                generate_command, demo, serve, tokens):
+                generate_command, demo, serve, tokens, alerts):
     main.add_command(command)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..alerts.outbox import HOOK_COMMANDS, send_after_build
 from ..warehouse.dbt import run_dbt
 from ..warehouse.publish import marts_path, publish_marts
 from .options import data_dir_option
@@ -17,9 +18,18 @@ from .options import data_dir_option
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 def dbt(data_dir: Path, dbt_args: tuple[str, ...]) -> None:
     """Run dbt on this data directory's warehouse, e.g. `telemetry dbt build` (same as `dbt build` from the
-    repository root with TELEMETRY_DATA_DIR set)."""
-    run = run_dbt(list(dbt_args) or ["build"], data_dir, check=False)
+    repository root with TELEMETRY_DATA_DIR set).
+
+    After `build`, `run` and `test`, new alerts are sent when TELEMETRY_ALERTS_FILE is set (docs/alerts.md); a
+    delivery problem is reported and never changes dbt's exit code.
+    """
+    args = list(dbt_args) or ["build"]
+    run = run_dbt(args, data_dir, check=False)
     click.echo(run.summary(), err=True)
+    if next((a for a in args if not a.startswith("-")), None) in HOOK_COMMANDS:
+        line = send_after_build(data_dir)
+        if line:
+            click.echo(line, err=True)
     sys.exit(run.returncode)
 
 

@@ -13,7 +13,7 @@ LAYERS = {
     "lake": 2, "privacy": 2, "importers": 2,
     "pipeline": 3, "generate": 3,
     "warehouse": 4,
-    "lifecycle": 5, "quality": 5, "report": 5,
+    "lifecycle": 5, "quality": 5, "report": 5, "alerts": 5,
     "demo": 6, "collector": 6,
     "cli": 7,
 }
