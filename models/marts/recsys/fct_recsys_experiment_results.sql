@@ -281,7 +281,9 @@ ratio_values as (
         metric,
         units,
         value,
-        (var_x - 2 * value * cov_x_y + value * value * var_y) / nullif(units * mean_y * mean_y, 0) as variance,
+        -- a metric constant across units has variance 0; the sums' rounding can leave it a hair below 0
+        greatest((var_x - 2 * value * cov_x_y + value * value * var_y) / nullif(units * mean_y * mean_y, 0), 0)
+            as variance,
         pre_value,
         (var_x_pre - 2 * pre_value * cov_x_pre_y_pre + pre_value * pre_value * var_y_pre)
             / nullif(units * mean_y_pre * mean_y_pre, 0) as pre_variance,
@@ -534,7 +536,7 @@ compared as (
         case when comparisons.is_declared and comparisons.is_treatment_declared
             then treatment.value - control.value end as lift,
         case when comparisons.is_declared and comparisons.is_treatment_declared
-            then sqrt(treatment.variance + control.variance) end as standard_error,
+            then sqrt(greatest(treatment.variance + control.variance, 0)) end as standard_error,
         treatment.pre_value - control.pre_value as pre_lift,
         treatment.pre_variance + control.pre_variance as pre_variance,
         treatment.pre_covariance + control.pre_covariance as pre_covariance,
