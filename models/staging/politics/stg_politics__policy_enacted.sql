@@ -19,7 +19,7 @@ source as (
 ),
 
 deduplicated as (
-    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+    {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
 final as (
