@@ -8,7 +8,8 @@
         else `session_date`) in the dates of the ledger partitions its downstream incremental models have not
         processed yet (reprocess_view_dates), widened by `meta.reprocess.spill_before`;
       - anything else (tables, seeds, sources): the whole relation.
-    `--vars '{full_tests: true}'` checks every row (CI on small lakes does). -#}
+    `--vars '{full_tests: true}'` (or TELEMETRY_FULL_TESTS=true) checks every row: the test suite does, on its
+    small lakes. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set conditions = [] -%}
@@ -32,7 +33,7 @@
 
 {#- The ledger condition for a test on `relation` (see get_where_subquery), or none for a full check. -#}
 {% macro reprocess_test_filter(relation) %}
-    {%- if not execute or var('full_tests', false) or relation.identifier is not defined -%}
+    {%- if not execute or var('full_tests', false) | string | lower in ('true', '1', 'yes') or relation.identifier is not defined -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set node = reprocess_model_node(relation.identifier) -%}
