@@ -49,8 +49,9 @@ def node_seconds(data_dir: Path) -> dict:
             "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)] for r in slowest]}
 
 
-def dbt_build(data_dir: Path) -> float:
-    """Seconds of one `dbt build` on `data_dir` (its own target and log folders); raises when it fails."""
+def dbt_build(data_dir: Path, label: str) -> float:
+    """Seconds of one `dbt build` on `data_dir` (its own target and log folders; the run's run_results.json is
+    kept as `run_results-<label>.json`); raises when it fails."""
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), "build", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
                "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
@@ -60,6 +61,7 @@ def dbt_build(data_dir: Path) -> float:
     seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise RuntimeError(f"dbt build failed in {data_dir}:\n{run.stdout[-3000:]}")
+    shutil.copy(data_dir / "target" / "run_results.json", data_dir / f"run_results-{label}.json")
     return seconds
 
 
@@ -110,14 +112,14 @@ def bench_incremental(root: Path, history_days: int, players: int, seed: int, re
     clocks = {k: datetime.fromisoformat(v) for k, v in history["clocks"].items()}
     history_events = history["history_events"]
     load_before = os.getloadavg()
-    full_seconds = dbt_build(data)
+    full_seconds = dbt_build(data, "full")
     full_nodes = node_seconds(data)
     new_events = land(data, [Path(p) for p in history["new_day"]], clocks)
-    seconds = [dbt_build(data)]
+    seconds = [dbt_build(data, "one-day")]
     where = node_seconds(data)
     floor_nodes = None
     for _ in range(repeat - 1):  # builds with nothing new: the floor (dbt start-up, views, unit tests)
-        seconds.append(dbt_build(data))
+        seconds.append(dbt_build(data, f"nothing-new-{len(seconds)}"))
         floor_nodes = node_seconds(data)
     return {"history_days": history_days, "players": players, "history_events": history_events,
             "new_day_events": new_events, "full_build_s": round(full_seconds, 2),
@@ -138,7 +140,7 @@ def bench_demo(root: Path) -> dict:
         (data / "privacy" / "opt_out.txt").write_text(opt_out.read_text())
     events = land(data, [p for day in days for p in day], clocks)
     return {"demo_players": DEMO_PLAYERS, "demo_days": DEMO_DAYS, "demo_events": events,
-            "demo_full_build_s": round(dbt_build(data), 2)}
+            "demo_full_build_s": round(dbt_build(data, "demo"), 2)}
 
 
 def main() -> int:
@@ -151,11 +153,16 @@ def main() -> int:
                         help="builds after the new day lands: the first is the one-day build, the rest have nothing new")
     parser.add_argument("--demo", action="store_true", help="also time the full build of the demo's generated data")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="build in this new folder and keep it (each build's target/run_results.json)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="keep the generated and ingested history here and reuse it in later runs")
     args = parser.parse_args()
     results: dict = {"runs": [], "load_average": os.getloadavg()}
-    with tempfile.TemporaryDirectory(prefix="telemetry-bench-incremental-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=False)
+    with tempfile.TemporaryDirectory(prefix="telemetry-bench-incremental-") as scratch:
+        tmp = str(args.keep or scratch)
         try:
             for n in args.days:
                 results["runs"].append(bench_incremental(Path(tmp), n, args.players, args.seed, args.repeat,
