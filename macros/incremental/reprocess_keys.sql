@@ -198,7 +198,7 @@
         ),
 
         in_lake as (
-            {{ lake_partitions() }}
+            {{ lake_partitions(dates) }}
         ),
 
         missing as (
