@@ -100,7 +100,8 @@
 {#- The event dates (strings) of the ledger partitions of `families` that some incremental model reading those
     families has not processed yet: finished after the oldest watermark among them. Views are tested before the
     models downstream of them run, so these are the dates this build is about to redo. None (test everything)
-    when one of those models does not exist yet. Computed once per invocation and family list. -#}
+    when one of those models does not exist yet. Computed once per invocation and family list. The ledger is a
+    table rebuilt by each build: the family staging views declare a dependency on it, so it is fresh here. -#}
 {% macro reprocess_view_dates(relation, families) %}
     {%- set cache = graph.setdefault('_reprocess_view_dates', {}) -%}
     {%- set cache_key = invocation_id ~ '|' ~ families | sort | join(',') -%}

@@ -18,6 +18,7 @@
     ['batch_id', 'string'],
 ] -%}
 
+-- depends_on: {{ ref('stg_ops__ledger_partitions') }} (built first: this view's data tests read the ledger, reprocess_test_filter)
 with
 
 source as (
