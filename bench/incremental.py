@@ -1,16 +1,17 @@
 """Cost follows new data: time the incremental `dbt build` that adds one day, after N days of history.
 
-For each N (default 5 and 60) in a fresh data folder: generate N + 1 days of synthetic players (every family),
-ingest the first N days (each file with the clock the generator lists for it), run one full `dbt build`,
-then ingest day N + 1 and time the `dbt build` that follows (the incremental one). The target is that the
-60-day figure stays within 1.2 × the 5-day figure: an incremental run reads the new day, not the history.
+For each N (default 5, 90 and 365) in a fresh data folder: generate N + 1 days of synthetic players (every
+family), ingest the first N days (each file with the clock the generator lists for it), time one full
+`dbt build`, then ingest day N + 1 and time the `dbt build` that follows (the one-day, incremental build), then
+`--repeat - 1` builds with nothing new (the floor). Targets: the one-day build after the most days ≤ 1.2 × the
+one after the fewest, and ≤ 0.25 × the full build of the most days: a build reads the new day, not the history.
 With `--demo`, also time the full `dbt build` over the demo's generated data (same players, days and seed as
 `telemetry demo`).
 
-    .venv/bin/python bench/incremental.py                    # N = 5 and 60, 20 players
-    .venv/bin/python bench/incremental.py --days 5 60 --players 40 --repeat 3 --demo --json
+    .venv/bin/python bench/incremental.py --days 5 90 365 --players 200      # the recorded run
+    .venv/bin/python bench/incremental.py --days 5 30 --players 40 --repeat 3 --demo --json
 
-Prints one line per N and the ratio; exit code 1 when a build failed.
+Prints one line per N and the ratios; exit code 1 when a build failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,8 +37,8 @@ from ingest.registry import Registry  # noqa: E402
 
 
 def node_seconds(data_dir: Path) -> dict:
-    """Where the last build spent its time (target/run_results.json): seconds per resource type, and the five
-    slowest nodes."""
+    """Where the last build spent its time (target/run_results.json): seconds per resource type (summed over
+    dbt's threads: model, test, unit_test, seed), and the five slowest nodes."""
     results = json.loads((data_dir / "target" / "run_results.json").read_text())["results"]
     by_type: dict[str, float] = {}
     for r in results:
@@ -47,8 +49,9 @@ def node_seconds(data_dir: Path) -> dict:
             "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)] for r in slowest]}
 
 
-def dbt_build(data_dir: Path) -> float:
-    """Seconds of one `dbt build` on `data_dir` (its own target and log folders); raises when it fails."""
+def dbt_build(data_dir: Path, label: str) -> float:
+    """Seconds of one `dbt build` on `data_dir` (its own target and log folders; the run's run_results.json is
+    kept as `run_results-<label>.json`); raises when it fails."""
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), "build", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
                "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
@@ -58,6 +61,7 @@ def dbt_build(data_dir: Path) -> float:
     seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise RuntimeError(f"dbt build failed in {data_dir}:\n{run.stdout[-3000:]}")
+    shutil.copy(data_dir / "target" / "run_results.json", data_dir / f"run_results-{label}.json")
     return seconds
 
 
@@ -81,25 +85,48 @@ def generated(out: Path, players: int, days: int, seed: int, faults: bool = Fals
     return [sorted(by_day[day]) for day in sorted(by_day)], clocks
 
 
-def bench_incremental(root: Path, history_days: int, players: int, seed: int, repeat: int) -> dict:
-    data = root / f"history-{history_days}"
-    (data / "privacy").mkdir(parents=True)
-    days, clocks = generated(root / f"generated-{history_days}", players, history_days + 1, seed)
-    opt_out = root / f"generated-{history_days}" / "opt_out.txt"
+def ingested_history(folder: Path, history_days: int, players: int, seed: int) -> dict:
+    """Generate N + 1 days into `folder`/generated and ingest the first N into `folder`/data (once: a folder
+    holding `history.json` is reused). Returns history.json: events landed, the new day's files, every clock."""
+    manifest = folder / "history.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text())
+    data = folder / "data"
+    (data / "privacy").mkdir(parents=True, exist_ok=True)
+    days, clocks = generated(folder / "generated", players, history_days + 1, seed)
+    opt_out = folder / "generated" / "opt_out.txt"
     if opt_out.exists():
         (data / "privacy" / "opt_out.txt").write_text(opt_out.read_text())
-    history_events = land(data, [p for day in days[:-1] for p in day], clocks)
-    full_seconds = dbt_build(data)
-    new_events = land(data, days[-1], clocks)
-    seconds = [dbt_build(data)]
+    history = {"history_events": land(data, [p for day in days[:-1] for p in day], clocks),
+               "new_day": [str(p) for p in days[-1]], "clocks": {k: v.isoformat() for k, v in clocks.items()}}
+    manifest.write_text(json.dumps(history))
+    return history
+
+
+def bench_incremental(root: Path, history_days: int, players: int, seed: int, repeat: int,
+                      cache_dir: Path | None = None) -> dict:
+    folder = (cache_dir or root) / f"history-{history_days}-players-{players}-seed-{seed}"
+    history = ingested_history(folder, history_days, players, seed)
+    data = root / f"history-{history_days}"
+    shutil.copytree(folder / "data", data)  # the cached history stays as ingested
+    clocks = {k: datetime.fromisoformat(v) for k, v in history["clocks"].items()}
+    history_events = history["history_events"]
+    load_before = os.getloadavg()
+    full_seconds = dbt_build(data, "full")
+    full_nodes = node_seconds(data)
+    new_events = land(data, [Path(p) for p in history["new_day"]], clocks)
+    seconds = [dbt_build(data, "one-day")]
     where = node_seconds(data)
-    for _ in range(repeat - 1):  # builds with nothing new: the floor (dbt start-up, views, tests)
-        seconds.append(dbt_build(data))
+    floor_nodes = None
+    for _ in range(repeat - 1):  # builds with nothing new: the floor (dbt start-up, views, unit tests)
+        seconds.append(dbt_build(data, f"nothing-new-{len(seconds)}"))
+        floor_nodes = node_seconds(data)
     return {"history_days": history_days, "players": players, "history_events": history_events,
             "new_day_events": new_events, "full_build_s": round(full_seconds, 2),
             "incremental_build_s": round(seconds[0], 2),
             "nothing_new_build_s": round(min(seconds[1:]), 2) if len(seconds) > 1 else None,
-            "incremental_build_nodes": where}
+            "load_average": [load_before, os.getloadavg()],
+            "full_build_nodes": full_nodes, "incremental_build_nodes": where, "nothing_new_build_nodes": floor_nodes}
 
 
 def bench_demo(root: Path) -> dict:
@@ -113,23 +140,33 @@ def bench_demo(root: Path) -> dict:
         (data / "privacy" / "opt_out.txt").write_text(opt_out.read_text())
     events = land(data, [p for day in days for p in day], clocks)
     return {"demo_players": DEMO_PLAYERS, "demo_days": DEMO_DAYS, "demo_events": events,
-            "demo_full_build_s": round(dbt_build(data), 2)}
+            "demo_full_build_s": round(dbt_build(data, "demo"), 2)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, nargs="+", default=[5, 60], help="days of history before the new day")
+    parser.add_argument("--days", type=int, nargs="+", default=[5, 90, 365],
+                        help="days of history before the new day")
     parser.add_argument("--players", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=1, help="extra builds with nothing new, to show the floor")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="builds after the new day lands: the first is the one-day build, the rest have nothing new")
     parser.add_argument("--demo", action="store_true", help="also time the full build of the demo's generated data")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="build in this new folder and keep it (each build's target/run_results.json)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="keep the generated and ingested history here and reuse it in later runs")
     args = parser.parse_args()
     results: dict = {"runs": [], "load_average": os.getloadavg()}
-    with tempfile.TemporaryDirectory(prefix="telemetry-bench-incremental-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=False)
+    with tempfile.TemporaryDirectory(prefix="telemetry-bench-incremental-") as scratch:
+        tmp = str(args.keep or scratch)
         try:
             for n in args.days:
-                results["runs"].append(bench_incremental(Path(tmp), n, args.players, args.seed, args.repeat))
+                results["runs"].append(bench_incremental(Path(tmp), n, args.players, args.seed, args.repeat,
+                                                         args.cache_dir))
                 if not args.json:
                     print(results["runs"][-1], flush=True)
             if args.demo:
@@ -140,10 +177,13 @@ def main() -> int:
     runs = results["runs"]
     if len(runs) >= 2:
         results["ratio"] = round(runs[-1]["incremental_build_s"] / runs[0]["incremental_build_s"], 3)
+    if runs:
+        results["one_day_to_full"] = round(runs[-1]["incremental_build_s"] / runs[-1]["full_build_s"], 3)
+    results["load_average_after"] = os.getloadavg()
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        for key in ("ratio", "demo_full_build_s", "demo_events"):
+        for key in ("ratio", "one_day_to_full", "load_average", "load_average_after", "demo_full_build_s", "demo_events"):
             if key in results:
                 print(f"{key}: {results[key]}")
     return 0

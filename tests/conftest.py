@@ -1,8 +1,13 @@
-"""Shared pytest fixtures: the registry, a hash key, and where ../shared lives."""
+"""Shared pytest fixtures: the registry, a hash key, and where ../shared lives. dbt's data tests check every row
+here (TELEMETRY_FULL_TESTS): the suite's lakes are small, so the full check is cheap."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+os.environ.setdefault("TELEMETRY_FULL_TESTS", "true")
 
 from support import ROOT, SHARED, SHARED_DATA, require_shared_data  # noqa: F401  (older imports)
 

@@ -1,20 +1,30 @@
 {#- `select event_type, event_date` of every partition the lake holds now (its folders,
     `lake/events/event_type=<t>/event_date=<d>/`), without reading a row: a file listing. The lake root is the
     one the sources read (`$TELEMETRY_DATA_DIR/lake`). DuckDB's glob() behind adapter.dispatch. -#}
-{% macro lake_partitions() %}
-    {{ return(adapter.dispatch('lake_partitions')()) }}
+{% macro lake_partitions(dates=none) %}
+    {{ return(adapter.dispatch('lake_partitions')(dates)) }}
 {% endmacro %}
 
-{% macro default__lake_partitions() %}
+{#- `dates` (strings 'YYYY-MM-DD'), when given, limits the listing to those dates' folders (at least those:
+    callers still filter on event_date), so a check about a few dates does not list a year of files. -#}
+{% macro default__lake_partitions(dates=none) %}
+    {%- set root = env_var("TELEMETRY_DATA_DIR", "data") ~ "/lake/*/event_type=*/event_date=" -%}
+    {%- set patterns = [] -%}
+    {%- for day in (dates if dates is not none else ['*']) -%}
+        {%- do patterns.append("'" ~ root ~ day ~ "/*.parquet'") -%}
+    {%- endfor -%}
+    {%- if patterns | length == 0 -%}
+        {%- do patterns.append("'" ~ root ~ "*/*.parquet'") -%}
+    {%- endif %}
     select distinct
         regexp_extract(file, 'event_type=([^/]+)/', 1) as event_type,
         cast(regexp_extract(file, 'event_date=([^/]+)/', 1) as date) as event_date
-    from glob('{{ env_var("TELEMETRY_DATA_DIR", "data") }}/lake/*/event_type=*/event_date=*/*.parquet')
+    from ({% for pattern in patterns %}select file from glob({{ pattern }}){{ " union all " if not loop.last }}{% endfor %}) as files
 {% endmacro %}
 
 {#- Spark: the partitions of the lake tables (create_lake_sources), one branch per event type; only the partition
     column is read. -#}
-{% macro spark__lake_partitions() %}
+{% macro spark__lake_partitions(dates=none) %}
     {%- set branches = [] -%}
     {%- for node in graph.sources.values() if node.source_name.startswith('lake_') -%}
         {%- set hive_type = modules.re.search('event_type=([^/]+)/', node.config.get('external_location') or '') -%}

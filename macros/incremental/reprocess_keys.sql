@@ -22,7 +22,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set cache = graph.setdefault('_reprocess_keys', {}) -%}
-    {%- set cache_key = invocation_id ~ '|' ~ this -%}
+    {%- set cache_key = invocation_id ~ '|' ~ this.schema ~ '.' ~ this.identifier -%}
     {%- if cache_key not in cache -%}
         {%- do cache.update({cache_key: _compute_reprocess_keys()}) -%}
     {%- endif -%}
@@ -198,7 +198,7 @@
         ),
 
         in_lake as (
-            {{ lake_partitions() }}
+            {{ lake_partitions(dates) }}
         ),
 
         missing as (

@@ -11,6 +11,14 @@
     )
 }}
 {{ reprocess_depends_on() }}
+-- depends_on: {{ ref('int_learning__session_tasks') }}
+-- depends_on: {{ ref('int_learning__failure_recoveries') }}
+{#- the events of the sessions redone, from every day they have events on (int_learning__session_days) -#}
+{%- set keys_sql -%}
+    select session_id from {{ ref('fct_learning_sessions') }} where is_closed and {{ reprocess_filter('session_id') }}
+{%- endset %}
+{%- set events_where = session_event_dates(ref('int_learning__session_days'), keys_sql)
+                       ~ ' and session_id in (' ~ keys_sql ~ ')' %}
 
 with
 
@@ -33,7 +41,8 @@ events as (
         session_id,
         event_type
     from {{ ref('stg_learning__events') }}
-    where session_id in (select session_id from sessions)
+    where {{ events_where }}
+        and session_id in (select session_id from sessions)
 ),
 
 tasks as (
@@ -47,7 +56,7 @@ tasks as (
             as expected_seconds,
         sum(case when is_completed and expected_seconds is not null and actual_seconds > 0 then actual_seconds end)
             as actual_seconds
-    from {{ ref('int_learning__session_tasks') }}
+    from ({{ learning_session_tasks(events_where) | indent(4) }}) as session_tasks
     where session_id in (select session_id from sessions)
     group by session_id
 ),
@@ -57,7 +66,7 @@ failures as (
         session_id,
         count(*) as failures,
         sum(case when is_recovered then 1 else 0 end) as failures_recovered
-    from {{ ref('int_learning__failure_recoveries') }}
+    from ({{ learning_failure_recoveries(events_where) | indent(4) }}) as failure_recoveries
     where session_id in (select session_id from sessions)
     group by session_id
 ),

@@ -18,6 +18,11 @@
     )
 }}
 {{ reprocess_depends_on() }}
+{%- set session_days = ref('int_learning__session_days') %}
+{#- the sessions redone, from every day they have events on (the index int_learning__session_days) -#}
+{%- set keys_sql -%}
+    select distinct session_id from {{ session_days }} where {{ reprocess_filter('session_id') }}
+{%- endset %}
 
 with
 
@@ -36,6 +41,7 @@ all_events as (
         received_at
     from {{ ref('stg_learning__events') }}
     where session_id is not null
+        and {{ session_event_dates(session_days, keys_sql) }}
 ),
 
 closes as (
@@ -43,9 +49,10 @@ closes as (
     from {{ ref('stg_ops__session_closes') }}
 ),
 
+-- the family's newest ingest clock (the index keeps each day's newest received_at)
 clock as (
-    select max(received_at) as newest_received_at
-    from all_events
+    select max(newest_received_at) as newest_received_at
+    from {{ session_days }}
 ),
 
 events as (
@@ -103,7 +110,7 @@ final as (
             closes.session_id is not null
             or sessions.ended_at <= {{ dbt.dateadd('minute', -inactivity_minutes, 'clock.newest_received_at') }}
         ) as is_closed,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        {{ ledger_stamp(['int_learning__session_days']) }} as _ledger_finished_at_max
     from sessions
     cross join clock
     left join firsts

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_ops__ledger_partitions') }} (built first: this view's data tests read the ledger, reprocess_test_filter)
 with
 
 source as (
@@ -21,33 +22,33 @@ source as (
 ),
 
 deduplicated as (
-    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+    {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
 -- seed 001 §5: channels, fields/auras and events emit ticks and a final snapshot; an activation counts once,
--- by its final snapshot when one exists, else by its ticks
-finals as (
-    select distinct
-        player_key,
-        entry,
-        activation_id
+-- by its final snapshot when one exists that day, else by its ticks. A window within the date partition (not a
+-- self-join of the deduplicated rows), so a filter on event_date still prunes the lake partitions.
+flagged as (
+    select
+        *,
+        max(case when snapshot = 'final' and activation_id is not null then 1 else 0 end) over (
+            partition by event_date, player_key, entry, activation_id
+        ) as has_final
     from deduplicated
-    where snapshot = 'final'
-        and activation_id is not null
 ),
 
 final as (
     select
-        deduplicated.event_id,
-        deduplicated.player_key,
+        event_id,
+        player_key,
         hash_key_id,
         shard,
-        deduplicated.entry,
-        {{ dbt.split_part('deduplicated.entry', "'.'", 1) }} as namespace,
-        {{ dbt.split_part('deduplicated.entry', "'.'", 2) }} as entry_id,
+        entry,
+        {{ dbt.split_part('entry', "'.'", 1) }} as namespace,
+        {{ dbt.split_part('entry', "'.'", 2) }} as entry_id,
         snapshot,
-        deduplicated.activation_id,
-        not coalesce(snapshot = 'tick' and finals.activation_id is not null, false) as is_counted,
+        activation_id,
+        not coalesce(snapshot = 'tick' and activation_id is not null and has_final = 1, false) as is_counted,
         meta.tier as tier,
         meta.tags as tags,
         {%- for key in registry_struct_fields('ability_metric_summary', 'metrics') %}
@@ -62,11 +63,7 @@ final as (
         cast(event_date as date) as event_date,
         received_at,
         batch_id
-    from deduplicated
-    left join finals
-        on deduplicated.player_key is not distinct from finals.player_key
-        and deduplicated.entry = finals.entry
-        and deduplicated.activation_id = finals.activation_id
+    from flagged
 )
 
 select * from final

@@ -56,20 +56,21 @@
     ['batch_id', 'string'],
 ] -%}
 
+-- depends_on: {{ ref('stg_ops__ledger_partitions') }} (built first: this view's data tests read the ledger, reprocess_test_filter)
 with
 
 source as (
     {{ union_lake_tables('lake_gameplay', registry_event_categories('gameplay'), columns) }}
 ),
 
--- the ingest drops a resent event_id within the partitions it touches; the same event landing on two dates
--- (a corrected clock) is caught here, then seed 002's dedup tuple (player, client_guid, seq) is enforced
+-- within each date partition, like the ingest's own dedup (docs/warehouse.md "Dedup"): a filter on event_date
+-- still prunes the lake partitions through this view; then seed 002's dedup tuple (player, client_guid, seq)
 unique_event_ids as (
-    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+    {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
 deduplicated as (
-    {{ deduplicate('unique_event_ids', partition_by='player_key, client_guid, seq', order_by='received_at, batch_id, event_id',
+    {{ deduplicate('unique_event_ids', partition_by='event_date, player_key, client_guid, seq', order_by='received_at, batch_id, event_id',
                    rank_column='_dedup_tuple_row_number') }}
 ),
 

@@ -1,3 +1,7 @@
+{#- A table, not a view: every incremental model's engine queries the ledger several times per build
+    (reprocess_keys, ledger_stamp), and the ledger is one Parquet file per batch; read once per build. -#}
+{{ config(materialized='table') }}
+
 with
 
 source as (

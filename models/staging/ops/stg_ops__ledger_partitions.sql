@@ -1,3 +1,6 @@
+{#- A table, not a view: the engine of every incremental model queries it several times per build. -#}
+{{ config(materialized='table') }}
+
 with
 
 ledger as (

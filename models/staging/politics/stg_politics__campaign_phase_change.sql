@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_ops__ledger_partitions') }} (built first: this view's data tests read the ledger, reprocess_test_filter)
 with
 
 source as (
@@ -19,7 +20,7 @@ source as (
 ),
 
 deduplicated as (
-    {{ deduplicate('source', partition_by='event_id', order_by='received_at, batch_id') }}
+    {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
 final as (

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_ops__ledger_partitions') }} (built first: this view's data tests read the ledger, reprocess_test_filter)
 with
 
 source as (
