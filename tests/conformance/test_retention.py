@@ -22,7 +22,8 @@ SEED_WINDOWS = {
                      "agg_ability_metric_totals_daily": 90}),                        # cold (aggregates) 90d
     "gameplay": (183, {"agg_gameplay_daily": 183, "agg_gameplay_weekly": 183,        # seed 002: 6-month warm store
                        "agg_gameplay_monthly": 183}),
-    "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_weekly": 400, "agg_recsys_monthly": 400}),  # seed 003
+    "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_weekly": 400, "agg_recsys_monthly": 400,  # seed 003: rollups
+               "dq_recsys_daily": 400, "fct_recsys_experiment_results": 400}),  # 400 d; DQ rates and readouts too
     "learning": (90, {"fct_learning_sessions": 365, "fct_learning_session_features": 365}),  # seed 004: 90 d / 1 y
 }
 LAKE_TYPE = {"politics": "politics_bill_vote", "ability": "ability_metric_summary", "gameplay": "gameplay_session_start",
