@@ -75,7 +75,8 @@ def schemas_sources(schemas_dir: Path, check: bool) -> None:
 
 @schemas.command("draft")
 @click.option("--from-quarantine", "event_type", required=True, metavar="EVENT_TYPE",
-              help="Event type whose events were quarantined as unknown_event_type (e.g. level_up).")
+              help="Event type whose events were quarantined: as unknown_event_type (a new type, e.g. level_up), "
+                   "or as schema_violation (a registry type: its next minor version is proposed).")
 @click.option("--family", help="Family to draft for (default: the family whose route claims the samples).")
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="Samples to learn from.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft here (default: stdout).")
@@ -86,26 +87,42 @@ def schemas_draft(event_type: str, family: str | None, limit: int, out: Path | N
                   schemas_dir: Path, hash_key_file: Path | None, demo_key: bool) -> None:
     """Propose a schema for EVENT_TYPE from its quarantined samples (inferred with genson), for a person to review.
 
-    Save the reviewed draft as schemas/<family>/<event_type>/1.0.json, run `telemetry schemas check` and
-    `telemetry schemas sources`, then `telemetry quarantine replay` lands the quarantined events.
+    A new type (samples quarantined as unknown_event_type): save the reviewed draft as
+    schemas/<family>/<event_type>/1.0.json, run `telemetry schemas check` and `telemetry schemas sources`, then
+    `telemetry quarantine replay` lands the quarantined events. A registry type (samples quarantined as
+    schema_violation): the draft is its next minor version with the samples' extra fields as optional
+    properties; what a minor version cannot fix (missing required fields, wrong types) is listed on stderr.
     """
     import json
 
     from ..errors import UsageError
     from ..lake.layout import Lake
-    from ..pipeline.quarantine_samples import unknown_type_samples
-    from ..registry.draft import draft_schema
+    from ..pipeline.quarantine_samples import misfit_samples, unknown_type_samples
+    from ..registry.draft import draft_minor_version, draft_schema
 
     registry = load_registry(schemas_dir)
     if family is not None and family not in registry.families:
         raise UsageError(f"no family {family!r} in {schemas_dir}")
-    samples = unknown_type_samples(registry, Lake(data_dir / "lake"), keyring(demo_key, hash_key_file), event_type,
-                                   limit)
-    document = draft_schema(registry, event_type.lower(), samples, registry.families.get(family or ""))
+    name = event_type.lower()
+    lake, keys = Lake(data_dir / "lake"), keyring(demo_key, hash_key_file)
+    known = [f for f in ([registry.families[family]] if family else registry.families.values())
+             if name in f.event_types()]
+    left: list[tuple[str, str, int]] = []
+    if known:
+        schema = known[0].latest(name)
+        samples = misfit_samples(lake, keys, schema.qualified_type, limit)
+        document, left = draft_minor_version(schema, samples)
+    else:
+        samples = unknown_type_samples(registry, lake, keys, event_type, limit)
+        document = draft_schema(registry, name, samples, registry.families.get(family or ""))
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
+    note = document["x-telemetry"]
     click.echo(f"draft from {len(samples)} sample(s); review it, then save it as "
-               f"schemas/{document['x-telemetry']['family']}/{event_type.lower()}/1.0.json", err=True)
+               f"schemas/{note['family']}/{name}/{note['version']}.json", err=True)
+    for pointer, keyword, count in left:
+        click.echo(f"not fixable in a minor version: {keyword} at {pointer} in {count} sample(s) "
+                   "(fix the producer, or publish a major version)", err=True)

@@ -311,7 +311,7 @@ def _top(pointer: Any) -> str:
 @dataclass
 class FamilyRoute:
     name: str
-    requires: frozenset[str]
+    requires: tuple[frozenset[str], ...]
     type_const: str | None
     type_key: str | None
     lower: bool
@@ -336,16 +336,16 @@ class ColumnarPlan:
         self.skipped: dict[str, str] = {}
         self.envelope_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
         self.families: list[FamilyRoute | None] = []
-        self.family_requires: list[frozenset[str]] = []
+        self.family_requires: list[tuple[frozenset[str], ...]] = []
         rate_limited = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
         for family in registry.families.values():
             sampled = sampling_rules(registry.root, family.name, family.manifest.get("sampling"))
-            self.family_requires.append(frozenset(family._requires))
+            self.family_requires.append(family.key_sets)
             try:
                 route = family.route
                 type_rule = route["event_type"]
                 self.families.append(FamilyRoute(
-                    family.name, frozenset(family._requires),
+                    family.name, family.key_sets,
                     type_rule["const"] if isinstance(type_rule, dict) else None,
                     None if isinstance(type_rule, dict) else _top(type_rule),
                     route.get("event_type_case") == "lower", _top(route["schema_version"]),
@@ -424,8 +424,8 @@ class ColumnarPlan:
         """The family the reference routes an object with these keys to, when the columnar path can take it."""
         if any(keys >= required for required in self.envelope_requires):
             return None
-        for requires, family in zip(self.family_requires, self.families):
-            if keys >= requires:
+        for key_sets, family in zip(self.family_requires, self.families):
+            if any(keys >= required for required in key_sets):
                 if family is None or (family.opt_out is not None and family.opt_out in keys) or not keys >= family.fill_keys:
                     return None
                 return family

@@ -4,6 +4,11 @@ Used by ``telemetry schemas draft --from-quarantine EVENT_TYPE``: events quarant
 are the samples; the draft follows the registry's conventions (draft 2020-12, strict objects, the family's
 type and version constants, an ``x-telemetry`` annotation copied from a sibling schema of the family) so that,
 once saved as ``schemas/<family>/<event_type>/1.0.json``, ``telemetry quarantine replay`` lands the samples.
+
+For a known type whose events were quarantined as ``schema_violation`` (an SDK sending properties the type lacks),
+:func:`draft_minor_version` proposes the next minor version: the newest version plus every extra top-level field
+of the samples as an optional property (the only change a minor version may make, ``registry.evolution``). What a
+minor version cannot fix (a missing required field, a wrong type) is listed for the producer to fix.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 from genson import SchemaBuilder
 
 from ..errors import RegistryError
-from .schema import ANNOTATION, Family, Registry
+from .schema import ANNOTATION, STORAGE_LIMITS, EventSchema, Family, Registry, version_key
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 FIRST_VERSION = "1.0"
@@ -105,3 +110,82 @@ def draft_schema(registry: Registry, event_type: str, samples: list[dict[str, An
         ANNOTATION: annotation,
     }
     return document
+
+
+def _bounded(node: Any) -> Any:
+    """Storage bounds on every inferred integer and number (``schemas check`` asks for them), in place."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if isinstance(kind, str) and kind in STORAGE_LIMITS:
+            low, high = STORAGE_LIMITS[kind]
+            node.setdefault("minimum", low)
+            node.setdefault("maximum", high)
+        for value in node.values():
+            _bounded(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bounded(value)
+    return node
+
+
+def draft_minor_version(schema: EventSchema, samples: list[dict[str, Any]]
+                        ) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+    """The next minor version of ``schema`` (the type's newest version) accepting the samples' extra fields.
+
+    Every top-level key of a sample that ``schema`` does not declare becomes an optional property, its type
+    inferred from the samples (genson; integers and numbers bounded as the lake stores them). The version
+    constant, ``$id``, title and annotation move to the new version; a sample that validates becomes an example.
+
+    Returns:
+        The draft, and what it still rejects: ``(pointer, keyword, samples)`` per problem a minor version cannot
+        fix (a missing required field, a wrong type), for the producer to fix.
+
+    Raises:
+        RegistryError: no samples.
+    """
+    if not samples:
+        raise RegistryError(str(schema.path), f"no samples of {schema.qualified_type} quarantined as schema_violation")
+    major, minor = version_key(schema.version)
+    new_version = f"{major}.{minor + 1}"
+    document = copy.deepcopy(schema.document)
+    properties: dict[str, Any] = document.setdefault("properties", {})
+    extra = sorted({key for sample in samples for key in sample if key not in properties})
+    for key in extra:
+        builder = SchemaBuilder(schema_uri=DRAFT_2020_12)
+        for sample in samples:
+            if key in sample:
+                builder.add_object(sample[key])
+        inferred = {k: v for k, v in builder.to_schema().items() if k != "$schema"}
+        _strict(inferred)
+        properties[key] = _bounded({**inferred, "description": f"DRAFT: inferred from {len(samples)} sample(s)."})
+    version_key_name = schema.family_route["schema_version"][1:]
+    old_const = properties.get(version_key_name, {}).get("const")
+    if old_const is not None:
+        properties[version_key_name]["const"] = (float(new_version) if isinstance(old_const, (int, float))
+                                                 else new_version)
+    document["$id"] = document["$id"].rsplit("/", 1)[0] + f"/{new_version}.json"
+    document["title"] = f"{schema.family} {schema.event_type} {new_version}"
+    document["description"] = (document.get("description", "").rstrip() + f" DRAFT {new_version}: adds optional "
+                               f"{', '.join(extra) or 'nothing'} (inferred from {len(samples)} quarantined "
+                               "sample(s)): review types, descriptions and personal data.").strip()
+    document[ANNOTATION] = {**document[ANNOTATION], "version": new_version}
+    examples = []
+    for example in document.get("examples", []):
+        if version_key_name in example and old_const is not None:
+            example = {**example, version_key_name: properties[version_key_name]["const"]}
+        examples.append(example)
+    draft = EventSchema(schema.family, schema.event_type, new_version, schema.path, document,
+                        family_route=schema.family_route)
+    left: dict[tuple[str, str], int] = {}
+    for sample in samples:
+        adjusted = {**sample, version_key_name: properties[version_key_name]["const"]} \
+            if old_const is not None and version_key_name in sample else sample
+        rejection = draft.rejection(adjusted)
+        if rejection is None:
+            if len(examples) == len(document.get("examples", [])):
+                examples.append(_example(adjusted, document[ANNOTATION]))
+            continue
+        for pointer, keyword, _ in rejection.errors:
+            left[(pointer, keyword)] = left.get((pointer, keyword), 0) + 1
+    document["examples"] = examples
+    return document, [(pointer, keyword, count) for (pointer, keyword), count in sorted(left.items())]

@@ -15,6 +15,14 @@ added in the new version, and a ``drop`` that becomes ``hash_each``/``hash``/``l
 wire contract unchanged), keep a change minor. The classification compares the two documents and also validates every example
 of the previous version against the new one: a minor version must accept all old events.
 
+**A required property may become conditionally required.** A minor version may move required properties into
+one ``if``/``then`` whose ``then`` only requires some of them (gameplay 1.1: ``client_guid`` and ``seq`` are
+required when ``event_id`` is absent, docs/sdks.md): every event the previous version accepted has them all, so
+the new version accepts it too. Making a required property simply optional stays major.
+
+**Envelope roles of added fields are part of the addition.** An ``x-telemetry.envelope`` role the previous
+version lacked (e.g. ``event_id``) that names a property added in the new version keeps a change minor.
+
 **Identifier kinds only steer reads.** ``x-telemetry.identifiers`` changes neither what is accepted nor what lands
 (it decides what each read tier is shown, ``docs/read-api.md``), so it is left out of every comparison and may
 be declared on a published version in place (``identifiers``) — but a field once declared an identifier stays
@@ -121,6 +129,23 @@ def classify(previous: dict[str, Any], current: dict[str, Any]) -> tuple[str, li
             old_personal.pop(pointer, None)
     old["x-telemetry"] = {**old.get("x-telemetry", {}), "personal": old_personal}
     new["x-telemetry"] = {**new.get("x-telemetry", {}), "personal": new_personal}
+    old_envelope = old["x-telemetry"].get("envelope", {})
+    new_envelope = dict(new["x-telemetry"].get("envelope", {}))
+    for role, pointer in list(new_envelope.items()):
+        if role not in old_envelope and isinstance(pointer, str) and pointer[1:] in new_props \
+                and pointer[1:] not in old_props:
+            new_envelope.pop(role)
+    if "envelope" in new["x-telemetry"]:
+        new["x-telemetry"]["envelope"] = new_envelope
+    relaxed = set(old.get("required", [])) - set(new.get("required", []))
+    conditional = _conditionally_required(old, new)
+    if conditional is not None and conditional <= relaxed:
+        new = {k: v for k, v in new.items() if k not in ("if", "then")}
+        new["required"] = sorted(set(new.get("required", [])) | conditional)
+        old = {**old, "required": sorted(old.get("required", []))}
+        reasons_minor = [f"{', '.join(sorted(conditional))} required only under a condition"]
+    else:
+        reasons_minor = []
     for name, prop in old_props.items():
         if name not in new_props:
             reasons.append(f"property {name!r} removed")
@@ -147,7 +172,19 @@ def classify(previous: dict[str, Any], current: dict[str, Any]) -> tuple[str, li
             reasons.append(f"previous examples[{index}] is rejected: {errors[0].message}")
     if reasons:
         return "major", reasons
-    return "minor", [f"added optional {', '.join(added)}"] if added else ["no structural change"]
+    notes = ([f"added optional {', '.join(added)}"] if added else []) + reasons_minor
+    return "minor", notes or ["no structural change"]
+
+
+def _conditionally_required(old: dict[str, Any], new: dict[str, Any]) -> set[str] | None:
+    """The properties ``new`` requires only through an added ``if``/``then`` (``then`` = ``{"required": [...]}``,
+    no ``else``), or None when ``new`` has no such conditional."""
+    if "if" in old or "then" in old or "else" in new or "if" not in new:
+        return None
+    then = new.get("then")
+    if not isinstance(then, dict) or set(then) != {"required"} or not isinstance(then["required"], list):
+        return None
+    return set(then["required"])
 
 
 @dataclass

@@ -263,11 +263,9 @@ class EventSchema:
             self.fast_validate(instance)
             return None
         except fastjsonschema.JsonSchemaValueException as fast_error:
-            errors = [
-                ("/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in e.absolute_path),
-                 str(e.validator), e.message)
-                for e in sorted(self.full_validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
-            ]
+            errors = []
+            for e in sorted(self.full_validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+                errors += _located(e)
             if not errors:  # the two validators disagree: trust the stricter one, keep its message
                 errors = [("/" + "/".join(fast_error.path[1:]), str(fast_error.rule), fast_error.message)]
             return Rejection("schema_violation", errors, self.qualified_type, self.schema_id)
@@ -319,14 +317,40 @@ class EventSchema:
         return pa.schema(fields)
 
 
+def _pointer(path: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _located(error: jsonschema.ValidationError) -> list[tuple[str, str, str]]:
+    """``(pointer, keyword, message)`` rows of one validation error. A ``required`` error points at the missing
+    member (``/ability_id``) and an ``additionalProperties`` error at each extra member (``/foo``), not at the
+    object that holds them, so the quarantine says what is missing and what is extra (docs/sdks.md)."""
+    where = _pointer(error.absolute_path)
+    instance, schema = error.instance, error.schema
+    if error.validator == "required" and isinstance(instance, dict) and isinstance(error.validator_value, list):
+        missing = [name for name in error.validator_value if isinstance(name, str) and name not in instance]
+        if missing:  # jsonschema reports each missing member once; this error's own is named in its message
+            name = next((n for n in missing if error.message.startswith(repr(n))), missing[0])
+            return [(f"{where}/{_pointer([name])[1:]}", "required", error.message)]
+    if error.validator == "additionalProperties" and error.validator_value is False and isinstance(instance, dict) \
+            and isinstance(schema, dict) and not schema.get("patternProperties"):
+        declared = schema.get("properties", {})
+        extra = [name for name in instance if name not in declared]
+        if extra:
+            return [(f"{where}/{_pointer([name])[1:]}", "additionalProperties",
+                     f"{name!r} is not a property of this schema (additionalProperties: false)") for name in extra]
+    return [(where or "/", str(error.validator), error.message)]
+
+
 @dataclass
 class Family:
     """A family manifest (``_family.json``) and its schemas.
 
     Attributes:
         name: family name, e.g. ``recsys``.
-        route: ``requires`` (keys a wire object must have to belong here), ``event_type`` (pointer, or
-            ``{"const": name}``) and ``schema_version`` (pointer).
+        route: ``requires`` (keys a wire object must have to belong here: one list, or a list of alternative
+            lists, any of which claims the object), ``event_type`` (pointer, or ``{"const": name}``) and
+            ``schema_version`` (pointer).
         late_window_days: events older than as-of date minus this many days are ``too_late`` (seed 003: 2).
         retention_days: retention per layer, from the family's seed.
         schemas: ``(event_type, version)`` → schema.
@@ -357,8 +381,14 @@ class Family:
         return self.manifest.get("retention_days", {})
 
     @cached_property
-    def _requires(self) -> frozenset[str]:
-        return frozenset(self.route.get("requires", []))
+    def key_sets(self) -> tuple[frozenset[str], ...]:
+        """The key sets that claim a wire object for this family (``route.requires``: one list of keys, or a list
+        of alternative lists; e.g. gameplay: seed 002's ``player_id``/``client_guid``/``seq``, or an SDK event's
+        ``event_type``/``schema_version``/``ts_ms``, docs/sdks.md)."""
+        requires = self.route.get("requires", [])
+        if requires and all(isinstance(r, list) for r in requires):
+            return tuple(frozenset(r) for r in requires)
+        return (frozenset(requires),)
 
     @cached_property
     def _batch_requires(self) -> frozenset[str] | None:
@@ -432,7 +462,8 @@ class Family:
         return tuple(filled)
 
     def claims(self, event: dict[str, Any]) -> bool:
-        return event.keys() >= self._requires
+        keys = event.keys()
+        return any(keys >= required for required in self.key_sets)
 
     def event_types(self) -> list[str]:
         return sorted({t for t, _ in self.schemas})

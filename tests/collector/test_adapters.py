@@ -60,8 +60,48 @@ def test_mapper_shapes_each_family(registry):
                         "event_id": "m-1", "session_id": "s", "data": {"level": 2}}  # version: filled by the server
     politics = mapper.to_wire(SdkEvent("bill vote", "u1", "b-1", at, {"billId": "HB-1001"}), at)
     assert politics["type"] == "BILL_VOTE" and politics["userId"] == "u1" and politics["billId"] == "HB-1001"
-    gameplay = mapper.to_wire(SdkEvent("xp_gain", "p1", "x-1", at, {"amount": 5}), at)
-    assert gameplay["schema_version"] == "1.0" and gameplay["ts_ms"] == 1_795_953_600_250
-    assert gameplay["player_id"] == "p1" and gameplay["amount"] == 5
+    gameplay = mapper.to_wire(SdkEvent("xp_gain", "p1", "x-1", at, {"amount": 5}, "device-1"), at)
+    assert gameplay == {"event_type": "xp_gain", "schema_version": "1.1", "ts_ms": 1_795_953_600_250,
+                        "player_id": "p1", "event_id": "x-1", "client_guid": "device-1", "amount": 5}  # no seq
+    ability = mapper.to_wire(SdkEvent("metric_summary", "p1", "a-1", at, {"entry": "ability.whirl"}), at)
+    assert ability == {"v": 1.2, "ts": 1_795_953_600.25, "player": "p1", "event_id": "a-1",
+                       "entry": "ability.whirl"}  # 1.2: the first version with a field for the SDK's id
+    assert "v" not in mapper.to_wire(SdkEvent("metric_summary", "p1", None, at, {}), at)  # server fills 1.1
     unknown = mapper.to_wire(SdkEvent("Level Up", "u1", None, at, {"level": 3}), at)
     assert unknown == {"type": "LEVEL_UP", "createdAt": "2026-11-29T12:00:00.250Z", "userId": "u1", "level": 3}
+
+
+def test_device_id_that_is_also_the_player_id_does_not_become_client_guid(registry):
+    """An anonymous SDK user: its anonymous id is the player id (hashed); copied raw into client_guid it would
+    land unhashed."""
+    from ingest.collector.adapters import segment
+    from ingest.collector.adapters.common import WireMapper
+
+    [event] = segment.parse({"type": "track", "event": "xp_gain", "anonymousId": "anon-1", "messageId": "m-1",
+                             "properties": {"amount": 1}}, "track")[0]
+    wire = WireMapper(registry).to_wire(event, datetime(2026, 11, 29, tzinfo=timezone.utc))
+    assert wire["player_id"] == "anon-1" and "client_guid" not in wire
+
+
+def test_sdk_gameplay_event_lands_without_seq_and_misfits_point_at_each_field(client, tokens, tmp_path):
+    """Seed 002 gameplay through an SDK path: the event id stands for the (player, client_guid, seq) tuple; an
+    event with neither is quarantined with the tuple's pointers, a wrong and an extra field with theirs."""
+    import pyarrow.parquet as pq
+
+    at = int(datetime.now(timezone.utc).timestamp() * 1000)
+
+    def engage(insert_id, **properties):
+        return {"event_type": "engage_enemy", "user_id": "amp-1", "time": at, **insert_id,
+                "event_properties": {"session_id": "s", "enemy_type": "wolf", **properties}}
+
+    events = [engage({"insert_id": "e-1"}), engage({}), engage({"insert_id": "e-3"}, enemy_type=7, bonus=1)]
+    response = client.post("/2/httpapi", json={"api_key": tokens.ingest_only, "events": events})
+    assert response.status_code == 200
+    client.app.state.collector.land_own(rotate=True)
+    assert landed_event_ids(tmp_path / "data") == ["e-1"]
+    [path] = [p for p in (tmp_path / "data" / "lake" / "quarantine").glob("*.parquet") if not p.name.startswith("_")]
+    rows = pq.read_table(path, columns=["reason", "event_type", "errors"]).to_pylist()
+    assert [(r["reason"], r["event_type"]) for r in rows] == [("schema_violation", "gameplay_engage_enemy")] * 2
+    assert [{(e["pointer"], e["keyword"]) for e in r["errors"]} for r in rows] == [
+        {("/client_guid", "required"), ("/seq", "required")},
+        {("/bonus", "additionalProperties"), ("/enemy_type", "type")}]

@@ -55,3 +55,45 @@ def test_draft_from_quarantine_then_replay_lands(client, tokens, tmp_path):
     assert replay.exit_code == 0, replay.output
     assert "landed 3" in replay.output
     assert quarantine_reasons(data_dir) == []
+
+
+def test_draft_of_a_registry_type_is_its_next_minor_version_from_misfit_samples(client, tokens, tmp_path):
+    """SDK events of a known type with properties it lacks are quarantined schema_violation; the draft is the
+    type's next minor version with those properties optional (a minor bump by the evolution rules), and it lists
+    what a minor version cannot fix."""
+    from ingest.cli.main import main
+    from ingest.registry import Registry
+    from ingest.registry.evolution import classify
+    from ingest.registry.schema import check_registry
+
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    base = {"session_id": "s-1", "ability_id": "fireball", "encounter_tier": "boss"}
+    sent = [{**base, "combo": 3, "stance": "aggressive"}, {**base, "combo": 5}, {"session_id": "s-1", "combo": 1}]
+    batch = {"batch": [{"type": "track", "event": "ability_cast", "userId": "user-1", "messageId": f"m-{i}",
+                        "timestamp": now, "properties": properties} for i, properties in enumerate(sent)]}
+    assert client.post("/v1/batch", json=batch, headers=bearer(tokens.ingest_only)).status_code == 200
+    client.app.state.collector.land_own(rotate=True)
+    data_dir = tmp_path / "data"
+    assert quarantine_reasons(data_dir) == ["schema_violation"] * 3
+
+    result = CliRunner().invoke(main, ["schemas", "draft", "--from-quarantine", "ability_cast",
+                                       "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    draft = json.loads(result.stdout)
+    assert draft["x-telemetry"]["version"] == "1.2" and draft["properties"]["schema_version"]["const"] == "1.2"
+    assert draft["$id"].endswith("/gameplay/ability_cast/1.2.json")
+    assert draft["properties"]["combo"]["type"] == "integer" and draft["properties"]["stance"]["type"] == "string"
+    assert "combo" not in draft["required"] and "stance" not in draft["required"]
+    assert "not fixable in a minor version: required at /ability_id in 1 sample(s)" in result.stderr
+    assert "schemas/gameplay/ability_cast/1.2.json" in result.stderr
+    previous = json.loads((ROOT / "schemas/gameplay/ability_cast/1.1.json").read_text())
+    assert classify(previous, draft)[0] == "minor"
+    registry_copy = tmp_path / "registry"
+    shutil.copytree(ROOT / "schemas", registry_copy / "schemas")
+    (registry_copy / "seeds").symlink_to(ROOT / "seeds")
+    (registry_copy / "schemas/gameplay/ability_cast/1.2.json").write_text(result.stdout)
+    assert check_registry(Registry.load(registry_copy / "schemas")) == []
+    for properties in sent[:2]:
+        wire = {"event_type": "ability_cast", "schema_version": "1.2", "player_id": "user-1", "event_id": "m",
+                "ts_ms": 1, **properties}
+        jsonschema.validate(wire, draft)

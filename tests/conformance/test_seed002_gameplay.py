@@ -1,6 +1,7 @@
 """Seed 002 (gameplay): the taxonomy and lifecycle fields land; sampling follows the shared YAML with
 value-dependent rates and a non-rotating sampling secret; `analytics_opt_out` is honoured server-side;
-dedup by (player_id, client_guid, seq); chat text never lands."""
+dedup by (player_id, client_guid, seq), or by an analytics SDK's own event id where the event has no seq; chat text
+never lands."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 
 import pytest
 
-from conformance_support import FIXTURES, fixture_text, ingest, ingest_lines, keyed_hash, landed
+from conformance_support import FIXTURES, fixture_text, ingest, ingest_lines, keyed_hash, landed, quarantine
 
 AS_OF = "2025-12-01T12:30:00Z"  # the fixture's ts_ms start at 2025-12-01T12:00:00Z
 SAMPLING_KEY = "sampling-secret-for-tests-0123"
@@ -128,6 +129,50 @@ def test_dedup_by_player_client_guid_seq(tmp_path):
     resent = {**base, "build": "resent"}  # same (player_id, client_guid, seq), no event_id
     row = ingest_lines(tmp_path / "d", tmp_path, "dup.jsonl", [json.dumps(base), json.dumps(resent)], AS_OF)
     assert (row["landed"], row["duplicates"]) == (1, 1)
+
+
+def sdk_shaped(event_id: str | None, **changes) -> dict:
+    """A seed 002 event as an analytics SDK sends it (1.1): its own idempotency key, no client_guid or seq."""
+    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(l)["event_type"] == "death")
+    event = {k: v for k, v in base.items() if k not in ("client_guid", "seq")}
+    event.update(schema_version="1.1", **({"event_id": event_id} if event_id else {}), **changes)
+    return event
+
+
+def test_an_event_id_stands_for_the_dedup_tuple_and_without_either_the_tuple_is_required(tmp_path):
+    lines = [sdk_shaped("sdk-1"), sdk_shaped("sdk-1", build="resent"), sdk_shaped("sdk-2", ts_ms=1764590460000),
+             sdk_shaped(None), {**sdk_shaped("sdk-3"), "schema_version": "1.0"}]
+    row = ingest_lines(tmp_path / "d", tmp_path, "sdk.jsonl", [json.dumps(e) for e in lines], AS_OF)
+    assert (row["landed"], row["duplicates"], row["quarantined"]) == (2, 1, 2), row["output"]
+    assert sorted((r["event_id"], r["seq"], r["client_guid"]) for r in landed(tmp_path / "d", "gameplay_death")) \
+        == [("sdk-1", None, None), ("sdk-2", None, None)]
+    errors = [(q["schema_id"].rsplit("/", 1)[1], {(e["pointer"], e["keyword"]) for e in q["errors"]})
+              for q in quarantine(tmp_path / "d")]
+    assert sorted(errors, key=lambda e: e[0]) == [  # 1.0 still requires the tuple, with or without an event id
+        ("1.0.json", {("/client_guid", "required"), ("/seq", "required")}),
+        ("1.1.json", {("/client_guid", "required"), ("/seq", "required")})]
+
+
+@pytest.mark.dbt
+def test_staging_keeps_every_sdk_event_and_still_dedups_the_tuple(tmp_path):
+    """Staging's second dedup (player, client_guid, seq) must not fold SDK events, whose tuple is null."""
+    import duckdb
+
+    from ingest.warehouse import run_dbt
+
+    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(l)["event_type"] == "death")
+    lines = [sdk_shaped("sdk-1"), sdk_shaped("sdk-2", ts_ms=1764590460000), sdk_shaped("sdk-3", ts_ms=1764590470000),
+             {**base, "event_id": "tuple-1"}, {**base, "event_id": "tuple-2"}]  # one tuple, two event ids
+    data = tmp_path / "d"
+    row = ingest_lines(data, tmp_path, "sdk.jsonl", [json.dumps(e) for e in lines], AS_OF)
+    assert row["landed"] == 5, row["output"]
+    run_dbt(["build", "--select", "+stg_gameplay__events", "--indirect-selection", "cautious"], data,
+            quiet=True)  # its data tests (the tuple unique where present) pass too
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        ids = sorted(r[0] for r in con.sql("select event_id from main.stg_gameplay__events").fetchall())
+    assert ids == ["sdk-1", "sdk-2", "sdk-3", "tuple-1"]
 
 
 def test_chat_text_never_lands_only_its_length(tmp_path, monkeypatch):

@@ -69,7 +69,7 @@ def vote(**changes) -> dict:
     (vote(seatWeight=-2.5), "schema_violation", "/seatWeight", "exclusiveMinimum"),
     (vote(billId="HB-9999"), "unknown_reference", "/billId", "enum"),                    # seed 000 §9 bill must exist
     (vote(createdAt="2024-11-24T12:06:00Z"), "future_timestamp", "/createdAt", "maximum"),  # > as-of + 5 min
-    (vote(favouriteColour="blue"), "schema_violation", "", "additionalProperties"),      # strict (seed 000 §3)
+    (vote(favouriteColour="blue"), "schema_violation", "/favouriteColour", "additionalProperties"),  # strict (§3)
     (vote(type="CAMPAIGN_DONATION"), "unknown_event_type", "/type", "enum"),
     (vote(metaVersion=2), "unknown_schema_version", "/metaVersion", "const"),
     (vote(createdAt="yesterday"), "schema_violation", "/createdAt", "pattern"),
@@ -111,7 +111,7 @@ def summary(**changes) -> dict:
 
 
 @pytest.mark.parametrize("event, reason, pointer, keyword", [
-    (summary(metrics={"casts": 1, "crit_count": 2}), "schema_violation", "/metrics", "additionalProperties"),
+    (summary(metrics={"casts": 1, "crit_count": 2}), "schema_violation", "/metrics/crit_count", "additionalProperties"),
     (summary(entry="weapon.sword"), "schema_violation", "/entry", "pattern"),           # unknown namespace
     (summary(entry="ability"), "schema_violation", "/entry", "pattern"),
     (summary(metrics={"casts": -1}), "schema_violation", "/metrics/casts", "minimum"),

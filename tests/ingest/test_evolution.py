@@ -157,3 +157,43 @@ def test_minor_version_lands_in_the_same_partition_and_old_rows_read_null(repo, 
                       "hive_partitioning = true, union_by_name = true) order by schema_version").fetchall()
     assert rows == [("1.0", None), ("1.1", "newsletter")]
     assert len(list((lake.events / "event_type=recsys_click").glob("event_date=*"))) == 1
+
+
+def require_canonical_id_only_without_event_id(document):
+    document["required"].remove("canonical_id")
+    document["if"] = {"not": {"required": ["event_id"]}}
+    document["then"] = {"required": ["canonical_id"]}
+
+
+def test_a_required_field_becoming_conditionally_required_is_a_minor_bump(repo):
+    """Every event the previous version accepted has the field, so it satisfies the condition's `then` too."""
+    new_version(repo, "1.1", require_canonical_id_only_without_event_id)
+    finding = findings(repo)["recsys/click/1.1.json"]
+    assert (finding.kind, finding.ok) == ("minor", True), finding.message
+
+
+def test_a_required_field_becoming_optional_or_a_condition_requiring_a_new_field_is_major(repo):
+    new_version(repo, "1.1", lambda d: d["required"].remove("canonical_id"))
+    assert findings(repo)["recsys/click/1.1.json"].kind == "major"
+
+    def requires_more(document):
+        require_canonical_id_only_without_event_id(document)
+        document["then"] = {"required": ["canonical_id", "position"]}  # position was optional before
+
+    new_version(repo, "1.1", requires_more)
+    assert findings(repo)["recsys/click/1.1.json"].kind == "major"
+
+
+def test_an_envelope_role_naming_an_added_field_is_part_of_the_addition(repo):
+    def add_trace_id(document):
+        document["properties"]["trace_id"] = {"type": "string", "description": "Producer's trace id."}
+        document["x-telemetry"]["envelope"]["trace"] = "/trace_id"
+
+    new_version(repo, "1.1", add_trace_id)
+    assert (findings(repo)["recsys/click/1.1.json"].kind, findings(repo)["recsys/click/1.1.json"].ok) == ("minor", True)
+
+    def reuse_old_field(document):
+        document["x-telemetry"]["envelope"]["trace"] = "/request_id"  # a field the previous version had
+
+    new_version(repo, "1.1", reuse_old_field)
+    assert findings(repo)["recsys/click/1.1.json"].kind == "major"

@@ -1,7 +1,7 @@
 """Amplitude HTTP V2 and batch APIs (``POST /2/httpapi``, ``/batch``; ``api_key`` in the body).
 
 Mapping (docs/sdks.md): ``event_type`` → event type; ``user_id`` (else ``device_id``) → player id;
-``insert_id`` → event id; ``time`` (epoch ms) → event time; ``event_properties`` → fields. ``user_properties``,
+``insert_id`` → event id; ``time`` (epoch ms) → event time; ``event_properties`` → fields; ``device_id`` → device id. ``user_properties``,
 IP, device and location fields are dropped.
 """
 
@@ -18,8 +18,10 @@ def event(item: Any) -> SdkEvent:
         raise AdapterError("each event must be an object with an 'event_type'")
     user = item.get("user_id") or item.get("device_id")
     properties = item.get("event_properties")
+    device = item.get("device_id")
     return SdkEvent(item["event_type"], None if user is None else str(user), item.get("insert_id"),
-                    parse_time(item.get("time")), dict(properties) if isinstance(properties, dict) else {})
+                    parse_time(item.get("time")), dict(properties) if isinstance(properties, dict) else {},
+                    None if device is None else str(device))
 
 
 def parse(payload: Any) -> tuple[list[SdkEvent], str | None]:

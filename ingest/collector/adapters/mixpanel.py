@@ -3,7 +3,8 @@ event or array (plain or base64), or a JSON body. The project ``token`` travels 
 
 Mapping (docs/sdks.md): ``event`` → event type; ``properties.distinct_id`` → player id; ``$insert_id`` → event
 id; ``time`` (seconds or milliseconds) → event time; the other properties → fields, without Mixpanel's
-bookkeeping (``token``, ``mp_lib``, ``$lib_version``, ``ip`` and other ``$``/``mp_`` keys).
+bookkeeping (``token``, ``mp_lib``, ``$lib_version``, ``ip`` and other ``$``/``mp_`` keys); ``$device_id`` → device
+id.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def event(item: Any) -> SdkEvent:
     fields = {k: v for k, v in raw.items() if not k.startswith(("$", "mp_"))
               and k not in ("token", "distinct_id", "time", "ip")}
     user = raw.get("distinct_id")
+    device = raw.get("$device_id")
     return SdkEvent(item["event"], None if user is None else str(user), raw.get("$insert_id"),
-                    parse_time(raw.get("time")), fields)
+                    parse_time(raw.get("time")), fields, None if device is None else str(device))
 
 
 def parse(payload: Any) -> tuple[list[SdkEvent], str | None]:

@@ -3,7 +3,7 @@
 Mapping (docs/sdks.md): ``event`` → event type (``$pageview`` → ``pageview``); ``distinct_id`` (top level or in
 ``properties``) → player id; ``uuid`` → event id; ``timestamp`` → event time; ``properties`` → fields, without
 PostHog's own ``$``-prefixed bookkeeping (``$lib``, ``$ip``, ``$geoip_disable`` …; ``$session_id`` becomes
-``session_id``) and without ``distinct_id`` and ``token``.
+``session_id``) and without ``distinct_id`` and ``token``; ``$device_id`` → device id.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def event(item: Any) -> SdkEvent:
     fields = {k: v for k, v in raw.items() if not k.startswith("$") and k not in ("distinct_id", "token")}
     if "$session_id" in raw:
         fields.setdefault("session_id", raw["$session_id"])
+    device = raw.get("$device_id")
     return SdkEvent(name.lstrip("$"), None if user is None else str(user), item.get("uuid"),
-                    parse_time(item.get("timestamp")), fields)
+                    parse_time(item.get("timestamp")), fields, None if device is None else str(device))
 
 
 def parse(payload: Any) -> tuple[list[SdkEvent], str | None]:

@@ -4,7 +4,8 @@ the write key as user name (here: a collector token).
 
 Mapping (docs/sdks.md): ``event`` (``track``) or the message ``type`` (``identify``, ``page`` …) → event type;
 ``userId`` (else ``anonymousId``) → player id; ``messageId`` → event id; ``timestamp`` (else
-``originalTimestamp``) → event time; ``properties`` (``traits`` for identify/group) → fields. ``context`` (IP,
+``originalTimestamp``) → event time; ``properties`` (``traits`` for identify/group) → fields; ``anonymousId`` →
+device id. ``context`` (IP,
 user agent, library) is dropped.
 """
 
@@ -28,9 +29,10 @@ def message(item: Any, default_type: str | None = None) -> SdkEvent:
         raise AdapterError("a track message needs an event name")
     fields = item.get("properties") if kind in ("track", "page", "screen") else item.get("traits")
     user = item.get("userId") or item.get("anonymousId")
+    device = item.get("anonymousId")
     return SdkEvent(name, None if user is None else str(user), item.get("messageId"),
                     parse_time(item.get("timestamp") or item.get("originalTimestamp")),
-                    dict(fields) if isinstance(fields, dict) else {})
+                    dict(fields) if isinstance(fields, dict) else {}, None if device is None else str(device))
 
 
 def parse(payload: Any, kind: str | None = None) -> tuple[list[SdkEvent], str | None]:

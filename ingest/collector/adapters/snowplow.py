@@ -4,8 +4,8 @@
 Mapping (docs/sdks.md): a structured event's action ``se_ac`` → event type and ``se_ca``/``se_la``/``se_pr``/
 ``se_va`` → ``category``/``label``/``property``/``value``; a self-describing event's schema name
 (``iglu:com.acme/mission_start/jsonschema/1-0-0`` → ``mission_start``) → event type and its ``data`` → fields;
-``uid`` (else ``duid``) → player id; ``eid`` → event id; ``dtm`` (else ``ttm``, epoch ms) → event time. Page views
-and other kinds (``e=pv`` …) use the kind as name. Contexts, IP and user agent are dropped.
+``uid`` (else ``duid``) → player id; ``duid`` → device id; ``eid`` → event id; ``dtm`` (else ``ttm``, epoch ms) →
+event time. Page views and other kinds (``e=pv`` …) use the kind as name. Contexts, IP and user agent are dropped.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def event(item: Any) -> SdkEvent:
     else:
         raise AdapterError("each event needs its kind 'e'")
     user = item.get("uid") or item.get("duid")
+    device = item.get("duid")
     return SdkEvent(name, None if user is None else str(user), item.get("eid"),
-                    parse_time(item.get("dtm") or item.get("ttm")), fields)
+                    parse_time(item.get("dtm") or item.get("ttm")), fields, None if device is None else str(device))
 
 
 def parse(payload: Any) -> list[SdkEvent]:

@@ -64,14 +64,18 @@ source as (
 ),
 
 -- within each date partition, like the ingest's own dedup (docs/warehouse.md "Dedup"): a filter on event_date
--- still prunes the lake partitions through this view; then seed 002's dedup tuple (player, client_guid, seq)
+-- still prunes the lake partitions through this view; then seed 002's dedup tuple (player, client_guid, seq) for
+-- the events that carry it (an SDK event has no seq, docs/sdks.md: its own event id is its only identity, so the
+-- last partition term keeps each such event in a partition of its own)
 unique_event_ids as (
     {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
 deduplicated as (
-    {{ deduplicate('unique_event_ids', partition_by='event_date, player_key, client_guid, seq', order_by='received_at, batch_id, event_id',
-                   rank_column='_dedup_tuple_row_number') }}
+    {{ deduplicate('unique_event_ids',
+                   partition_by='event_date, player_key, client_guid, seq, '
+                                ~ 'case when client_guid is null or seq is null then event_id end',
+                   order_by='received_at, batch_id, event_id', rank_column='_dedup_tuple_row_number') }}
 ),
 
 final as (
