@@ -40,11 +40,15 @@ from .options import data_dir_option, key_options, keyring, load_registry, parse
               help="Seconds between landings of the spool into the lake (0: only at shutdown).")
 @click.option("--spool-seconds", type=click.FloatRange(min=0.01), default=2.0, show_default=True,
               help="A spool file is sealed for landing once it is this old (or 8 MB).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
+              help="A proxy in front of the collector (address or network; repeatable): only requests from it have "
+                   "X-Forwarded-For read for the client's country. Without one, the peer address is the client.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path, hash_key_file: Path | None,
           demo_key: bool, tokens_file_: Path | None, max_body_bytes: int, token_rate: float, token_burst: float,
-          sdk_family: str, land_every: float, spool_seconds: float, log_level: str) -> None:
+          sdk_family: str, land_every: float, spool_seconds: float, trusted_proxies: tuple[str, ...],
+          log_level: str) -> None:
     """Serve the collector and the read API over HTTP (OpenAPI docs at /docs, GET /health).
 
     A request is answered only after its events are fsync'ed to the spool under DATA_DIR/spool; spool files
@@ -53,8 +57,15 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
     killed server left. Every route but /health, /docs and /openapi.json takes `Authorization: Bearer <token>`
     (see `telemetry tokens create`).
     """
+    import ipaddress
+
     import uvicorn
 
+    for proxy in trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--trusted-proxy") from None
     registry = load_registry(schemas_dir)
     keys = keyring(demo_key, hash_key_file)
     path = tokens_file(tokens_file_)
@@ -62,7 +73,8 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
     config = CollectorConfig(data_dir=data_dir.resolve(), schemas_dir=schemas_dir.resolve(), tokens_file=path.resolve(),
                              hash_key_file=hash_key_file.resolve() if hash_key_file else None, demo_key=demo_key,
                              max_body_bytes=max_body_bytes, token_rate=token_rate, token_burst=token_burst,
-                             sdk_family=sdk_family, spool_max_seconds=spool_seconds, land_every=land_every)
+                             sdk_family=sdk_family, spool_max_seconds=spool_seconds, land_every=land_every,
+                             trusted_proxies=",".join(trusted_proxies))
     from ..collector.app import create_app
 
     create_app(config)  # the same checks a worker makes (registry, family), before the port opens

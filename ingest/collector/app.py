@@ -31,9 +31,10 @@ from ..registry.schema import Registry
 from .adapters import amplitude, mixpanel, posthog, segment, snowplow
 from .adapters.common import AdapterError, SdkEvent, WireMapper
 from .config import CollectorConfig
-from .core import Collector, EventAnswer
+from .core import Collector, EventAnswer, ReservedField
 from .http import (FORM_MEDIA_TYPE, JSON_MEDIA_TYPES, Auth, HttpProblem, TokenBuckets, dump_json, json_response,
                    parse_json, read_body)
+from .load import ClientCountry
 from .openapi import describe
 from .tokens import TokenStore, tokens_file
 
@@ -136,6 +137,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
                           spool_max_seconds=config.spool_max_seconds, land_every=config.land_every)
     auth = Auth(TokenStore.load(tokens_file(config.tokens_file)), TokenBuckets(config.token_rate, config.token_burst))
     mapper = WireMapper(registry, config.sdk_family)
+    geoip = ClientCountry(config.trusted_proxies) if any(f.geoip_field for f in registry.families.values()) else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -189,9 +191,24 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         log.exception("internal error")
         return HttpProblem(500, "internal_error", "internal error (details are in the server log)").response()
 
-    async def accept(lines: list[bytes]) -> list[EventAnswer]:
-        """Classify for the answer, check per-player limits, then spool durably (the acknowledgement point)."""
-        answers = collector.classify(lines)
+    async def accept(request: Request, lines: list[bytes]) -> list[EventAnswer]:
+        """Classify for the answer, refuse unknown schema versions, check per-player limits, then spool durably
+        (the acknowledgement point). The client's address gives its country and is then forgotten."""
+        country = None
+        if geoip is not None:
+            peer = request.client.host if request.client else None
+            country = geoip.country(peer, request.headers.get("x-forwarded-for"))
+        try:
+            answers, lines = collector.admit(lines, country=country)
+        except ReservedField as error:
+            raise HttpProblem(400, "reserved_field", f"{error}; remove it from the events", indexes=error.indexes) \
+                from None
+        unknown = [a.index for a in answers if a.reason == "unknown_schema_version"]
+        if unknown:
+            raise HttpProblem(400, "analytics_version",
+                              f"{len(unknown)} event(s) name a schema version the registry does not hold; nothing in "
+                              "this request was stored (the per-event results say which and why)",
+                              indexes=unknown, results=[a.to_json() for a in answers])
         limited = collector.player_limited(answers)
         if limited is not None:
             raise HttpProblem(429, "rate_limited",
@@ -217,7 +234,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         lines = split_events(await read_body(request, config.max_body_bytes),
                              json_only=media == "application/json" or media.endswith("+json"))
-        answers = await accept(lines)
+        answers = await accept(request, lines)
         return json_response({**_summary(answers), "results": [a.to_json() for a in answers]})
 
     # --- seed 004 ---------------------------------------------------------------------------------------------
@@ -229,7 +246,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
             raise HttpProblem(400, "not_an_object", "the body must be one event object")
         if isinstance(event.get("events"), list):
             raise HttpProblem(400, "batch_on_single_endpoint", "a batch goes to /api/v1/telemetry/batch")
-        (answer,) = await accept([dump_json(event)])
+        (answer,) = await accept(request, [dump_json(event)])
         return json_response(answer.to_json() | {"index": 0})
 
     @app.post("/api/v1/telemetry/batch", tags=["learning (seed 004)"], summary="Ingest batch of events (≤ 1000)")
@@ -245,7 +262,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
                               events=len(batch["events"]))
         if not isinstance(batch.get("batch_id"), str) or not batch["batch_id"]:
             raise HttpProblem(400, "invalid_batch", "batch_id (a non-empty string) is required")
-        answers = await accept([dump_json(batch)])
+        answers = await accept(request, [dump_json(batch)])
         return json_response({"batch_id": batch["batch_id"], **_summary(answers),
                               "results": [a.to_json() for a in answers]})
 
@@ -263,7 +280,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     # --- SDKs -------------------------------------------------------------------------------------------------
     async def sdk(request: Request, events: list[SdkEvent]) -> list[EventAnswer]:
         received = datetime.now(timezone.utc)
-        return await accept([dump_json(mapper.to_wire(e, received)) for e in events])
+        return await accept(request, [dump_json(mapper.to_wire(e, received)) for e in events])
 
     async def sdk_route(request: Request, decode: Callable[[bytes, Request], Any],
                         parse: Callable[[Any], tuple[list[SdkEvent], Any]],

@@ -31,6 +31,8 @@ class CollectorConfig:
         sdk_family: the family SDK events with an unknown name are shaped for (then quarantined).
         spool_max_bytes, spool_max_seconds: spool file rotation.
         land_every: seconds between landing rounds (0 = land only at shutdown).
+        trusted_proxies: comma-separated networks (CIDR) of the proxies in front of the collector; only requests
+            from them have their ``X-Forwarded-For`` read for the client's country.
     """
 
     data_dir: Path
@@ -45,6 +47,7 @@ class CollectorConfig:
     spool_max_bytes: int = 8 << 20
     spool_max_seconds: float = 2.0
     land_every: float = 2.0
+    trusted_proxies: str = ""
 
     def keyring(self) -> Keyring:
         if self.demo_key:

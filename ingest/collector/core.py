@@ -21,16 +21,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import Rejection
+import orjson
+
+from ..errors import RegistryError, Rejection
 from ..pipeline.outcome import Dropped
-from ..pipeline.row import LineProcessor, to_epoch_us
+from ..pipeline.row import COLLECTOR_NOTE, LineProcessor, to_epoch_us
 from ..pipeline.settings import IngestSettings
 from ..pipeline.reader import Line
 from ..pipeline.service import IngestReport, ingest_settings
 from ..privacy.keys import Keyring
+from ..registry.sampling import LoadPolicy, load_policy
 from ..registry.schema import Registry
 from . import spool as spool_module
+from .load import Breaker, LoadState
 from .spool import Spool, spool_dir
+
+REFRESH_SECONDS = 1.0
+"""How often (at most) the collector re-reads the sampling file and its load."""
 
 log = logging.getLogger("telemetry.collector")
 
@@ -69,6 +76,14 @@ def set_clock(processor: LineProcessor, now: datetime) -> None:
     processor.as_of_us = to_epoch_us(now)
     processor.received_at = now.astimezone(timezone.utc).replace(tzinfo=None)
     processor.received_iso = processor.received_at.isoformat(timespec="microseconds") + "Z"
+
+
+class ReservedField(Exception):
+    """Events that carry the collector's own note key (``_collector``): a producer may not send it."""
+
+    def __init__(self, indexes: list[int]):
+        super().__init__(f"{COLLECTOR_NOTE!r} is reserved for the collector")
+        self.indexes = indexes
 
 
 @dataclass
@@ -111,11 +126,13 @@ class Collector:
         keyring: the hash keys (the same as every other command).
         spool_max_bytes, spool_max_seconds: rotation of spool files.
         land_every: seconds between landing rounds of the background lander (0 = no lander thread).
+        clock: monotonic seconds (the load breakers' and the refresh's time; tests pass their own).
     """
 
     def __init__(self, data_dir: Path, registry: Registry, keyring: Keyring, *,
                  spool_max_bytes: int = spool_module.DEFAULT_MAX_BYTES,
-                 spool_max_seconds: float = spool_module.DEFAULT_MAX_SECONDS, land_every: float = 2.0):
+                 spool_max_seconds: float = spool_module.DEFAULT_MAX_SECONDS, land_every: float = 2.0,
+                 clock: Any = time.monotonic):
         self.data_dir = Path(data_dir)
         self.registry = registry
         self.keyring = keyring
@@ -132,6 +149,50 @@ class Collector:
             for name, family in registry.families.items() for t, rule in family.rate_limits.items()
             if rule.get("per", "player") == "player"}
         self.landed_reports: list[IngestReport] = []
+        self.clock = clock
+        self.policy: LoadPolicy = load_policy(registry.root)
+        self.adaptive = Breaker(self.policy.adaptive_above, self.policy.adaptive_seconds)
+        self.backpressure = Breaker(self.policy.backpressure_above, self.policy.backpressure_seconds)
+        self.state = LoadState(0, 0.0, 1.0, None)
+        self._refreshed: float | None = None
+        self._refresh_lock = threading.Lock()
+
+    # --- load ---------------------------------------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> LoadState:
+        """At most once per :data:`REFRESH_SECONDS`: re-read the sampling file when it changed (rules and load
+        policy; a broken edit is logged and the rules in force stay), read the spool lag and update the breakers.
+        Returns the load state requests are judged with."""
+        now = self.clock()
+        with self._refresh_lock:
+            if not force and self._refreshed is not None and now - self._refreshed < REFRESH_SECONDS:
+                return self.state
+            self._refreshed = now
+            try:
+                self.processor.reload_sampling()
+                policy = load_policy(self.registry.root)
+            except RegistryError as error:
+                log.error("the sampling file is not usable; keeping the rules in force: %s", error)
+                policy = self.policy
+            if policy != self.policy:
+                log.info("sampling file changed: %s", policy)
+                self.policy = policy
+                self.adaptive.above, self.adaptive.for_seconds = policy.adaptive_above, policy.adaptive_seconds
+                self.backpressure.above = policy.backpressure_above
+                self.backpressure.for_seconds = policy.backpressure_seconds
+            lag = self.spool.lag()
+            share = lag / policy.capacity_events
+            adaptive = self.adaptive.update(share, now)
+            degraded = self.backpressure.update(share, now)
+            state = LoadState(lag, share, policy.adaptive_factor if adaptive else 1.0,
+                              policy.optional_factor if degraded else None)
+            if (state.adaptive_factor, state.optional_factor) != (self.state.adaptive_factor,
+                                                                  self.state.optional_factor):
+                log.warning("load %.0f%% of %d events: adaptive rates ×%g, optional metrics %s", share * 100,
+                            policy.capacity_events, state.adaptive_factor,
+                            "normal" if state.optional_factor is None else f"kept in {state.optional_factor:g}")
+            self.state = state
+            self.processor.adaptive_factor = state.adaptive_factor
+            return state
 
     def settings(self, now: datetime | None = None) -> IngestSettings:
         """Ingest settings with the data directory's current opt-out list."""
@@ -140,10 +201,30 @@ class Collector:
     # --- classify ----------------------------------------------------------------------------------------------
     def classify(self, lines: list[bytes], now: datetime | None = None) -> list[EventAnswer]:
         """Per-event answers for spool lines (a batch-envelope line answers once per event it holds)."""
+        return self.admit(lines, now)[0]
+
+    def admit(self, lines: list[bytes], now: datetime | None = None, country: str | None = None
+              ) -> tuple[list[EventAnswer], list[bytes]]:
+        """Per-event answers for received lines, and the lines to spool: each line as received, or — when the
+        collector decided something landing must decide the same — the event with the collector's note
+        (``_collector``: the sample rate in force, the client's country, the optional-metric factor under
+        backpressure; never the client's address).
+
+        Args:
+            country: the ISO country of the client's address (filled into the family's GeoIP field).
+
+        Raises:
+            ReservedField: an event carries the note key itself.
+        """
+        state = self.refresh()
         set_clock(self.processor, now or datetime.now(timezone.utc))
+        self.processor.client_country = country
         answers: list[EventAnswer] = []
+        out: list[bytes] = []
+        reserved: list[int] = []
         for number, data in enumerate(lines, 1):
             line = Line(number, data, len(data))
+            out.append(data)
             try:
                 items = self.processor.parse(line)
             except Rejection as rejection:
@@ -152,20 +233,34 @@ class Collector:
             if isinstance(items, Dropped):
                 answers.append(EventAnswer(len(answers), "dropped", reason=items.reason))
                 continue
+            single = len(items) == 1 and items[0][0] is None
+            note: dict[str, Any] = {}
             for _, event in items:
                 index = len(answers)
+                if isinstance(event, dict) and COLLECTOR_NOTE in event:
+                    reserved.append(index)
                 try:
                     outcome = self.processor.classify(event)
                 except Rejection as rejection:
                     answers.append(self._rejected(index, rejection))
                     continue
                 if isinstance(outcome, Dropped):
+                    if outcome.rate is not None:
+                        note["sample_rate"] = outcome.rate
                     answers.append(EventAnswer(index, "dropped", reason=outcome.reason))
                     continue
+                note.update(outcome.note or {})
+                family = outcome.normalizer.schema.family
+                if state.optional_factor is not None and family in self.processor.optional:
+                    note["optional_factor"] = state.optional_factor
                 answers.append(EventAnswer(index, "accepted", outcome.event_id,
                                            outcome.normalizer.schema.qualified_type,
                                            player_key=outcome.player_key, occurred_us=outcome.occurred_us))
-        return answers
+            if note and single:
+                out[-1] = orjson.dumps({**items[0][1], COLLECTOR_NOTE: note})
+        if reserved:
+            raise ReservedField(reserved)
+        return answers, out
 
     @staticmethod
     def _rejected(index: int, rejection: Rejection) -> EventAnswer:
@@ -221,11 +316,15 @@ class Collector:
         self._land_process.start()
 
     def _rotate_loop(self) -> None:
-        while not self._stop.wait(min(self.land_every, self.spool.max_seconds)):
+        while not self._stop.wait(min(self.land_every, self.spool.max_seconds, REFRESH_SECONDS)):
             try:
                 self.spool.rotate_if_due()
             except OSError:
                 log.exception("sealing a spool file failed; will retry")
+            try:
+                self.refresh()  # the breakers follow the load between requests too
+            except OSError:
+                log.exception("reading the load failed; will retry")
 
     def stop(self) -> IngestReport:
         """Stop background landing, refuse further appends, seal and land everything this process spooled."""

@@ -15,15 +15,11 @@ from fastapi.openapi.utils import get_openapi
 
 from .adapters.segment import MESSAGE_TYPES
 
-PROBLEM = {
-    "type": "object", "required": ["ok", "error"],
-    "properties": {"ok": {"const": False},
-                   "error": {"type": "object", "required": ["code", "message"],
-                             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
-}
 STATUS_TEXT = {
     400: "The request is malformed (the reason is in `error.message`; the body is not JSON or not the route's "
-         "shape, JSON nested too deep, an invalid parameter). Nothing was stored.",
+         "shape, JSON nested too deep, an invalid parameter), or an event names a schema version the registry does "
+         "not hold (`error.code` `analytics_version`, with `error.indexes` and the per-event `error.results`: "
+         "`unknown_schema_version` and its JSON pointer). Nothing was stored.",
     401: "No token, or an unknown one. Nothing was stored.",
     403: "The token lacks the route's scope, or reads another company. Nothing was stored.",
     404: "The session or achievement named does not exist.",
@@ -57,6 +53,17 @@ EVENT_ANSWER = {
                        "type": "object", "required": ["pointer", "keyword", "message"],
                        "properties": {"pointer": {"type": "string"}, "keyword": {"type": "string"},
                                       "message": {"type": "string"}}}}},
+}
+PROBLEM = {
+    "type": "object", "required": ["ok", "error"],
+    "properties": {"ok": {"const": False},
+                   "error": {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                            "indexes": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                                                        "description": "the events the problem is about"},
+                                            "results": {"type": "array", "items": EVENT_ANSWER,
+                                                        "description": "`analytics_version`: what each event of "
+                                                                       "the request would have been"}}}},
 }
 COUNTS = {"accepted": {"type": "integer", "minimum": 0}, "rejected": {"type": "integer", "minimum": 0},
           "dropped": {"type": "integer", "minimum": 0}}

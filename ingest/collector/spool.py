@@ -84,6 +84,8 @@ class Spool:
     _closed: bool = False
     appended_bytes: int = 0
     fsyncs: int = 0
+    _lines: dict[str, int] = field(default_factory=dict, repr=False)
+    """Lines acknowledged per file (by name without suffix), for :meth:`lag`."""
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -186,6 +188,8 @@ class Spool:
                           current.path, current.size)
             raise
         current.size += len(chunk)
+        stem = current.path.name[: -len(PART_SUFFIX)]
+        self._lines[stem] = self._lines.get(stem, 0) + chunk.count(b"\n")
         self.appended_bytes += len(chunk)
         self.fsyncs += 1
         if current.size >= self.max_bytes or time.monotonic() - current.opened >= self.max_seconds:
@@ -231,6 +235,16 @@ class Spool:
         with self._cond:
             self._closed = True
         return self.rotate()
+
+    def lag(self) -> int:
+        """Lines this process acknowledged that are not landed yet (its files still in the spool folder): the
+        collector's load signal (docs/collector.md "Load")."""
+        known = list(self._lines)  # before listing the folder: each of these files existed before it
+        present = {p.name.split(".", 1)[0] for p in self.root.glob(f"*-{os.getpid()}-*")}
+        for stem in known:
+            if stem not in present:
+                self._lines.pop(stem, None)  # landed and removed
+        return sum(list(self._lines.values()))
 
     def own_sealed(self) -> list[Path]:
         """Sealed files this process wrote, oldest first."""
@@ -306,8 +320,8 @@ def land(files: list[Path], settings: IngestSettings, data_dir: Path, registry: 
         try:
             clock = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             # one call per file: another lander (the server's, or `ingest --spool`) may take a file meanwhile
-            part = ingest_files([path], replace(settings, as_of=clock), data_dir, registry=registry, workers=1,
-                                on_batch=on_batch)
+            part = ingest_files([path], replace(settings, as_of=clock, collector_notes=True), data_dir,
+                                registry=registry, workers=1, on_batch=on_batch)
         except (FileNotFoundError, InputError):
             if path.exists():
                 raise

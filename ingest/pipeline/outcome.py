@@ -15,9 +15,11 @@ import pyarrow as pa
 
 @dataclass
 class Dropped:
-    """An event dropped by policy (not an error): ``opted_out``, ``sampled_out`` or ``blank_line``."""
+    """An event dropped by policy (not an error): ``opted_out``, ``sampled_out`` or ``blank_line``; ``rate`` is
+    the sample rate that dropped a ``sampled_out`` event."""
 
     reason: str
+    rate: float | None = None
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pyarrow as pa
 from ..errors import RegistryError, Rejection
 from ..privacy.keys import IdentityHasher
 from ..privacy.quarantine_crypto import QuarantineCipher
-from ..registry.sampling import TypeRule, sampled_in, sampling_rules
+from ..registry.sampling import OptionalMetrics, TypeRule, degrade_optional, optional_metrics, sampled_in, sampling_rules
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 from .outcome import ChunkOutcome, Dropped, RateCandidate, concat_rows
 from .reader import Line
@@ -28,6 +28,9 @@ from .settings import IngestSettings
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")
 FUTURE_TOLERANCE = timedelta(minutes=5)  # seed 000
+COLLECTOR_NOTE = "_collector"
+"""Key of the note the collector adds to a spooled line: what it decided when the event arrived (``sample_rate``,
+``country``, ``optional_factor``), so landing decides the same (docs/collector.md). Read only from spool files."""
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 US_PER_DAY = 86_400_000_000
 
@@ -182,6 +185,8 @@ class Accepted:
     player_key: str | None
     rate: float
     filled: tuple[str, ...]
+    note: dict[str, Any] | None = None
+    """What the collector must note on the line for landing to decide the same (rate, country), or None."""
 
 
 CHUNK_LINES = 5_000
@@ -214,6 +219,28 @@ class LineProcessor:
             name: sampling_rules(registry.root, name, family.manifest.get("sampling"))
             for name, family in registry.families.items()}
         self.rate_limited_types = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
+        self.optional: dict[str, OptionalMetrics] = {}
+        for name, family in registry.families.items():
+            rule = optional_metrics(registry.seeds_dir, family)
+            if rule is not None:
+                self.optional[name] = rule
+        self.client_country: str | None = None
+        """The country of the client's address (the collector sets it per request; never the address)."""
+        self.adaptive_factor = 1.0
+        """Multiplier of the rates of ``adaptive`` types (the collector's load, :class:`LoadPolicy`)."""
+
+    def reload_sampling(self) -> None:
+        """Re-read the sampling rules (a no-op unless the file changed: the rules are cached by modification
+        time), so a long-running collector follows edits without a restart.
+
+        Raises:
+            RegistryError: the changed file is missing or malformed (the rules in force stay).
+        """
+        self._sampling = {name: sampling_rules(self.registry.root, name, family.manifest.get("sampling"))
+                          for name, family in self.registry.families.items()}
+
+    def sampling_rule(self, family: str, event_type: str) -> TypeRule | None:
+        return self._sampling.get(family, {}).get(event_type)
 
     def normalizer(self, schema: EventSchema) -> Normalizer:
         found = self._normalizers.get(schema.schema_id)
@@ -285,6 +312,11 @@ class LineProcessor:
         """
         if not isinstance(event, dict):
             raise Rejection("not_an_object", [("", "type", f"expected a JSON object, got {type(event).__name__}")])
+        note: dict[str, Any] = {}
+        if self.settings.collector_notes and COLLECTOR_NOTE in event:
+            event = dict(event)
+            given = event.pop(COLLECTOR_NOTE)
+            note = given if isinstance(given, dict) else {}
         family = self.registry.family_of(event)
         opt_out = family.opt_out_field
         if opt_out is not None and opt_out in event:
@@ -299,6 +331,13 @@ class LineProcessor:
             event = dict(event)
             filled = family.fill(event, self.received_iso)
         schema = family.resolve(event)
+        stamp: dict[str, Any] = {}
+        geoip = family.geoip_field
+        country = note.get("country") if self.settings.collector_notes else self.client_country
+        if geoip is not None and isinstance(country, str) and country and geoip[1:] not in event \
+                and geoip[1:] in schema.document.get("properties", {}):
+            event = dict(event)
+            event[geoip[1:]] = stamp["country"] = country  # the address never reaches the event, only its country
         normalizer = self.normalizer(schema)
         occurred_us = normalizer.occurred_us(event)
         rejection = schema.rejection(event)
@@ -330,12 +369,25 @@ class LineProcessor:
         event_id = normalizer.event_id(event)
         rule = self._sampling[family.name].get(schema.event_type)
         rate = rule.rate_for(event) if rule is not None else normalizer.sample_rate
+        if rule is not None and rule.adaptive and self.adaptive_factor != 1.0:
+            rate = min(1.0, rate * self.adaptive_factor)
+        noted = note.get("sample_rate")
+        if isinstance(noted, (int, float)) and not isinstance(noted, bool) and 0 < noted <= 1:
+            rate = float(noted)  # the rate in force when the collector answered
+        elif rule is not None:
+            stamp["sample_rate"] = rate
         if rate < 1.0:
             raw_player = resolve_pointer(event, normalizer.player_pointer) if normalizer.player_pointer else None
             subject = event_id if raw_player is None or is_missing(raw_player) else str(raw_player)
             if not sampled_in(self.sampling_key, subject, schema.event_type, rate):
-                return Dropped("sampled_out")
-        return Accepted(normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key, rate, filled)
+                return Dropped("sampled_out", rate)
+        factor = note.get("optional_factor")
+        optional = self.optional.get(family.name)
+        if optional is not None and isinstance(factor, (int, float)) and not isinstance(factor, bool) \
+                and 0 < factor < 1:
+            event = degrade_optional(event, optional, float(factor), self.sampling_key, event_id)
+        return Accepted(normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key, rate,
+                        filled, stamp or None)
 
     def quarantine_row(self, line: Line, rejection: Rejection, batch_id: str, source: str,
                        record_index: int | None = None, event: Any = None) -> dict[str, Any]:

@@ -28,6 +28,9 @@ class IngestSettings:
     """Keys that take effect from a date: ``(ISO date, key, key id)``; ``key``/``key_id`` apply before."""
     sampling_key: bytes = field(default=b"", repr=False)
     """The non-rotating sampling secret (:meth:`Keyring.sampling_key`); empty = derived from the base key."""
+    collector_notes: bool = False
+    """Read the collector's note on each line (``_collector``: the rate, country and degradation it applied,
+    docs/collector.md): true only for the collector's own spool files; elsewhere the key is not a field."""
 
     @classmethod
     def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> "IngestSettings":

@@ -426,6 +426,22 @@ class Family:
         return isinstance(rule, dict) and rule.get("per_player_rows") == "anonymize"
 
     @property
+    def geoip_field(self) -> str | None:
+        """Top-level wire pointer the collector fills with the country of the client's IP address when the producer
+        leaves it out and the event's schema has it (``"geoip": {"field": "/region"}``; seed 002 "Store
+        region/country derived from IP via GeoIP, but drop the original IP"); the address itself is never kept."""
+        rule = self.manifest.get("geoip")
+        return rule.get("field") if isinstance(rule, dict) else None
+
+    @property
+    def backpressure(self) -> dict[str, Any] | None:
+        """What the collector degrades first under backpressure (seed 001 §11): ``values`` (pointer to the metrics
+        object), ``rates`` (pointer to the per-metric sample rates) and ``optional`` (a dbt seed, its key
+        column, its boolean ``flag`` column and its ``default_rate`` column); None when the family declares none."""
+        rule = self.manifest.get("backpressure")
+        return rule if isinstance(rule, dict) else None
+
+    @property
     def rate_limits(self) -> dict[str, dict[str, Any]]:
         """Event type → ``{"max_events": n, "window_seconds": s, "per": "player"}`` (seed 000 §9)."""
         return self.manifest.get("rate_limits", {})
@@ -731,6 +747,20 @@ def family_problems(registry: Registry, family: Family) -> list[str]:
                 problems.append(f"{where}: server_fills {pointer} is not a property of {schema.path.name} of {schema.event_type}")
             elif source == "default_version" and "const" not in prop:
                 problems.append(f"{where}: server_fills {pointer}: {schema.event_type} {schema.version} has no version const")
+    geoip = family.manifest.get("geoip")
+    if geoip is not None:
+        field_ = geoip.get("field") if isinstance(geoip, dict) else None
+        if not isinstance(field_, str) or field_.count("/") != 1:
+            problems.append(f"{where}: geoip needs a top-level `field` pointer")
+        elif not any(field_[1:] in s.document.get("properties", {}) for s in family.schemas.values()):
+            problems.append(f"{where}: geoip field {field_} is a property of no schema of the family")
+    if family.manifest.get("backpressure") is not None:
+        from .sampling import optional_metrics
+
+        try:
+            optional_metrics(registry.seeds_dir, family)
+        except RegistryError as error:
+            problems.append(f"{where}: backpressure: {error}")
     opt_out = family.opt_out_field
     if opt_out is not None and any(opt_out in s.document.get("properties", {}) for s in family.schemas.values()):
         problems.append(f"{where}: opt_out field {opt_out!r} is consumed at the door and must not be a schema property")
