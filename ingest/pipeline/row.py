@@ -4,6 +4,7 @@ time checks → privacy → sampling → normalize) into a :class:`~ingest.pipel
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections import Counter
@@ -219,15 +220,18 @@ class LineProcessor:
             name: sampling_rules(registry.root, name, family.manifest.get("sampling"))
             for name, family in registry.families.items()}
         self.rate_limited_types = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
-        self.optional: dict[str, OptionalMetrics] = {}
-        for name, family in registry.families.items():
-            rule = optional_metrics(registry.seeds_dir, family)
-            if rule is not None:
-                self.optional[name] = rule
         self.client_country: str | None = None
         """The country of the client's address (the collector sets it per request; never the address)."""
         self.adaptive_factor = 1.0
         """Multiplier of the rates of ``adaptive`` types (the collector's load, :class:`LoadPolicy`)."""
+
+    @functools.cached_property
+    def optional(self) -> dict[str, OptionalMetrics]:
+        """Each family's optional metrics (its ``backpressure`` rule), read on first use: only the collector
+        degrades them, so a file ingest over a registry copied without its dbt seeds never needs them."""
+        rules = {name: optional_metrics(self.registry.seeds_dir, family)
+                 for name, family in self.registry.families.items()}
+        return {name: rule for name, rule in rules.items() if rule is not None}
 
     def reload_sampling(self) -> None:
         """Re-read the sampling rules (a no-op unless the file changed: the rules are cached by modification
@@ -382,9 +386,8 @@ class LineProcessor:
             if not sampled_in(self.sampling_key, subject, schema.event_type, rate):
                 return Dropped("sampled_out", rate)
         factor = note.get("optional_factor")
-        optional = self.optional.get(family.name)
-        if optional is not None and isinstance(factor, (int, float)) and not isinstance(factor, bool) \
-                and 0 < factor < 1:
+        if isinstance(factor, (int, float)) and not isinstance(factor, bool) and 0 < factor < 1 \
+                and (optional := self.optional.get(family.name)) is not None:
             event = degrade_optional(event, optional, float(factor), self.sampling_key, event_id)
         return Accepted(normalizer, self.date_string(occurred_us), event, event_id, occurred_us, player_key, rate,
                         filled, stamp or None)
