@@ -1,6 +1,6 @@
 """The collector's ASGI application (FastAPI): ``telemetry serve`` runs it under uvicorn.
 
-Routes: ``GET /health``; native ingest ``POST /v1/events`` (every family; a JSON array, one object or JSON lines;
+Routes: ``GET /health`` and ``GET /api/v1/health`` (seed 004's path; the same answer); native ingest ``POST /v1/events`` (every family; a JSON array, one object or JSON lines;
 gzip accepted); seed 004 ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
 413) and ``/api/v1/telemetry/session/{session_id}/close``; the SDK paths of docs/sdks.md; the seed 000 §7 read
 API under ``/api/politics/`` (:mod:`.read_api`); the OpenAPI document at ``/openapi.json`` (:mod:`.openapi`) and
@@ -151,7 +151,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="Game-telemetry collector", version="1.0",
                   description="Collects game events durably into the telemetry lake and serves the read API. "
-                              "Every route but `/health`, `/docs` and `/openapi.json` takes "
+                              "Every route but `/health`, `/api/v1/health`, `/docs` and `/openapi.json` takes "
                               "`Authorization: Bearer <token>`.",
                   lifespan=lifespan, dependencies=[Depends(single_valued_query)])
     app.state.collector = collector
@@ -223,6 +223,10 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     async def health() -> Response:
         return json_response({"ok": True, "status": "ok"})
 
+    @app.get("/api/v1/health", tags=["health"], summary="Liveness (seed 004 path)")
+    async def api_v1_health() -> Response:
+        return await health()
+
     # --- native ---------------------------------------------------------------------------------------------------
     @app.post("/v1/events", tags=["ingest"], summary="Events of any family, answered per event")
     async def events(request: Request) -> Response:
@@ -267,7 +271,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
                               "results": [a.to_json() for a in answers]})
 
     @app.post("/api/v1/telemetry/session/{session_id}/close", tags=["learning (seed 004)"],
-              summary="Close session and extract features")
+              summary="Close session (features at the next warehouse build)")
     async def seed004_close(session_id: str, request: Request) -> Response:
         auth.check(request, "ingest")
         from .sessions import close_session

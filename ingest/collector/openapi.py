@@ -136,9 +136,9 @@ def _routes() -> dict[tuple[str, str], dict[str, Any]]:
     ingest = {"errors": INGEST_ERRORS, "security": TOKEN}
     sdk = {"errors": INGEST_ERRORS, "security": SDK_TOKEN}
     out: dict[tuple[str, str], dict[str, Any]] = {
-        ("get", "/health"): {"ok": _json({"type": "object", "required": ["ok", "status"],
-                                          "properties": {"ok": {"const": True}, "status": {"const": "ok"}}}),
-                             "errors": (), "security": []},
+        **{("get", path): {"ok": _json({"type": "object", "required": ["ok", "status"],
+                                        "properties": {"ok": {"const": True}, "status": {"const": "ok"}}}),
+                           "errors": (), "security": []} for path in ("/health", "/api/v1/health")},
         ("post", "/v1/events"): {**ingest, "body": EVENTS_BODY, "ok": _json(EVENTS_ANSWER)},
         ("post", "/api/v1/telemetry/events"): {**ingest, "body": _body(SEED004_EVENT), "ok": _json(EVENT_ANSWER)},
         ("post", "/api/v1/telemetry/batch"): {

@@ -196,6 +196,13 @@ def event_type_of(value: str | None) -> str | None:
     return "politics_" + name
 
 
+def mart_type_names(value: str) -> list[str]:
+    """The names a type filter matches in the marts: as the marts write it (``bill_vote``) and as the lake does
+    (``politics_bill_vote``)."""
+    lake_type = event_type_of(value)
+    return [lake_type.removeprefix("politics_"), lake_type]
+
+
 def seed_type(lake_type: str) -> str:
     return lake_type.removeprefix("politics_").upper()
 
@@ -214,8 +221,13 @@ class Reader:
         return Views(token.tier, self.collector.keyring.for_day(today))
 
     def kinds(self, lake_type: str | None, version: str | None = None) -> ColumnKinds:
-        return (self.columns.get((lake_type, version)) or self.columns.get((lake_type, None))
-                or ColumnKinds({}, frozenset()))
+        """Identifier kinds of a type's columns; ``lake_type`` as the lake names it (``politics_bill_vote``) or as
+        the marts do (``bill_vote``)."""
+        for name in (lake_type, None if lake_type is None else "politics_" + lake_type):
+            found = self.columns.get((name, version)) or self.columns.get((name, None))
+            if found is not None:
+                return found
+        return ColumnKinds({}, frozenset())
 
     def shown_as(self, pairs: list[tuple[str, str]], column: str, shown: str, views: Views) -> list[str]:
         """The stored values among ``(value, lake type)`` pairs that ``views`` shows as ``shown``."""
@@ -319,6 +331,37 @@ class Reader:
             con.close()
         return table.to_pylist(), int(total)
 
+    def period_users(self, scope: str, types: list[str] | None, scope_ids: list[str] | None, first_day: date | None,
+                     after_last_day: date | None) -> dict[tuple[str, str], int] | None:
+        """Distinct users per (mart event type, scope id) over ``[first_day, after_last_day)``, counted from the
+        player-day mart ``fct_politics_player_days`` (a user active on several days counts once); None when that
+        mart is not published. ``types``: the type's names to keep (:func:`mart_type_names`); ``scope_ids``:
+        company ids (scope ``company``) or player keys (``user``) to keep."""
+        path = self.mart("fct_politics_player_days")
+        if path is None:
+            return None
+        scope_id = {"all": "'all'", "company": "company_id", "user": "player_key"}[scope]
+        where, params = [f"{scope_id} is not null"], []
+        if types is not None:
+            where.append("event_type in (select unnest(?::varchar[]))")
+            params.append(types)
+        if scope_ids is not None:
+            where.append(f"{scope_id} in (select unnest(?::varchar[]))")
+            params.append(scope_ids)
+        if first_day is not None:
+            where.append("event_date >= ?")
+            params.append(first_day)
+        if after_last_day is not None:
+            where.append("event_date < ?")
+            params.append(after_last_day)
+        con = self.connect()
+        try:
+            rows = con.execute(f"select event_type, {scope_id}, count(distinct player_key) from read_parquet(?) "
+                               f"where {' and '.join(where)} group by 1, 2", [str(path), *params]).fetchall()
+        finally:
+            con.close()
+        return {(event_type, value): int(users) for event_type, value, users in rows}
+
     def query_mart(self, name: str, where: list[str], params: list[Any], order: str) -> list[dict] | None:
         path = self.mart(name)
         if path is None:
@@ -329,6 +372,14 @@ class Reader:
             return con.execute(sql, [str(path), *params]).to_arrow_table().to_pylist()
         finally:
             con.close()
+
+
+def sample_variance(n: int, total: float, total_squares: float) -> float | None:
+    """Sample variance (n − 1) of ``n`` values from their sum and sum of squares, as the marts compute it
+    (``var_samp``; macro ``variance_from_sums``): None below 2 values, a tiny negative from rounding clamped to 0."""
+    if n < 2:
+        return None
+    return max((total_squares - total * total / n) / (n - 1), 0.0)
 
 
 def achievements_catalogue(seeds_dir: Path) -> list[dict[str, Any]]:
@@ -411,23 +462,29 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
                                        lambda shown: reader.mart_companies_shown_as(shown, views))
         start, end = parse_moment(from_, "from"), parse_moment(to, "to", end=True)
         where, params = ["scope = ?"], [scope]
-        if type is not None:
-            where.append("event_type = ?")
-            params.append(event_type_of(type))
+        if type is not None:  # the marts name a type without the family prefix (lobby_attempt)
+            where.append("event_type in (?, ?)")
+            params += mart_type_names(type)
         if scope == "company" and company is not None:
             where.append("scope_id in (select unnest(?::varchar[]))")
             params.append(company)
         if scope == "user" and users is not None:
             where.append("scope_id in (select unnest(?::varchar[]))")
             params.append(users)
-        if start is not None:
+        first_day = start.date() if start is not None else None
+        after_last_day = (None if end is None else end.date() if end.time() == time()
+                          else end.date() + timedelta(days=1))
+        if first_day is not None:
             where.append("event_date >= ?")
-            params.append(start.date())
-        if end is not None:
+            params.append(first_day)
+        if after_last_day is not None:
             where.append("event_date < ?")
-            params.append(end.date() if end.time() == time() else end.date() + timedelta(days=1))
+            params.append(after_last_day)
         rows = await run_in_threadpool(reader.query_mart, "agg_politics_daily", where, params,
                                        "event_date, event_type, scope_id")
+        users_of_period = await run_in_threadpool(
+            reader.period_users, scope, mart_type_names(type) if type is not None else None,
+            company if scope == "company" else users if scope == "user" else None, first_day, after_last_day)
         scope_kinds = frozenset({{"company": "company", "user": "player"}.get(scope, "data")})
         scope_column = {"company": "company_id", "user": "player_key"}.get(scope)
 
@@ -455,15 +512,18 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
                     total[name] = value if total[name] is None else pick(total[name], value)
             daily.append({"date": row["event_date"], "type": seed_type(row["event_type"]), "scopeId": shown_id,
                           "count": row["event_count"], "distinctUsers": row["distinct_users"],
-                          "successRate": row["success_rate"], "avg": row["value_avg"], "stdDev": row["value_stddev"],
+                          "successRate": row["success_rate"], "avg": row["value_avg"],
+                          "variance": row.get("value_variance"), "stdDev": row["value_stddev"],
                           "min": row["value_min"], "max": row["value_max"]})
         out = []
-        for total in totals.values():
+        for key, total in totals.items():
             n, s, q = total.pop("valueCount"), total.pop("valueSum"), total.pop("valueSumSquares")
             outcomes, successes = total.pop("outcomeCount"), total.pop("successCount")
+            total["distinctUsers"] = None if users_of_period is None else users_of_period.get(key, 0)
             total["successRate"] = successes / outcomes if outcomes else None
             total["avg"] = s / n if n else None
-            total["stdDev"] = (max(q / n - (s / n) ** 2, 0.0) ** 0.5) if n else None  # population, as the mart
+            total["variance"] = sample_variance(n, s, q)
+            total["stdDev"] = None if total["variance"] is None else total["variance"] ** 0.5
             out.append(total)
         return envelope({"totals": out, "daily": daily},
                         {"period": {"from": from_, "to": to}, "scope": scope, "published": rows is not None,

@@ -2,7 +2,8 @@
 
 The close is kept in the lake, ``lake/_closes/<hashed session id>.parquet`` (first and last event time, event
 count, close time; written atomically), where ``fct_learning_sessions`` reads it. Closing twice answers the
-first close.
+first close. The features are not computed here: the next ``dbt build`` closes the session and extracts them
+(one definition of the features, in the warehouse), and the answer's message says so.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import duckdb
 from ..lake.layout import Lake
 from .core import Collector
 
-CLOSED_MESSAGE = "Session closed and behavioral features extracted"
+CLOSED_MESSAGE = "Session closed; its behavioral features are extracted at the next warehouse build (dbt build)"
+"""The close answer's ``message``. The seed's answer says the features are extracted; here they are computed by
+the warehouse (``fct_learning_session_features``), so the message says when (docs/families/learning.md)."""
 
 
 def _iso(value: datetime) -> str:

@@ -108,7 +108,8 @@ def test_seed004_session_close(client, tokens, tmp_path):
     assert response.status_code == 200, response.text
     assert response.json() == {"session_id": "session-789", "status": "closed",
                                "started_at": times[0], "ended_at": times[2],
-                               "message": "Session closed and behavioral features extracted"}
+                               "message": "Session closed; its behavioral features are extracted at the next "
+                                          "warehouse build (dbt build)"}
     again = client.post("/api/v1/telemetry/session/session-789/close", headers=bearer(tokens.engineer))
     assert again.json() == response.json()
     closes = [p for p in (tmp_path / "data" / "lake" / "_closes").glob("*.parquet") if p.name != "_schema.parquet"]
@@ -121,9 +122,11 @@ def test_seed004_session_close(client, tokens, tmp_path):
 
 def test_health_and_docs(client):
     assert client.get("/health").json() == {"ok": True, "status": "ok"}
+    assert client.get("/api/v1/health").json() == {"ok": True, "status": "ok"}  # seed 004's path, no token
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/v1/telemetry/events", "/api/v1/telemetry/batch", "/v1/events", "/v1/batch"} <= set(paths)
+    assert {"/api/v1/telemetry/events", "/api/v1/telemetry/batch", "/v1/events", "/v1/batch",
+            "/api/v1/health"} <= set(paths)
 
 
 def test_one_processor_with_a_moving_clock_answers_like_a_fresh_one(client, registry):

@@ -105,6 +105,10 @@ def write_marts(data_dir, keys_of) -> None:
     table = table.append_column("value_avg", pa.array([r[9] / r[8] for r in rows]))
     table = table.append_column("value_stddev", pa.array([0.0] * len(rows)))
     pq.write_table(table, marts / "agg_politics_daily.parquet")
+    player_days = [(day1, "co-a", "u1"), (day1, "co-a", "u2"), (day2, "co-a", "u1"), (day1, "co-b", "u3")]
+    pq.write_table(pa.Table.from_pylist([{"event_date": d, "event_type": "politics_lobby_attempt", "company_id": c,
+                                          "player_key": keys_of(u), "events": 1} for d, c, u in player_days]),
+                   marts / "fct_politics_player_days.parquet")
     progress = [{"player_key": keys_of("u9"), "achievement_id": "lobbyist", "achievement_name": "Lobbyist",
                  "category": "influence", "event_type": "politics_lobby_attempt", "progress": 10, "target": 10,
                  "progress_ratio": 1.0, "is_unlocked": True, "unlocked_date": day2, "first_progress_date": day1,
@@ -124,7 +128,11 @@ def test_stats_from_the_daily_mart(loaded, tokens, tmp_path):
     (total,) = body["data"]["totals"]
     n, s, q = 6, 700.0, 85400.0
     assert total["count"] == 6 and total["successRate"] == pytest.approx(3 / 6)
-    assert total["avg"] == pytest.approx(s / n) and total["stdDev"] == pytest.approx((q / n - (s / n) ** 2) ** 0.5)
+    variance = (q - s * s / n) / (n - 1)  # sample (n − 1), as the marts' stddev_samp
+    assert total["avg"] == pytest.approx(s / n) and total["variance"] == pytest.approx(variance)
+    assert total["stdDev"] == pytest.approx(variance ** 0.5)
+    # u1 on both days counts once: 2 users in the period, where the daily rows add up to 2 + 1
+    assert total["distinctUsers"] == 2
     assert (total["min"], total["max"]) == (90.0, 160.0)
     assert [d["date"] for d in body["data"]["daily"]] == ["2026-11-01", "2026-11-02"]
     one_day = get(loaded, tokens.engineer, "/api/politics/telemetry/stats", scope="company", **{"from": "2026-11-01",

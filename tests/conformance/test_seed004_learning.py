@@ -1,11 +1,16 @@
 """Seed 004 (learning) as producers write it: the single event and the two-event batch of "API Usage
-Examples", which carry no schema version, land under the family's declared default version."""
+Examples", which carry no schema version, land under the family's declared default version; features 7 and 8
+count what the seed names."""
 
 from __future__ import annotations
 
 import json
 
+import duckdb
+import pytest
+
 from conformance_support import as_json_line, fixture_text, ingest_lines, keyed_hash, landed, quarantine
+from ingest.warehouse import run_dbt
 
 AS_OF = "2025-11-13T12:05:00Z"
 
@@ -57,3 +62,34 @@ def test_every_event_type_of_the_seed_is_in_the_registry(registry):
                   "initiative decision_made").split()
     assert len(seed_types) == 19
     assert set(seed_types) == set(registry.families["learning"].event_types())
+
+
+def social_session(session: str, counts: dict[str, int]) -> list[str]:
+    """One student's session: a mission_start at 12:00:00, then each type of ``counts`` that many times, one
+    event per second."""
+    types = ["mission_start"] + [kind for kind, n in counts.items() for _ in range(n)]
+    return [json.dumps({"event_id": f"{session}-{i}", "student_id": "student-456", "event_type": kind,
+                        "schema_version": "1.0", "timestamp": f"2025-11-13T12:00:{i:02d}Z", "data": {},
+                        "session_id": session, "mission_id": "mission-alpha"})
+            for i, kind in enumerate(types)]
+
+
+@pytest.mark.dbt
+def test_features_7_and_8_count_collaboration_and_leadership_events_and_the_broader_counts_stay_apart(tmp_path):
+    data = tmp_path / "d"
+    lines = social_session("social", {"collaboration": 3, "help_given": 2, "help_received": 1, "leadership": 2,
+                                      "initiative": 4, "decision_made": 1})
+    lines += social_session("helper-only", {"help_given": 2, "initiative": 1})
+    row = ingest_lines(data, tmp_path, "social.jsonl", lines, "2025-11-13T13:00:00Z")
+    assert row["landed"] == 14 + 4, row["output"]
+    # closed by inactivity: the last event (12:00:13) is more than 30 minutes older than the ingest clock (13:00)
+    run_dbt(["build", "--select", "+fct_learning_session_features", "--exclude-resource-type", "test",
+             "--exclude-resource-type", "unit_test"], data, quiet=True)
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        got = dict(con.execute(
+            "select session_id, [events, collaboration_indicators, leadership_indicators, "
+            "collaboration_and_help_events, leadership_and_initiative_events] from fct_learning_session_features"
+        ).fetchall())
+    # by hand: "social" has 1 + 3 + 2 + 1 + 2 + 4 + 1 = 14 events; feature 7 = 3 collaboration, feature 8 =
+    # 2 leadership; with help given/received 3 + 2 + 1 = 6, with initiative 2 + 4 = 6
+    assert got == {keyed_hash("social"): [14, 3, 2, 6, 6], keyed_hash("helper-only"): [4, 0, 0, 2, 1]}

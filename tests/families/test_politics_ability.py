@@ -304,6 +304,7 @@ def politics_rollup(events: pl.DataFrame, period: str) -> pl.DataFrame:
         pl.col("is_success").mean().alias("success_rate"),
         pl.col("value").count().alias("value_count"),
         pl.col("value").mean().alias("value_avg"),
+        pl.col("value").var(ddof=1).alias("value_variance"),
         pl.col("value").std(ddof=1).alias("value_stddev"),
         pl.col("value").min().alias("value_min"),
         pl.col("value").max().alias("value_max"),

@@ -77,9 +77,11 @@ counts as (
         sum(case when event_type = 'retry' then 1 else 0 end) as retries,
         sum(case when event_type = 'restart' then 1 else 0 end) as restarts,
         sum(case when event_type = 'distraction' then 1 else 0 end) as distractions,
+        sum(case when event_type = 'collaboration' then 1 else 0 end) as collaboration_events,
+        sum(case when event_type = 'leadership' then 1 else 0 end) as leadership_events,
         sum(case when event_type in ('collaboration', 'help_given', 'help_received') then 1 else 0 end)
-            as collaboration_events,
-        sum(case when event_type in ('leadership', 'initiative') then 1 else 0 end) as leadership_events
+            as collaboration_and_help_events,
+        sum(case when event_type in ('leadership', 'initiative') then 1 else 0 end) as leadership_and_initiative_events
     from events
     group by session_id
 ),
@@ -112,6 +114,8 @@ final as (
             as focus_duration_minutes,
         cast(coalesce(counts.collaboration_events, 0) as bigint) as collaboration_indicators,
         cast(coalesce(counts.leadership_events, 0) as bigint) as leadership_indicators,
+        cast(coalesce(counts.collaboration_and_help_events, 0) as bigint) as collaboration_and_help_events,
+        cast(coalesce(counts.leadership_and_initiative_events, 0) as bigint) as leadership_and_initiative_events,
         {{ ledger_stamp(['fct_learning_sessions']) }} as _ledger_finished_at_max
     from sessions
     left join tasks

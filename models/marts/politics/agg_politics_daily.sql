@@ -54,6 +54,7 @@ aggregated as (
         sum(value) as value_sum,
         sum(value * value) as value_sum_squares,
         avg(value) as value_avg,
+        var_samp(value) as value_variance,
         stddev_samp(value) as value_stddev,
         min(value) as value_min,
         max(value) as value_max
@@ -79,6 +80,7 @@ final as (
         cast(aggregated.value_sum as double) as value_sum,
         cast(aggregated.value_sum_squares as double) as value_sum_squares,
         cast(aggregated.value_avg as double) as value_avg,
+        cast(aggregated.value_variance as double) as value_variance,
         cast(aggregated.value_stddev as double) as value_stddev,
         cast(aggregated.value_min as double) as value_min,
         cast(aggregated.value_max as double) as value_max,

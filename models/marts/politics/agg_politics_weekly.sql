@@ -33,7 +33,7 @@ player_days as (
         event_type,
         company_id,
         player_key
-    from {{ ref('int_politics__player_days') }}
+    from {{ ref('fct_politics_player_days') }}
     where {{ reprocess_filter('event_date', period='week') }}
 ),
 
@@ -89,11 +89,13 @@ final as (
         cast(weekly_sums.value_sum as double) as value_sum,
         cast(weekly_sums.value_sum_squares as double) as value_sum_squares,
         {{ safe_divide('weekly_sums.value_sum', 'weekly_sums.value_count') }} as value_avg,
+        cast({{ variance_from_sums('weekly_sums.value_count', 'weekly_sums.value_sum', 'weekly_sums.value_sum_squares') }} as double)
+            as value_variance,
         cast({{ stddev_from_sums('weekly_sums.value_count', 'weekly_sums.value_sum', 'weekly_sums.value_sum_squares') }} as double)
             as value_stddev,
         cast(weekly_sums.value_min as double) as value_min,
         cast(weekly_sums.value_max as double) as value_max,
-        {{ ledger_stamp(['agg_politics_daily', 'int_politics__player_days']) }} as _ledger_finished_at_max
+        {{ ledger_stamp(['agg_politics_daily', 'fct_politics_player_days']) }} as _ledger_finished_at_max
     from weekly_sums
     left join weekly_users
         on weekly_sums.week_start = weekly_users.week_start

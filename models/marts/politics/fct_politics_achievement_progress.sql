@@ -1,5 +1,5 @@
 {#- Lifetime achievement progress per user (seed 000 §7), recomputed each run from the persisted per-day
-    progress (int_politics__achievement_days) and player-day activity (int_politics__player_days), which both
+    progress (int_politics__achievement_days) and player-day activity (fct_politics_player_days), which both
     outlive raw retention. Every politics user gets a row for every achievement, 0 progress included. -#}
 
 with
@@ -16,7 +16,7 @@ achievements as (
 
 users as (
     select distinct player_key
-    from {{ ref('int_politics__player_days') }}
+    from {{ ref('fct_politics_player_days') }}
 ),
 
 progress_days as (
