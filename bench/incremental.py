@@ -3,7 +3,8 @@
 For each N (default 5, 90 and 365) in a fresh data folder: generate N + 1 days of synthetic players (every
 family), ingest the first N days (each file with the clock the generator lists for it), time one full
 `dbt build`, then ingest day N + 1 and time the `dbt build` that follows (the one-day, incremental build), then
-`--repeat - 1` builds with nothing new (the floor). Targets: the one-day build after the most days ≤ 1.2 × the
+`--repeat - 1` builds with nothing new (the floor). Each build is what `telemetry dbt build` runs: `dbt build
+--exclude-resource-type unit_test` (`--unit-tests` times them too). Targets: the one-day build after the most days ≤ 1.2 × the
 one after the fewest, and ≤ 0.25 × the full build of the most days: a build reads the new day, not the history.
 With `--demo`, also time the full `dbt build` over the demo's generated data (same players, days and seed as
 `telemetry demo`).
@@ -30,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ingest.cli.warehouse import daily_build_args  # noqa: E402
 from ingest.generate import GenerateConfig, generate  # noqa: E402
 from ingest.pipeline.service import ingest_files, ingest_settings  # noqa: E402
 from ingest.privacy import IdentityHasher, Keyring  # noqa: E402
@@ -49,11 +51,16 @@ def node_seconds(data_dir: Path) -> dict:
             "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)] for r in slowest]}
 
 
+BUILD_ARGS = ["build"]
+"""The dbt arguments of every timed build: `daily_build_args` makes them what `telemetry dbt build` runs (no
+unit tests) unless `--unit-tests`."""
+
+
 def dbt_build(data_dir: Path, label: str) -> float:
     """Seconds of one `dbt build` on `data_dir` (its own target and log folders; the run's run_results.json is
     kept as `run_results-<label>.json`); raises when it fails."""
     dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt), "build", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
+    command = [str(dbt), *BUILD_ARGS, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
                "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
     started = time.perf_counter()
     run = subprocess.run(command, cwd=ROOT, env={**os.environ, "TELEMETRY_DATA_DIR": str(data_dir)},
@@ -152,13 +159,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2,
                         help="builds after the new day lands: the first is the one-day build, the rest have nothing new")
     parser.add_argument("--demo", action="store_true", help="also time the full build of the demo's generated data")
+    parser.add_argument("--unit-tests", action="store_true",
+                        help="time `dbt build` with dbt's unit tests (default: without, as `telemetry dbt build`)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", type=Path, default=None,
                         help="build in this new folder and keep it (each build's target/run_results.json)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="keep the generated and ingested history here and reuse it in later runs")
     args = parser.parse_args()
-    results: dict = {"runs": [], "load_average": os.getloadavg()}
+    BUILD_ARGS[:] = ["build"] if args.unit_tests else daily_build_args(["build"])
+    results: dict = {"runs": [], "load_average": os.getloadavg(), "dbt_args": BUILD_ARGS}
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
     with tempfile.TemporaryDirectory(prefix="telemetry-bench-incremental-") as scratch:

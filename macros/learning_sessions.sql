@@ -1,8 +1,8 @@
 {#- One row per (session, task) with a task event: when the session first started and first completed the task,
     and the task's expected duration (seed learning_expected_task_durations). Input of the task completion rate
     and time efficiency features (seed 004).
-    The view int_learning__session_tasks is every session; fct_learning_session_features runs it over the events
-    of the sessions it redoes (`events_where`, a condition on stg_learning__events' columns). -#}
+    int_learning__session_tasks and fct_learning_session_features run it over the events of the sessions they
+    redo (`events_where`, a condition on stg_learning__events' columns). -#}
 {% macro learning_session_tasks(events_where='1 = 1') %}
 with
 
@@ -67,8 +67,8 @@ select * from final
     the same session and task (failure, recovery, success_after_failure or task_complete, in client order:
     sequence, then time) is a success (recovery, success_after_failure, task_complete) rather than another
     failure or nothing. Input of the recovery rate feature.
-    The view int_learning__failure_recoveries is every session; fct_learning_session_features runs it over the
-    events of the sessions it redoes (`events_where`, a condition on stg_learning__events' columns). -#}
+    int_learning__failure_recoveries and fct_learning_session_features run it over the events of the sessions they
+    redo (`events_where`, a condition on stg_learning__events' columns). -#}
 {% macro learning_failure_recoveries(events_where='1 = 1') %}
 with
 

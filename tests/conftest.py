@@ -1,5 +1,7 @@
 """Shared pytest fixtures: the registry, a hash key, and where ../shared lives. dbt's data tests check every row
-here (TELEMETRY_FULL_TESTS): the suite's lakes are small, so the full check is cheap."""
+here (TELEMETRY_FULL_TESTS): the suite's lakes are small, so the full check is cheap. dbt's unit tests check
+model logic on fixed inputs, the same whatever the lake: the builds here leave them out (DBT_EXCLUDE_RESOURCE_TYPES)
+and the clean build of tests/integration/test_arrival_order.py runs every one of them once."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import pytest
 
 os.environ.setdefault("TELEMETRY_FULL_TESTS", "true")
+os.environ.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
 
 from support import ROOT, SHARED, SHARED_DATA, require_shared_data  # noqa: F401  (older imports)
 

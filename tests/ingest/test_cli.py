@@ -112,3 +112,17 @@ def test_schemas_check_fails_on_a_broken_registry(tmp_path):
     target.write_text(json.dumps(document))
     result = CliRunner().invoke(main, ["schemas", "check", "--schemas", str(tmp_path / "schemas")])
     assert result.exit_code == 1 and "examples[0] does not validate" in result.output
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["build"], ["build", "--exclude-resource-type", "unit_test"]),
+    (["build", "--select", "+agg_recsys_daily"], ["build", "--select", "+agg_recsys_daily", "--exclude-resource-type", "unit_test"]),
+    (["build", "--resource-type", "unit_test"], ["build", "--resource-type", "unit_test"]),
+    (["build", "--exclude-resource-types=test"], ["build", "--exclude-resource-types=test"]),
+    (["test"], ["test"]),
+    (["run", "--select", "build"], ["run", "--select", "build"]),
+])
+def test_the_daily_build_leaves_unit_tests_to_development(args, expected):
+    from ingest.cli.warehouse import daily_build_args
+
+    assert daily_build_args(args) == expected

@@ -40,12 +40,15 @@ PLAYERS = 8
 SEEDS = (11, 12)  # two generator seeds, landed together: two populations of players
 
 
-def dbt(args: list[str], data_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """`dbt <args>` on the warehouse of `data_dir` (a private target path; nothing published)."""
+def dbt(args: list[str], data_dir: Path, check: bool = True, unit_tests: bool = False) -> subprocess.CompletedProcess:
+    """`dbt <args>` on the warehouse of `data_dir` (a private target path; nothing published); with `unit_tests`,
+    dbt's unit tests run too (the suite leaves them out elsewhere, tests/conftest.py)."""
     dbt_bin = Path(sys.executable).with_name("dbt")
     command = [str(dbt_bin), *args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
                "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
     env = {**os.environ, "TELEMETRY_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if unit_tests:
+        env.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
     run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if check and run.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{run.stdout[-4000:]}")
@@ -205,8 +208,11 @@ def arrival(tmp_path_factory) -> dict:
         path.write_bytes(b"".join(b"\n".join(group) + b"\n" for (f, _), group in sorted(lines.items()) if f == family))
         everything.append(path)
     land(clean, everything, last, backfill=True)
-    dbt(["build"], clean)
-    return {"incremental": incremental, "clean": clean, "marts": mart_models(clean), "root": root}
+    dbt(["build"], clean, unit_tests=True)  # the one build of the suite that runs every dbt unit test
+    unit_results = {r["unique_id"]: r["status"] for r in json.loads((clean / "target" / "run_results.json").read_text())["results"]
+                    if r["unique_id"].startswith("unit_test.")}
+    return {"incremental": incremental, "clean": clean, "marts": mart_models(clean), "root": root,
+            "unit_results": unit_results}
 
 
 @pytest.mark.parametrize("family", [*FAMILIES, "core"])
@@ -216,6 +222,15 @@ def test_incremental_passes_equal_one_clean_build(arrival, family):
     with duckdb.connect(str(arrival["clean"] / "warehouse.duckdb"), read_only=True) as con:
         assert any(con.sql(f"select count(*) from {m}").fetchall()[0][0] > 0 for m in marts), f"{family}: empty marts"
     assert_marts_equal(arrival["incremental"], arrival["clean"], marts)
+
+
+def test_clean_build_ran_every_dbt_unit_test(arrival):
+    """The suite's builds leave dbt's unit tests out; the clean build runs each one the manifest declares."""
+    manifest = json.loads((arrival["clean"] / "target" / "manifest.json").read_text())
+    declared = set(manifest.get("unit_tests", {}))
+    assert len(declared) >= 20, sorted(declared)
+    assert set(arrival["unit_results"]) == declared
+    assert set(arrival["unit_results"].values()) == {"pass"}, arrival["unit_results"]
 
 
 def test_incremental_passes_kept_rows_of_earlier_passes(arrival):
