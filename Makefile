@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export TELEMETRY_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install install-spark demo test test-fast test-spark sources bench lock clean
+.PHONY: install install-spark install-bi demo bi test test-fast test-spark test-bi sources bench lock clean
 
 # The exact tested versions from requirements.lock, then the project itself without resolving again.
 $(STAMP): pyproject.toml requirements.lock
@@ -21,13 +21,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/telemetry demo --data-dir "$(TELEMETRY_DATA_DIR)"
 
+# Everything but the BI tests, which need their own environment (`make test-bi`).
 test: $(STAMP)
 	$(BIN)/telemetry schemas check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not bi"
 
 # The inner loop: everything that builds no dbt project and starts no browser (under a minute).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser"
+	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser and not bi"
 
 # The optional Spark extra (PySpark, dbt-spark; needs Java 17) and the tests that build the project on Spark.
 SPARK_STAMP := $(VENV)/.installed-spark-stamp
@@ -40,6 +41,28 @@ install-spark: $(SPARK_STAMP)
 test-spark: $(SPARK_STAMP)
 	TELEMETRY_REQUIRE_SPARK=1 $(BIN)/python -m pytest -q -m spark
 
+# The dashboards on Apache Superset (docs/bi.md), in their own environment .venv-bi: Superset's pins conflict with
+# requirements.lock. `make bi` (after `make demo`) sets Superset up under $(TELEMETRY_DATA_DIR)/bi, loads the
+# dashboards of bi/assets/ and serves them on http://127.0.0.1:$(BI_PORT)/.
+BI_VENV  := .venv-bi
+BI_BIN   := $(BI_VENV)/bin
+BI_STAMP := $(BI_VENV)/.installed-stamp
+export BI_PORT ?= 8088
+$(BI_STAMP): requirements-bi.lock
+	$(PYTHON) -m venv $(BI_VENV)
+	$(BI_BIN)/python -m pip install --quiet --upgrade pip
+	$(BI_BIN)/python -m pip install --quiet -r requirements-bi.lock
+	touch $(BI_STAMP)
+
+install-bi: $(BI_STAMP)
+
+bi: $(BI_STAMP)
+	$(BI_BIN)/python bi/superset_bi.py run --data-dir "$(TELEMETRY_DATA_DIR)"
+
+# Starts Superset on a free port over a demo built in a temporary folder; fails, not skips, without .venv-bi.
+test-bi: $(STAMP) $(BI_STAMP)
+	TELEMETRY_REQUIRE_BI=1 $(BIN)/python -m pytest -q -m bi
+
 sources: $(STAMP)
 	$(BIN)/telemetry schemas sources
 
@@ -51,4 +74,4 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --no-header -o requirements.lock
 
 clean:
-	rm -rf $(VENV) *.egg-info target logs
+	rm -rf $(VENV) $(BI_VENV) *.egg-info target logs

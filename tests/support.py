@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -17,6 +18,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
+GAMEPLAY_KEY = b"gameplay-test-key-0123456789abcdef"
+"""The HMAC key the ``gameplay_warehouse`` fixture (tests/conftest.py) ingests with."""
+GAMEPLAY_MARTS = ("agg_gameplay_combat_daily", "agg_gameplay_xp_velocity_daily", "agg_onboarding_funnel",
+                  "agg_gameplay_daily", "dq_ingest_daily")
+"""The marts that fixture builds and publishes (with every parent)."""
+
+
+@dataclass(frozen=True)
+class GeneratedWarehouse:
+    """A data directory built from generated events, and the generated files (the input, for expected values)."""
+
+    data_dir: Path
+    files: list[Path]
 
 
 def require_shared_data(name: str) -> Path:

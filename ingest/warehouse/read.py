@@ -46,7 +46,7 @@ def read(name: str, data_dir: Path | str | None = None, *, columns: list[str] | 
     """A published mart as a polars DataFrame (works while ``dbt build`` holds the warehouse lock).
 
     Every mart of the dbt project is published (see :func:`marts`, and :func:`describe` for one mart's
-    columns). The recsys and ingest-quality marts, by grain (DESIGN table, seed 003):
+    columns). The recsys, ingest-quality and gameplay designer-slice marts, by grain (DESIGN table, seeds 003, 002):
 
     - ``agg_recsys_daily``: one row per (event_date, experiment_id, bucket, position); ``position = 0`` is the
       all-positions row to read for daily KPIs. Columns: requests, impressions, clicks, ctr, items_shown,
@@ -58,6 +58,14 @@ def read(name: str, data_dir: Path | str | None = None, *, columns: list[str] | 
       latency_ms, impressions, clicks, errors, …); ``fct_recsys_impressions``: one row per impression_key.
     - ``dq_ingest_daily``: one row per (event_type, event_date), all families: landed, duplicates,
       quarantined, ``quarantined_<reason>`` per reason code, quarantined_invalid, validity_rate.
+    - ``agg_gameplay_combat_daily``: one row per (event_date, encounter_tier, character_class, region,
+      playstyle): engaged_players, engagements, wins, combat_success_rate (wins ÷ engagements), and the
+      sample-reweighted engagements_estimated, wins_estimated, combat_success_rate_estimated.
+    - ``agg_gameplay_xp_velocity_daily``: one row per (event_date, character_class, region, playstyle), over
+      the sessions started that day: active_players, sessions, xp_gained, xp_gained_estimated, active_hours
+      (Σ session length, hours), xp_per_active_hour, xp_per_active_hour_estimated (null without hours).
+      The slices of both are the player's first session's (as in ``agg_gameplay_cohorts``); see
+      docs/families/gameplay.md.
 
     Dates are UTC days (DATE), timestamps UTC (naive TIMESTAMP).
 
