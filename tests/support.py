@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 import polars as pl
 import pytest

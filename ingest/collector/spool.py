@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InputError, SpoolWriteFailed
 from ..pipeline.settings import IngestSettings

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import InputError
 from ..lake.layout import Lake
@@ -101,7 +101,7 @@ class BatchIngest:
             self._pool.join()
             self._pool = None
 
-    def __enter__(self) -> "BatchIngest":
+    def __enter__(self) -> BatchIngest:
         return self
 
     def __exit__(self, *exc: object) -> None:

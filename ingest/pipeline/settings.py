@@ -30,7 +30,7 @@ class IngestSettings:
     """The non-rotating sampling secret (:meth:`Keyring.sampling_key`); empty = derived from the base key."""
 
     @classmethod
-    def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> "IngestSettings":
+    def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> IngestSettings:
         rotations = tuple((d.isoformat(), h.key, h.key_id) for d, h in keyring.rotations)
         options.setdefault("sampling_key", keyring.sampling_key())
         return cls(schemas_root, keyring.base.key, keyring.base.key_id, as_of, rotations=rotations, **options)

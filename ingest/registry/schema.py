@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import fastjsonschema
 import jsonschema
@@ -489,7 +490,7 @@ class Registry:
         return self.root.parent / "seeds"
 
     @classmethod
-    def load(cls, root: Path) -> "Registry":
+    def load(cls, root: Path) -> Registry:
         root = Path(root)
         if not root.is_dir():
             raise RegistryError(str(root), "schema registry folder not found")

@@ -45,7 +45,7 @@ class Load:
                     with self.lock:
                         self.acked += [e["event_id"] for e in events]
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         for thread in self.threads:
             thread.start()
         return self

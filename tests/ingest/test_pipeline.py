@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from ingest.privacy import IdentityHasher

@@ -56,20 +56,35 @@ weekly_sums as (
 ),
 
 weekly_users as (
-    select week_start, event_type, 'all' as scope, 'all' as scope_id, count(distinct player_key) as distinct_users
+    select
+week_start,
+event_type,
+'all' as scope,
+'all' as scope_id,
+count(distinct player_key) as distinct_users
     from player_days
     group by week_start, event_type
 
     union all
 
-    select week_start, event_type, 'company' as scope, company_id as scope_id, count(distinct player_key) as distinct_users
+    select
+        week_start,
+event_type,
+'company' as scope,
+company_id as scope_id,
+count(distinct player_key) as distinct_users
     from player_days
     where company_id is not null
     group by week_start, event_type, company_id
 
     union all
 
-    select week_start, event_type, 'user' as scope, player_key as scope_id, 1 as distinct_users
+    select
+week_start,
+event_type,
+'user' as scope,
+player_key as scope_id,
+1 as distinct_users
     from player_days
     group by week_start, event_type, player_key
 ),
@@ -89,7 +104,8 @@ final as (
         cast(weekly_sums.value_sum as double) as value_sum,
         cast(weekly_sums.value_sum_squares as double) as value_sum_squares,
         {{ safe_divide('weekly_sums.value_sum', 'weekly_sums.value_count') }} as value_avg,
-        cast({{ stddev_from_sums('weekly_sums.value_count', 'weekly_sums.value_sum', 'weekly_sums.value_sum_squares') }} as double)
+        cast(                        {{ stddev_from_sums('weekly_sums.value_count', 'weekly_sums.value_sum', 'weekly_sums.value_sum_squares') }} as double
+        )
             as value_stddev,
         cast(weekly_sums.value_min as double) as value_min,
         cast(weekly_sums.value_max as double) as value_max,
