@@ -131,7 +131,7 @@ class BatchIngest:
         # a bounded window of chunks in flight (Pool.imap would read the whole input ahead: memory grows with it)
         pending: deque = deque()
         for chunk in chunks():
-            task = ([(l.number, l.data, l.length, l.damaged) for l in chunk], batch_id, source)
+            task = ([(line.number, line.data, line.length, line.damaged) for line in chunk], batch_id, source)
             pending.append(self._pool.apply_async(_worker_chunk, (task,)))
             if len(pending) > self.workers:
                 yield pending.popleft().get()
