@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export TELEMETRY_DATA_DIR ?= $(CURDIR)/data
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install install-spark install-bi demo bi test test-fast test-spark test-bi sources bench lock clean
+.PHONY: install install-spark install-bi demo bi test test-fast test-spark test-bi lint lint-fix sources bench lock clean
 
 # The exact tested versions from requirements.lock, then the project itself without resolving again.
 $(STAMP): pyproject.toml requirements.lock
@@ -29,6 +29,16 @@ test: $(STAMP)
 # The inner loop: everything that builds no dbt project and starts no browser (under a minute).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser and not bi"
+
+# ruff over the Python, sqlfluff over the dbt models and macros (configs: pyproject.toml, .sqlfluff).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint models macros --processes 2
+
+# What the linters can fix by themselves; the rest `make lint` lists for a person.
+lint-fix: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix models macros --processes 2
 
 # The optional Spark extra (PySpark, dbt-spark; needs Java 17) and the tests that build the project on Spark.
 SPARK_STAMP := $(VENV)/.installed-spark-stamp
@@ -71,7 +81,7 @@ bench: $(STAMP)
 
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra lint --python-version 3.11 --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) $(BI_VENV) *.egg-info target logs

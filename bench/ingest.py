@@ -263,7 +263,8 @@ def _result(tool: str, workers: int | None, events: int, landed: int, run: Measu
     # The sampler can miss a peak shorter than 0.1 s; the kernel's largest single process is a lower bound too.
     peak = max(run.peak_tree_rss, run.max_process_rss)
     return Result(tool, workers, events, landed, run.seconds, events / run.seconds, peak / 2**20,
-                  run.max_process_rss / 2**20, run.cpu_seconds, events / max(run.cpu_seconds, 1e-9), run.max_processes, run.load_before, run.load_after,
+                  run.max_process_rss / 2**20, run.cpu_seconds, events / max(run.cpu_seconds, 1e-9), run.max_processes,
+                  run.load_before, run.load_after,
                   ok=not problems, problems=problems)
 
 

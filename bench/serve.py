@@ -157,13 +157,13 @@ def run_workers(workers: int, args: argparse.Namespace, folder: Path) -> list[di
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"server did not start: {(folder / f'serve-w{workers}.log').read_text()}")
+                    raise SystemExit(f"server did not start: {(folder / f'serve-w{workers}.log').read_text()}") from None
                 time.sleep(0.2)
         time.sleep(0.5 * workers)  # let every worker finish its start-up
         acked = 0
         plans = [("throughput", 100, "closed", int(args.seconds * 600)),
                  ("throughput", 1, "closed", int(args.seconds * 8000)),
-                 ("latency@%d/s" % args.rate, 1, "open", int(args.seconds * args.rate))]
+                 (f"latency@{int(args.rate)}/s", 1, "open", int(args.seconds * args.rate))]
         for name, batch, mode, count in plans:
             requests = requests_for(batch, count, token, port, f"w{workers}-{name}-{batch}-{uuid.uuid4().hex[:6]}")
             started = time.perf_counter()

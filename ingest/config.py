@@ -20,6 +20,10 @@ DATA_DIR_ENV = "TELEMETRY_DATA_DIR"
 
 
 def default_data_dir() -> Path:
-    """``$TELEMETRY_DATA_DIR``, else ``<repository>/data`` (so a notebook under ``notebooks/`` finds it)."""
+    """``$TELEMETRY_DATA_DIR``, else ``./data`` (relative to the current directory).
+
+    The same rule as the CLI's ``--data-dir`` default, so ``telemetry dbt build`` and ``warehouse.read()`` run
+    from the same folder find the same warehouse (docs/readers.md).
+    """
     value = os.environ.get(DATA_DIR_ENV)
-    return Path(value) if value else PROJECT_ROOT / "data"
+    return Path(value) if value else Path("data")

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import duckdb
 
@@ -88,7 +88,8 @@ OBD_SHOWCASES = (
                    printf('[%.5f, %.5f]', ci_low, ci_high) as "95 % CI of the lift",
                    printf('%.4f (%s)', p_value, case when is_significant then 'significant' else 'not significant at 0.05' end)
                        as "p-value, delta-method z-test",
-                   printf('%.4f (%s)', srm_p_value, case when is_srm_flagged then 'SRM: split broken, do not trust the lift' else 'split as declared' end)
+                   printf('%.4f (%s)', srm_p_value, case when is_srm_flagged
+                       then 'SRM: split broken, do not trust the lift' else 'split as declared' end)
                        as "SRM p-value (flag < 0.001)"
             from fct_recsys_experiment_results
             where experiment_id = 'obd-all' and metric = 'ctr' and period_grain = 'cumulative'

@@ -23,7 +23,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -59,7 +60,7 @@ class Outbox:
     dq_episodes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, data_dir: Path | str) -> "Outbox":
+    def load(cls, data_dir: Path | str) -> Outbox:
         """Read the outbox (empty when there is none yet). A torn or unreadable line is skipped: its alert is
         detected again from its source."""
         folder = alerts_path(data_dir)

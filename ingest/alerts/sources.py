@@ -25,7 +25,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import polars as pl
 
@@ -68,7 +69,7 @@ class Alert:
                 "title": self.title, "text": self.text, "details": self.details}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "Alert":
+    def from_record(cls, record: dict[str, Any]) -> Alert:
         return cls(record["source"], record["key"], record["severity"], record["title"], record["text"],
                    record.get("details") or {})
 

@@ -17,7 +17,8 @@ import logging
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from types import UnionType
-from typing import Any, AsyncIterator, Callable, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from fastapi import Depends, FastAPI, Request

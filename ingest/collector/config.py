@@ -64,7 +64,7 @@ class CollectorConfig:
         return out
 
     @classmethod
-    def from_environment(cls) -> "CollectorConfig":
+    def from_environment(cls) -> CollectorConfig:
         """Read ``TELEMETRY_COLLECTOR_*`` (and ``TELEMETRY_DATA_DIR`` / ``TELEMETRY_TOKENS_FILE`` as fallbacks).
 
         Raises:

@@ -74,7 +74,7 @@ COMPANY_ID = Query(None, description="A company id as the tier's answers show it
                                      "viewers may not filter by it.")
 
 
-def envelope(data: Any, meta: dict[str, Any], token: Token, views: "Views") -> Response:
+def envelope(data: Any, meta: dict[str, Any], token: Token, views: Views) -> Response:
     """The success answer; ``meta`` gains the tier and the fields it saw ``masked`` (null) or ``hashed``."""
     meta = {**meta, "tier": token.tier, "masked": sorted(views.masked), "hashed": sorted(views.hashed)}
     return Response(orjson.dumps({"ok": True, "data": data, "meta": meta},

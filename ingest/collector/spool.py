@@ -4,7 +4,8 @@ Each serving process appends to its own open file ``<data>/spool/<stamp>-<pid>-<
 exclusive ``flock`` on it. Appends are group-committed: concurrent requests hand their bytes to whichever thread
 is writing, which writes them together and calls ``fsync`` once; each caller returns only when its bytes are
 durable. When the write or the ``fsync`` fails (a full disk), the file is cut back to the length it had after the
-last acknowledged group, so the refused requests leave no byte behind and the acknowledged ones keep theirs. A file rotates by size or age: it is closed and renamed to ``….jsonl`` (sealed). Sealed files are
+last acknowledged group, so the refused requests leave no byte behind and the acknowledged ones keep theirs. A
+file rotates by size or age: it is closed and renamed to ``….jsonl`` (sealed). Sealed files are
 batches for :func:`ingest.pipeline.service.ingest_files`, landed exactly once by file sha256 in the ledger, then
 removed. A ``.part`` file whose lock nobody holds was left by a killed server: :func:`recover` cuts it after its
 last complete line (a torn tail belongs to a request that was never acknowledged) and seals it.
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InputError, SpoolWriteFailed
 from ..pipeline.settings import IngestSettings

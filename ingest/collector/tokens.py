@@ -82,7 +82,7 @@ class TokenStore:
     tokens: list[Token]
 
     @classmethod
-    def load(cls, path: Path, *, missing_ok: bool = False) -> "TokenStore":
+    def load(cls, path: Path, *, missing_ok: bool = False) -> TokenStore:
         """Read the file.
 
         Raises:

@@ -23,7 +23,8 @@ import random
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..config import SEEDS_DIR
 from .base import Emitted, FamilyGenerator

@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import random
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from .base import Emitted, EmittedBatch, FamilyGenerator
 from .players import Player, Population, US_PER_DAY, day_start_us, iso_ms, poisson, session_starts

@@ -14,7 +14,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
 
 FAMILIES = ("politics", "ability", "recsys", "gameplay", "learning")
 """Every family the generator knows, in the order files are written for a day."""

@@ -17,7 +17,8 @@ import math
 import random
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..config import SEEDS_DIR
 from .base import Emitted, FamilyGenerator

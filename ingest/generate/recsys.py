@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from .base import Emitted, FamilyGenerator
 from .players import Player, Population, US_PER_DAY, day_start_us, poisson, session_starts

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 NAMESPACE = uuid.UUID("0b7e4c52-2f0c-4b8e-9d7a-5c1e3f2a9b10")
 

@@ -271,9 +271,11 @@ def map_session(rows: list[WavesRow], unmapped: Counter | None = None) -> list[d
                                "data": {"idle_seconds": round(idle, 3), "inferred": True}})
         previous = row.timestamp if previous is None else max(previous, row.timestamp)
 
+        # emit runs only within this iteration, so the loop variables it reads are the current row's
         def emit(event_type: str, data: dict[str, Any], suffix: str = "") -> None:
-            events.append({"event_id": event_id + suffix, "event_type": event_type, **base, **task,
-                           "data": {"source_event": row.kind + (f"/{row.custom}" if row.custom else ""), **data}})
+            events.append({"event_id": event_id + suffix, "event_type": event_type, **base, **task,  # noqa: B023
+                           "data": {"source_event": row.kind + (f"/{row.custom}" if row.custom else ""),  # noqa: B023
+                                    **data}})
 
         if row.kind == "BEGIN":
             again = row.level in begun

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -129,7 +129,7 @@ class LedgerEntry:
         return row
 
     @classmethod
-    def from_row(cls, row: dict) -> "LedgerEntry":
+    def from_row(cls, row: dict) -> LedgerEntry:
         fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
         fields["partitions"] = tuple(PartitionCount(**p) for p in row.get("partitions") or ())
         return cls(**fields)

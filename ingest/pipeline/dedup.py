@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from hashlib import blake2b
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class LandedIds:
         listings: partition folders listed so far.
     """
 
-    def __init__(self, lake: "Lake"):
+    def __init__(self, lake: Lake):
         self.lake = lake
         self.files_read = 0
         self.listings = 0
@@ -121,7 +122,7 @@ class LandedIds:
                 seen.add(high[order], low[order])
         return seen
 
-    def published(self, paths: Iterable["Path"]) -> None:
+    def published(self, paths: Iterable[Path]) -> None:
         """Files a batch of this run published: their ids are already in the sets, no need to read them."""
         for path in paths:
             key = (path.parent.parent.name.split("=", 1)[1], path.parent.name.split("=", 1)[1])
@@ -141,7 +142,7 @@ class LandedIds:
         self._ids, self._read, self._listed, self._touched = {}, {}, {}, set()
 
 
-def _mtime_ns(folder: "Path") -> int | None:
+def _mtime_ns(folder: Path) -> int | None:
     try:
         return os.stat(folder).st_mtime_ns
     except FileNotFoundError:

@@ -270,7 +270,8 @@ class LineProcessor:
         if line.damaged:
             raise Rejection(line.damaged, [("", "", "partial last line of a damaged input file")])
         if line.length > self.settings.max_line_bytes:
-            raise Rejection("line_too_long", [("", "maxLength", f"line is {line.length} bytes; the limit is {self.settings.max_line_bytes}")])
+            limit = self.settings.max_line_bytes
+            raise Rejection("line_too_long", [("", "maxLength", f"line is {line.length} bytes; the limit is {limit}")])
         if not line.data.strip():
             return Dropped("blank_line")
         try:

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import InputError
 from ..lake.layout import Lake
@@ -101,7 +101,7 @@ class BatchIngest:
             self._pool.join()
             self._pool = None
 
-    def __enter__(self) -> "BatchIngest":
+    def __enter__(self) -> BatchIngest:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +131,7 @@ class BatchIngest:
         # a bounded window of chunks in flight (Pool.imap would read the whole input ahead: memory grows with it)
         pending: deque = deque()
         for chunk in chunks():
-            task = ([(l.number, l.data, l.length, l.damaged) for l in chunk], batch_id, source)
+            task = ([(line.number, line.data, line.length, line.damaged) for line in chunk], batch_id, source)
             pending.append(self._pool.apply_async(_worker_chunk, (task,)))
             if len(pending) > self.workers:
                 yield pending.popleft().get()

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import InputError
 from ..lake.layout import Lake
@@ -117,7 +117,8 @@ def input_files(paths: Iterable[Path], refused: list[tuple[str, str]] | None = N
             found: list[Path] = []
 
             def unlisted(error: OSError) -> None:
-                problems.append((str(error.filename or path), f"cannot list this folder: {error.strerror or error}"))
+                problems.append((str(error.filename or path),  # noqa: B023 (called within this iteration's walk)
+                                 f"cannot list this folder: {error.strerror or error}"))
 
             for folder, _, names in os.walk(path, onerror=unlisted):
                 for name in names:

@@ -33,7 +33,7 @@ class IngestSettings:
     docs/collector.md): true only for the collector's own spool files; elsewhere the key is not a field."""
 
     @classmethod
-    def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> "IngestSettings":
+    def with_keyring(cls, schemas_root: Path, keyring: Keyring, as_of: datetime, **options: Any) -> IngestSettings:
         rotations = tuple((d.isoformat(), h.key, h.key_id) for d, h in keyring.rotations)
         options.setdefault("sampling_key", keyring.sampling_key())
         return cls(schemas_root, keyring.base.key, keyring.base.key_id, as_of, rotations=rotations, **options)

@@ -60,12 +60,12 @@ class IdentityHasher:
         return found
 
     @classmethod
-    def demo(cls) -> "IdentityHasher":
+    def demo(cls) -> IdentityHasher:
         """The named, public demo key: for ``make demo`` only, never for real data."""
         return cls(DEMO_KEY, DEMO_KEY_ID)
 
     @classmethod
-    def from_environment(cls, key_file: Path | None = None) -> "IdentityHasher":
+    def from_environment(cls, key_file: Path | None = None) -> IdentityHasher:
         """Key from ``key_file``, else ``TELEMETRY_HASH_KEY_FILE``, else ``TELEMETRY_HASH_KEY``.
 
         The key id is ``TELEMETRY_HASH_KEY_ID`` when set, else ``sha256:`` + 8 hex of the key's digest.
@@ -143,11 +143,11 @@ class Keyring:
         return [self.base, *(h for _, h in self.rotations)]
 
     @classmethod
-    def single(cls, hasher: IdentityHasher) -> "Keyring":
+    def single(cls, hasher: IdentityHasher) -> Keyring:
         return cls(hasher)
 
     @classmethod
-    def load(cls, path: Path) -> "Keyring":
+    def load(cls, path: Path) -> Keyring:
         """Read a keyring file (kept outside the repository)::
 
             {"keys": [{"id": "k2025", "from": "1970-01-01", "secret_file": "/run/secrets/k2025"},
@@ -188,7 +188,7 @@ class Keyring:
         return cls(keys[0][1], tuple(keys[1:]), sampling)
 
     @classmethod
-    def from_environment(cls, key_file: Path | None = None) -> "Keyring":
+    def from_environment(cls, key_file: Path | None = None) -> Keyring:
         """``TELEMETRY_HASH_KEYRING`` (a keyring file) when set, else the single key of
         :meth:`IdentityHasher.from_environment`.
 

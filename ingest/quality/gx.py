@@ -562,7 +562,7 @@ def make_data_docs_offline(site: Path) -> int:
         depth = len(page.relative_to(site).parts) - 1
         static = "../" * depth + "static/images/"
         text = _REMOTE_TAG.sub("", text)
-        text = _REMOTE_IMG.sub(lambda m: f"{m.group(1)}{static}{m.group(2)}{m.group(3)}", text)
+        text = _REMOTE_IMG.sub(lambda m: f"{m.group(1)}{static}{m.group(2)}{m.group(3)}", text)  # noqa: B023
         head = f"{_OFFLINE_MARK}\n<style>\n{css}\n</style>\n<script>\n{script}\n</script>\n"
         text = re.sub(r"<head>", "<head>\n" + head.replace("\\", "\\\\"), text, count=1, flags=re.IGNORECASE)
         page.write_text(text, encoding="utf-8")

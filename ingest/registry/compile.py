@@ -442,7 +442,7 @@ def _same_names(prop: dict[str, Any]) -> None:
         _same_names(sub)
 
 
-_PLANS: "weakref.WeakKeyDictionary[Registry, ColumnarPlan]" = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[Registry, ColumnarPlan] = weakref.WeakKeyDictionary()
 
 
 def columnar_plan(registry: Registry) -> ColumnarPlan:

@@ -27,7 +27,8 @@ ENVELOPE_DOCS = {
     "session_id": "HMAC-SHA256 hex of the client session id; null when absent.",
     "sample_rate": "Sampling rate that applied to this event (1.0 = every event kept).",
     "occurred_at_source": "event when the producer sent the event time; server when ingest filled it with received_at (DESIGN §12).",
-    "schema_version_source": "event when the producer sent the version; server when ingest filled the family's declared default (DESIGN §12).",
+    "schema_version_source": "event when the producer sent the version; server when ingest filled the family's "
+                             "declared default (DESIGN §12).",
     "event_type": "Hive partition: qualified event type <family>_<type>.",
     "event_date": "Hive partition: UTC date of occurred_at.",
 }

@@ -164,7 +164,8 @@ def classify(previous: dict[str, Any], current: dict[str, Any]) -> tuple[str, li
     for index, example in enumerate(previous.get("examples", [])):
         adjusted = dict(example)
         for name in ("schema_version", "metaVersion", "v"):
-            const = current.get("properties", {}).get(name, {}).get("const") if isinstance(current.get("properties", {}).get(name), dict) else None
+            current_prop = current.get("properties", {}).get(name)
+            const = current_prop.get("const") if isinstance(current_prop, dict) else None
             if name in adjusted and const is not None:
                 adjusted[name] = const
         errors = list(validator.iter_errors(adjusted))

@@ -307,5 +307,5 @@ def sampled_in(secret: bytes, subject: str, event_type: str, rate: float) -> boo
     """
     if rate >= 1.0:
         return True
-    digest = hmac.new(secret, f"{subject}|{event_type}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret, f"{subject}|{event_type}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < rate

@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import fastjsonschema
 import jsonschema
@@ -536,7 +537,7 @@ class Registry:
         return self.root.parent / "seeds"
 
     @classmethod
-    def load(cls, root: Path) -> "Registry":
+    def load(cls, root: Path) -> Registry:
         root = Path(root)
         if not root.is_dir():
             raise RegistryError(str(root), "schema registry folder not found")
@@ -682,14 +683,6 @@ def check_registry(registry: Registry) -> list[str]:
     return problems
 
 
-def _json_type(prop: dict[str, Any]) -> str | None:
-    types = prop.get("type")
-    if isinstance(types, list):
-        non_null = [t for t in types if t != "null"]
-        return non_null[0] if len(non_null) == 1 else None
-    return types if isinstance(types, str) else None
-
-
 def storage_bound_problems(prop: Any, pointer: str) -> list[str]:
     """Typed integers and numbers (top level, in objects with ``properties``, in array ``items``) without bounds
     the lake column can hold (int64 / float64, :data:`STORAGE_LIMITS`). Free-form objects land as JSON text and
@@ -697,7 +690,7 @@ def storage_bound_problems(prop: Any, pointer: str) -> list[str]:
     if not isinstance(prop, dict):
         return []
     problems = []
-    kind = _json_type(prop)
+    kind = json_type(prop)
     if kind in STORAGE_LIMITS and "const" not in prop and "enum" not in prop:
         low, high = STORAGE_LIMITS[kind]
         lower = prop.get("minimum", prop.get("exclusiveMinimum"))

@@ -21,8 +21,9 @@ from ..config import DATA_DIR_ENV, PROJECT_ROOT
 from ..errors import CheckFailed
 from .publish import publish_marts
 
-PUBLISHING_COMMANDS = ("build", "run")
-"""dbt sub-commands after which :func:`run_dbt` publishes the marts."""
+PUBLISHING_COMMANDS = ("build",)
+"""dbt sub-commands after which :func:`run_dbt` publishes the marts: only ``build``, which runs the data tests
+(``run`` builds models without testing them, and publishing promises the tested state)."""
 _RESOURCE_NAMES = {"model": "models", "test": "tests", "unit_test": "unit tests", "seed": "seeds", "snapshot": "snapshots"}
 
 
@@ -87,9 +88,9 @@ def _statuses(target: Path, since: float) -> Counter:
 def run_dbt(args: list[str], data_dir: Path, *, check: bool = True, quiet: bool = False) -> DbtRun:
     """Run ``dbt <args>`` for the warehouse in ``data_dir``; target and logs go under ``data_dir/dbt``.
 
-    After a successful ``dbt build`` or ``dbt run`` the marts are published to ``<data_dir>/marts/``
+    After a successful ``dbt build`` (models and their data tests) the marts are published to ``<data_dir>/marts/``
     (:func:`ingest.warehouse.publish.publish_marts`); a failed build publishes nothing, so readers keep the
-    last good state.
+    last good state. ``dbt run`` tests nothing, so it publishes nothing (run ``telemetry publish`` deliberately).
 
     Args:
         args: dbt's own arguments.

@@ -26,8 +26,8 @@ from ..lake.atomic import atomic_path, write_text_atomic
 
 MARTS_FOLDER = "marts"
 CATALOG_FILE = "_catalog.json"
-MART_PREFIXES = ("fct_", "dim_", "agg_", "dq_", "kpi_", "alert_", "alerts_", "ftr_", "features_")
-"""Name prefixes of mart tables, used only when no dbt manifest is found (STYLE: marts naming)."""
+MART_PREFIXES = ("fct_", "dim_", "agg_", "dq_")
+"""Name prefixes of mart tables (docs/warehouse.md naming), used only when no dbt manifest is found."""
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,15 @@ def marts(data_dir: Path | str | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
 
 
+def _shown_type(kind: str) -> str:
+    """A zone-less TIMESTAMP of a mart holds a UTC instant: say so where a person reads the type."""
+    return "TIMESTAMP UTC" if kind == "TIMESTAMP" else kind
+
+
 def describe(name: str, data_dir: Path | str | None = None) -> str:
     """A mart's grain, row count and columns (type — description), from ``marts/_catalog.json``.
+
+    A zone-less ``TIMESTAMP`` column is shown as ``TIMESTAMP UTC``: every timestamp of the marts is UTC.
 
     Raises:
         MartNotFound: the mart is not published.
@@ -37,7 +44,7 @@ def describe(name: str, data_dir: Path | str | None = None) -> str:
     except (OSError, ValueError, KeyError):
         raise MartNotFound(name, str(folder), marts(data_dir)) from None
     lines = [f"{name} ({entry['domain'] or 'marts'}): {entry['rows']} rows", entry["grain"] or "(no description)"]
-    lines += [f"  {c['name']:<28} {c['type']:<12} {' '.join(c['description'].split())}".rstrip()
+    lines += [f"  {c['name']:<28} {_shown_type(c['type']):<13} {' '.join(c['description'].split())}".rstrip()
               for c in entry["columns"]]
     return "\n".join(lines)
 
@@ -45,29 +52,15 @@ def describe(name: str, data_dir: Path | str | None = None) -> str:
 def read(name: str, data_dir: Path | str | None = None, *, columns: list[str] | None = None) -> pl.DataFrame:
     """A published mart as a polars DataFrame (works while ``dbt build`` holds the warehouse lock).
 
-    Every mart of the dbt project is published (see :func:`marts`, and :func:`describe` for one mart's
-    columns). The recsys, ingest-quality and gameplay designer-slice marts, by grain (DESIGN table, seeds 003, 002):
+    Every mart of the dbt project is published, whatever its family: :func:`marts` lists them and
+    :func:`describe` gives one mart's grain and columns (type and description, from the dbt docs). Names say
+    the kind: ``fct_`` facts (one row per event or process), ``agg_`` aggregates (grain in the name: ``_daily``,
+    ``_weekly``, ``_monthly``), ``dq_`` data-quality results, ``dim_`` dimensions; e.g. ``agg_recsys_daily``,
+    ``fct_gameplay_sessions``, ``agg_politics_weekly``, ``agg_ability_metrics_daily``, ``fct_learning_sessions``,
+    ``dq_ingest_daily``.
 
-    - ``agg_recsys_daily``: one row per (event_date, experiment_id, bucket, position); ``position = 0`` is the
-      all-positions row to read for daily KPIs. Columns: requests, impressions, clicks, ctr, items_shown,
-      catalog_items, coverage, latency_p50_ms, latency_p95_ms, latency_p99_ms, errors, error_rate,
-      impressions_per_request, mean_dwell_ms.
-    - ``agg_recsys_weekly`` / ``agg_recsys_monthly``: one row per (week_start | month_start, experiment_id,
-      bucket), the same measures.
-    - ``fct_recsys_requests``: one row per request_id (event_date, experiment_id, bucket, player_key,
-      latency_ms, impressions, clicks, errors, …); ``fct_recsys_impressions``: one row per impression_key.
-    - ``dq_ingest_daily``: one row per (event_type, event_date), all families: landed, duplicates,
-      quarantined, ``quarantined_<reason>`` per reason code, quarantined_invalid, validity_rate.
-    - ``agg_gameplay_combat_daily``: one row per (event_date, encounter_tier, character_class, region,
-      playstyle): engaged_players, engagements, wins, combat_success_rate (wins ÷ engagements), and the
-      sample-reweighted engagements_estimated, wins_estimated, combat_success_rate_estimated.
-    - ``agg_gameplay_xp_velocity_daily``: one row per (event_date, character_class, region, playstyle), over
-      the sessions started that day: active_players, sessions, xp_gained, xp_gained_estimated, active_hours
-      (Σ session length, hours), xp_per_active_hour, xp_per_active_hour_estimated (null without hours).
-      The slices of both are the player's first session's (as in ``agg_gameplay_cohorts``); see
-      docs/families/gameplay.md.
-
-    Dates are UTC days (DATE), timestamps UTC (naive TIMESTAMP).
+    Dates are UTC days (DATE). Timestamps are UTC instants stored as DuckDB ``TIMESTAMP`` without a zone (polars
+    ``Datetime`` with no time zone): read them as UTC.
 
     Args:
         name: mart name, e.g. ``"agg_recsys_daily"``.

@@ -45,7 +45,7 @@ class Load:
                     with self.lock:
                         self.acked += [e["event_id"] for e in events]
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         for thread in self.threads:
             thread.start()
         return self
@@ -104,7 +104,7 @@ def test_two_workers_answer_fast_and_land_everything_on_sigterm(start_server, to
     with httpx.Client(timeout=5) as http:
         http.get(server.url + "/health")
         started = time.perf_counter()
-        for i in range(20):
+        for _ in range(20):
             assert http.get(server.url + "/health").status_code == 200
         per_request = (time.perf_counter() - started) / 20
         responses = [http.post(server.url + "/v1/events", json=[learning_event(100 * r + i) for i in range(10)],

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from conformance_support import as_json_line, fixture_text, ingest_lines, landed, quarantine, run_cli
+from conformance_support import as_json_line, fixture_text, ingest_lines, quarantine, run_cli
 from ingest.cli import main
 
 AS_OF = "2025-12-01T12:30:00Z"

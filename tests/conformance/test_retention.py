@@ -51,7 +51,7 @@ def check_raw_window(tmp_path: Path, family: str) -> None:
     result = run_cli("retention", "apply", "--data-dir", str(data), "--as-of", AS_OF.isoformat())
     assert result.exit_code == 0, result.output
     assert kept_dates(data, LAKE_TYPE[family]) == [edge.isoformat(), inside.isoformat()]
-    logged = [json.loads(l) for l in (data / "lake" / "_maintenance" / "retention.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (data / "lake" / "_maintenance" / "retention.jsonl").read_text().splitlines()]
     assert [(d["layer"], Path(d["target"]).name) for d in logged] == [("raw", f"event_date={outside.isoformat()}")]
 
 

@@ -4,7 +4,7 @@ server fills (§6 step 3: "Normalize (add createdAt, metaVersion …)"), land; �
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from conformance_support import (balanced, fixture_text, ingest, ingest_lines, keyed_hash, landed, quarantine,
                                  FIXTURES)

@@ -52,7 +52,7 @@ def test_taxonomy_every_seed_event_type_is_registered(registry):
 
 
 def test_session_lifecycle_fields_build_platform_shard_land(tmp_path):
-    row = ingest(tmp_path / "d", FIXTURES / "seed002_taxonomy.jsonl", AS_OF)
+    ingest(tmp_path / "d", FIXTURES / "seed002_taxonomy.jsonl", AS_OF)
     [start] = landed(tmp_path / "d", "gameplay_session_start")
     assert (start["build"], start["platform"], start["shard"]) == ("0.9.3", "pc", "eu-1")
     assert start["player_key"] == keyed_hash("p-seed002-erin")
@@ -73,8 +73,8 @@ def test_taxonomy_fixture_lands_with_the_sampling_accounting_the_seed_implies(tm
 
 
 def test_combat_rate_depends_on_encounter_tier(tmp_path):
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "damage_dealt")
+    base = next(json.loads(line) for line in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(line)["event_type"] == "damage_dealt")
     lines, expected = [], 0
     for i in range(200):
         tier = ("boss", "elite", "normal", None)[i % 4]
@@ -92,8 +92,8 @@ def test_combat_rate_depends_on_encounter_tier(tmp_path):
 
 
 def test_rotating_the_id_key_keeps_the_same_players_in_the_sample(tmp_path):
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "xp_gain")
+    base = next(json.loads(line) for line in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(line)["event_type"] == "xp_gain")
     lines = [json.dumps({**base, "player_id": f"p-cohort-{i}", "client_guid": f"cg-{i}", "seq": i, "event_id": f"x-{i}"})
              for i in range(300)]
     kept_ids, keys_by_event = [], []
@@ -113,8 +113,8 @@ def test_rotating_the_id_key_keeps_the_same_players_in_the_sample(tmp_path):
 
 
 def test_analytics_opt_out_is_dropped_by_policy_and_counted(tmp_path):
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "session_start")
+    base = next(json.loads(line) for line in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(line)["event_type"] == "session_start")
     lines = [json.dumps({**base, "seq": 1, "analytics_opt_out": True}),
              json.dumps({**base, "seq": 2, "analytics_opt_out": False}),
              json.dumps({**base, "seq": 3})]
@@ -124,8 +124,8 @@ def test_analytics_opt_out_is_dropped_by_policy_and_counted(tmp_path):
 
 
 def test_dedup_by_player_client_guid_seq(tmp_path):
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "session_end")
+    base = next(json.loads(line) for line in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(line)["event_type"] == "session_end")
     resent = {**base, "build": "resent"}  # same (player_id, client_guid, seq), no event_id
     row = ingest_lines(tmp_path / "d", tmp_path, "dup.jsonl", [json.dumps(base), json.dumps(resent)], AS_OF)
     assert (row["landed"], row["duplicates"]) == (1, 1)
@@ -177,8 +177,8 @@ def test_staging_keeps_every_sdk_event_and_still_dedups_the_tuple(tmp_path):
 
 def test_chat_text_never_lands_only_its_length(tmp_path, monkeypatch):
     monkeypatch.setenv("TELEMETRY_SAMPLING_KEY", SAMPLING_KEY)
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "chat_message")
+    base = next(json.loads(line) for line in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(line)["event_type"] == "chat_message")
     lines = [json.dumps({**base, "player_id": f"p-chat-{i}", "client_guid": f"c{i}", "seq": i}) for i in range(20)]
     ingest_lines(tmp_path / "d", tmp_path, "chat.jsonl", lines, AS_OF)
     rows = landed(tmp_path / "d", "gameplay_chat_message")
@@ -190,7 +190,7 @@ def test_every_lifecycle_event_can_carry_build_platform_and_shard(tmp_path, regi
     lifecycle = ("session_start", "session_end", "session_crash", "reconnect")
     for event_type in lifecycle:
         assert {"build", "platform", "shard"} <= set(registry.families["gameplay"].latest(event_type).document["properties"])
-    events = [json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()]
+    events = [json.loads(line) for line in fixture_text("seed002_taxonomy.jsonl").splitlines()]
     lines = [json.dumps({**e, "schema_version": "1.1" if e["event_type"] != "session_start" else "1.0",
                          "build": "0.9.3", "platform": "pc", "shard": "eu-1"})
              for e in events if e["event_type"] in lifecycle]

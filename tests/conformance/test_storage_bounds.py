@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conformance_support import FIXTURES, fixture_text, ingest_lines, landed, quarantine, run_cli
+from conformance_support import fixture_text, ingest_lines, landed, quarantine, run_cli
 from ingest.registry.schema import storage_bound_problems
 
 ROOT = Path(__file__).resolve().parents[2]

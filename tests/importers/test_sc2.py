@@ -181,8 +181,8 @@ def test_game_loops_become_wall_clock_time(imported, expected, replays_dir):
     time (except GameHeart lobbies, re-based on the match start), and the match length agrees with MANIFEST.jsonl
     (start = end − sc2reader real_length) within its whole-second flooring — except for the HotS game recorded by
     a 3.0 client, where sc2reader's real_length is 1.4× too short."""
-    manifest = {json.loads(l)["file"]: json.loads(l)
-                for l in (replays_dir.parent / "MANIFEST.jsonl").read_text().splitlines()}
+    manifest = {json.loads(line)["file"]: json.loads(line)
+                for line in (replays_dir.parent / "MANIFEST.jsonl").read_text().splitlines()}
     for name in REPLAYS:
         item = per_replay(imported, name)
         want = expected[name]

@@ -216,7 +216,7 @@ def _landed(outcome):
     for key, (ids, batch) in outcome.landed.items():
         rows = batch.to_pylist()
         assert [r["event_id"] for r in rows] == ids
-        out[key] = sorted((orjson.dumps(r, default=str, option=orjson.OPT_SORT_KEYS) for r in rows))
+        out[key] = sorted(orjson.dumps(r, default=str, option=orjson.OPT_SORT_KEYS) for r in rows)
     return out
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import duckdb
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.privacy import IdentityHasher, Keyring
-from ingest.lake import Lake
+from ingest.privacy import IdentityHasher
 
 T0 = 1732406400000  # 2024-11-24
 DAY = 86_400_000
@@ -33,7 +31,7 @@ def ingest(tmp_path: Path, name: str, lines: list, *extra: str) -> None:
 
 def test_erase_removes_the_player_everywhere_in_the_lake_and_rewrites_only_affected_files(tmp_path):
     ingest(tmp_path, "a.jsonl", [request("alice", 1, T0), request("bob", 2, T0), request("bob", 3, T0 + DAY),
-                                 '{"event_type": "request", "user_id": "alice", "oops": ']) 
+                                 '{"event_type": "request", "user_id": "alice", "oops": '])
     ingest(tmp_path, "b.jsonl", [request("carol", 4, T0 - DAY)])
     lake = tmp_path / "d" / "lake"
     untouched = {p: p.stat().st_mtime_ns for p in lake.glob("events/*/*/*.parquet")}

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from ingest.privacy import IdentityHasher
@@ -57,7 +56,8 @@ def ingest(registry, lake_root: Path, *paths: Path, backfill: bool = False, work
 
 def quarantine(lake_root: Path) -> list[dict]:
     """Quarantine rows with the sealed line and messages opened (they are encrypted at rest, DESIGN §14)."""
-    rows = duckdb.sql(f"select * from read_parquet('{lake_root}/quarantine/*.parquet') order by source_file, line_number").to_arrow_table().to_pylist()
+    query = f"select * from read_parquet('{lake_root}/quarantine/*.parquet') order by source_file, line_number"
+    rows = duckdb.sql(query).to_arrow_table().to_pylist()
     return [opened(row) for row in rows]
 
 
@@ -113,7 +113,8 @@ def test_valid_examples_land_with_envelope_and_hashed_ids(registry, tmp_path):
 ])
 def test_unparseable_lines_are_quarantined_verbatim(registry, tmp_path, raw, reason):
     good = example(registry, "request")
-    [result] = ingest(registry, tmp_path / "lake", write_lines(tmp_path / "a.jsonl", [good, raw, good | {"request_id": "11111111-2222-4333-8444-555555555555"}]))
+    other = good | {"request_id": "11111111-2222-4333-8444-555555555555"}
+    [result] = ingest(registry, tmp_path / "lake", write_lines(tmp_path / "a.jsonl", [good, raw, other]))
     assert (result.lines_read, result.landed, result.quarantined) == (3, 2, 1)
     [row] = quarantine(tmp_path / "lake")
     assert (row["reason"], row["line_number"], row["raw_bytes"]) == (reason, 2, raw)
@@ -168,10 +169,13 @@ def test_future_and_too_late_against_as_of(registry, tmp_path):
     minute = 60_000
     as_of_ms = int(AS_OF.timestamp() * 1000)
     lines = [
-        example(registry, "request", timestamp_ms=as_of_ms + 4 * minute, request_id="00000000-0000-4000-8000-000000000001"),   # inside tolerance
+        # inside tolerance
+        example(registry, "request", timestamp_ms=as_of_ms + 4 * minute, request_id="00000000-0000-4000-8000-000000000001"),
         example(registry, "request", timestamp_ms=as_of_ms + 6 * minute, request_id="00000000-0000-4000-8000-000000000002"),   # future
-        example(registry, "request", timestamp_ms=T0 - 2 * 86_400_000, request_id="00000000-0000-4000-8000-000000000003"),     # 2024-11-22: T+2 ok
-        example(registry, "request", timestamp_ms=T0 - 2 * 86_400_000 - 1, request_id="00000000-0000-4000-8000-000000000004"), # 2024-11-21: late
+        # 2024-11-22: T+2 ok
+        example(registry, "request", timestamp_ms=T0 - 2 * 86_400_000, request_id="00000000-0000-4000-8000-000000000003"),
+        # 2024-11-21: late
+        example(registry, "request", timestamp_ms=T0 - 2 * 86_400_000 - 1, request_id="00000000-0000-4000-8000-000000000004"),
     ]
     [result] = ingest(registry, tmp_path / "lake", write_lines(tmp_path / "a.jsonl", lines))
     assert result.landed == 2

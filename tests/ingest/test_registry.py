@@ -82,7 +82,8 @@ def test_lake_columns_follow_the_type_mapping(registry):
     ranking = registry.families["recsys"].latest("ranking").arrow_schema
     assert ranking.field("latency_ms").type == pa.float64()
     assert ranking.field("catalog_size").type == pa.int64()
-    assert ranking.field("items").type == pa.list_(pa.struct([("canonical_id", pa.string()), ("position", pa.int64()), ("score", pa.float64())]))
+    item = pa.struct([("canonical_id", pa.string()), ("position", pa.int64()), ("score", pa.float64())])
+    assert ranking.field("items").type == pa.list_(item)
     assert ranking.field("occurred_at").type == pa.timestamp("us")
     request = registry.families["recsys"].latest("request").arrow_schema
     assert request.field("filters").type == pa.string()  # free-form object → JSON text

@@ -3,7 +3,6 @@ lake file, no quarantined line, no warehouse table and no published mart; the ro
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import duckdb
 import orjson

@@ -20,7 +20,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
-from pathlib import Path
 
 import duckdb
 import numpy as np

@@ -137,7 +137,7 @@ class Chromium:
         os.close(self._from_browser)
         self._profile.cleanup()
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc) -> None:

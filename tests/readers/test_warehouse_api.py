@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -58,7 +60,7 @@ def test_default_data_dir_follows_the_environment(monkeypatch, built):
     assert warehouse.default_data_dir() == built.data_dir
     assert warehouse.read("dq_ingest_daily").height > 0
     monkeypatch.delenv("TELEMETRY_DATA_DIR")
-    assert warehouse.default_data_dir() == warehouse.PROJECT_ROOT / "data"
+    assert warehouse.default_data_dir() == Path("data")  # the CLI's --data-dir default: ./data
 
 
 def test_publish_command(built):

@@ -127,7 +127,7 @@ class TinyLake:
             for qualified, event_schema in Registry.load(REPO / "schemas").lake_types().items():
                 schemas.setdefault(qualified, event_schema.arrow_schema)
         except Exception as error:  # the registry is someone else's work in progress: recsys still works
-            warnings.warn(f"other families' schema files not written: {error}")
+            warnings.warn(f"other families' schema files not written: {error}", stacklevel=2)
         for qualified, schema in schemas.items():
             path = self.root / "_schemas" / f"event_type={qualified}" / "event_date=1970-01-01" / "_schema.parquet"
             self._write(schema.empty_table(), path)

@@ -42,8 +42,7 @@ first_sessions as (
 
 -- sessions that started within the onboarding window [activated_at, activated_at + 7 days)
 onboarding_sessions as (
-    select
-        sessions.*
+    select sessions.*
     from sessions
     inner join first_sessions
         on sessions.player_key = first_sessions.player_key
@@ -87,7 +86,10 @@ final as (
         coalesce(
             first_sessions.reported_playstyle,
             case
-                when greatest(onboarding.onboarding_combat_events_estimated, onboarding.onboarding_progression_events_estimated,
+                when
+                    greatest(
+                        onboarding.onboarding_combat_events_estimated,
+                        onboarding.onboarding_progression_events_estimated,
                               onboarding.onboarding_social_events_estimated) = 0 then null
                 when onboarding.onboarding_combat_events_estimated >= onboarding.onboarding_progression_events_estimated
                     and onboarding.onboarding_combat_events_estimated >= onboarding.onboarding_social_events_estimated
@@ -108,7 +110,8 @@ final as (
             and onboarding.first_combat_at < {{ dbt.dateadd('day', onboarding_days, 'first_sessions.activated_at') }}
             as has_combat_in_window,
         onboarding.first_combat_win_at is not null
-            and onboarding.first_combat_win_at < {{ dbt.dateadd('day', onboarding_days, 'first_sessions.activated_at') }}
+            and onboarding.first_combat_win_at
+            < {{ dbt.dateadd('day', onboarding_days, 'first_sessions.activated_at') }}
             as has_combat_win_in_window,
         {{ dbt.dateadd('day', onboarding_days, 'first_sessions.activated_at') }}
             <= {{ dbt.dateadd('day', 1, 'horizon.last_observed_date') }} as is_onboarding_window_complete,

@@ -18,11 +18,11 @@ exploded as (
 
 final as (
     select
-        event_id as ranking_event_id,
-        request_id,
-        item.canonical_id as canonical_id,
-        item.position as position,
-        item.score as score
+        exploded.event_id as ranking_event_id,
+        exploded.request_id,
+        item.canonical_id,
+        item.position,
+        item.score
     from exploded
 )
 

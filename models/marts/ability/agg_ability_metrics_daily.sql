@@ -30,7 +30,10 @@ metric_values as (
         metric_key,
         estimated_value
     from {{ ref('int_ability__metric_values') }}
-    where metric_key in ('{{ ability_kpi_input_metrics() | join("', '") }}')
+    where
+        metric_key in (
+            '{{ ability_kpi_input_metrics() | join("', '") }}'
+        )
         and {{ reprocess_filter('event_date') }}
 ),
 

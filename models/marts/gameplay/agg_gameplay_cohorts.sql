@@ -34,13 +34,17 @@ player_retention as (
     select
         players.player_key,
         {%- for n in days %}
-        max(case when active_days.activity_date = {{ dbt.dateadd('day', n, 'players.activation_date') }} then 1 else 0 end)
+        max(
+            case
+                when active_days.activity_date = {{ dbt.dateadd('day', n, 'players.activation_date') }} then 1 else 0
+            end
+        )
             as is_retained_d{{ n }}{{ "," if not loop.last }}
         {%- endfor %}
     from players
     left join active_days
         on players.player_key = active_days.player_key
-        and active_days.activity_date > players.activation_date
+        and players.activation_date < active_days.activity_date
     group by players.player_key
 ),
 
@@ -58,7 +62,11 @@ slices as (
         sum(case when players.has_combat_in_window and players.has_combat_win_in_window then 1 else 0 end)
             as first_combat_win_players,
         {%- for n in days %}
-        sum(case when {{ dbt.dateadd('day', n, 'players.activation_date') }} <= players.last_observed_date then 1 else 0 end)
+        sum(
+            case
+                when {{ dbt.dateadd('day', n, 'players.activation_date') }} <= players.last_observed_date then 1 else 0
+            end
+        )
             as observed_d{{ n }}_players,
         sum(case when {{ dbt.dateadd('day', n, 'players.activation_date') }} <= players.last_observed_date
             then player_retention.is_retained_d{{ n }} else 0 end) as retained_d{{ n }}{{ "," if not loop.last }}
@@ -86,7 +94,8 @@ final as (
         {%- for n in days %}
         cast(observed_d{{ n }}_players as bigint) as observed_d{{ n }}_players,
         cast(retained_d{{ n }} as bigint) as classic_d{{ n }}_retained_players,
-        {{ safe_divide('retained_d' ~ n, 'observed_d' ~ n ~ '_players') }} as classic_d{{ n }}_retention_rate{{ "," if not loop.last }}
+        {{ safe_divide('retained_d' ~ n, 'observed_d' ~ n ~ '_players') }}
+            as classic_d{{ n }}_retention_rate{{ "," if not loop.last }}
         {%- endfor %}
     from slices
 )

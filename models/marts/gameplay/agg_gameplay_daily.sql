@@ -53,7 +53,8 @@ event_totals as (
         sum(case when event_type = 'ability_cast' then 1 else 0 end) as ability_casts,
         sum(case when event_type = 'ability_cast' then 1.0 / sample_rate else 0 end) as ability_casts_estimated,
         sum(case when event_type = 'engage_enemy' and outcome = 'win' then 1 else 0 end) as kills,
-        sum(case when event_type = 'engage_enemy' and outcome = 'win' then 1.0 / sample_rate else 0 end) as kills_estimated,
+        sum(case when event_type = 'engage_enemy' and outcome = 'win' then 1.0 / sample_rate else 0 end)
+            as kills_estimated,
         sum(case when event_type = 'death' then 1 else 0 end) as deaths,
         sum(case when event_type = 'death' then 1.0 / sample_rate else 0 end) as deaths_estimated,
         sum(case when event_type = 'xp_gain' then amount else 0 end) as xp_gained,

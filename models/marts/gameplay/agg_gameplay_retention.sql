@@ -30,13 +30,17 @@ player_retention as (
         players.activation_date,
         players.last_observed_date,
         {%- for n in days %}
-        max(case when active_days.activity_date = {{ dbt.dateadd('day', n, 'players.activation_date') }} then 1 else 0 end)
+        max(
+            case
+                when active_days.activity_date = {{ dbt.dateadd('day', n, 'players.activation_date') }} then 1 else 0
+            end
+        )
             as is_retained_d{{ n }}{{ "," if not loop.last }}
         {%- endfor %}
     from players
     left join active_days
         on players.player_key = active_days.player_key
-        and active_days.activity_date > players.activation_date
+        and players.activation_date < active_days.activity_date
     group by players.player_key, players.activation_date, players.last_observed_date
 ),
 
@@ -58,7 +62,11 @@ final as (
         cast(cohort_players as bigint) as cohort_players,
         {%- for n in days %}
         cast({{ dbt.dateadd('day', n, 'cohort_date') }} <= last_observed_date as boolean) as is_d{{ n }}_observed,
-        cast(case when {{ dbt.dateadd('day', n, 'cohort_date') }} <= last_observed_date then retained_d{{ n }} end as bigint)
+        cast(
+            case
+                when {{ dbt.dateadd('day', n, 'cohort_date') }} <= last_observed_date then retained_d{{ n }}
+            end as bigint
+        )
             as classic_d{{ n }}_retained_players,
         case
             when {{ dbt.dateadd('day', n, 'cohort_date') }} <= last_observed_date

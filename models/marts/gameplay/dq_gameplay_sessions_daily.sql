@@ -64,7 +64,9 @@ final as (
         cast(coalesce(analytics_sessions, 0) - coalesce(authenticated_sessions, 0) as bigint) as session_difference,
         case
             when authenticated_sessions > 0 and is_ingested
-                then abs(coalesce(analytics_sessions, 0) - authenticated_sessions) / cast(authenticated_sessions as double)
+                then
+                    abs(coalesce(analytics_sessions, 0) - authenticated_sessions)
+                    / cast(authenticated_sessions as double)
         end as variance_rate,
         cast({{ threshold }} as double) as variance_threshold,
         coalesce(

@@ -43,7 +43,8 @@ quarantined as (
         count(*) as quarantined,
         sum(case when reasons.is_validity_failure then 1 else 0 end) as quarantined_invalid,
         {%- for reason in quarantine_reason_codes() %}
-        sum(case when quarantine.reason = '{{ reason }}' then 1 else 0 end) as quarantined_{{ reason }}{{ "," if not loop.last }}
+        sum(case when quarantine.reason = '{{ reason }}' then 1 else 0 end)
+            as quarantined_{{ reason }}{{ "," if not loop.last }}
         {%- endfor %}
     from quarantine
     left join reasons
@@ -52,9 +53,15 @@ quarantined as (
 ),
 
 days as (
-    select event_type, event_date from landed
+    select
+event_type,
+event_date
+from landed
     union
-    select event_type, event_date from quarantined
+    select
+event_type,
+event_date
+from quarantined
 ),
 
 final as (

@@ -24,18 +24,39 @@ event_types as (
 
 -- every event counts once per scope: the whole game ('all'), its company, its user
 scoped as (
-    select event_date, event_type, 'all' as scope, 'all' as scope_id, player_key, value, is_success
+    select
+event_date,
+event_type,
+'all' as scope,
+'all' as scope_id,
+player_key,
+value,
+is_success
     from events
 
     union all
 
-    select event_date, event_type, 'company' as scope, company_id as scope_id, player_key, value, is_success
+    select
+event_date,
+event_type,
+'company' as scope,
+company_id as scope_id,
+player_key,
+value,
+is_success
     from events
     where company_id is not null
 
     union all
 
-    select event_date, event_type, 'user' as scope, player_key as scope_id, player_key, value, is_success
+    select
+event_date,
+event_type,
+'user' as scope,
+player_key as scope_id,
+player_key,
+value,
+is_success
     from events
     where player_key is not null
 ),

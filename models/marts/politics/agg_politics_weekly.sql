@@ -56,20 +56,35 @@ weekly_sums as (
 ),
 
 weekly_users as (
-    select week_start, event_type, 'all' as scope, 'all' as scope_id, count(distinct player_key) as distinct_users
+    select
+week_start,
+event_type,
+'all' as scope,
+'all' as scope_id,
+count(distinct player_key) as distinct_users
     from player_days
     group by week_start, event_type
 
     union all
 
-    select week_start, event_type, 'company' as scope, company_id as scope_id, count(distinct player_key) as distinct_users
+    select
+        week_start,
+event_type,
+'company' as scope,
+company_id as scope_id,
+count(distinct player_key) as distinct_users
     from player_days
     where company_id is not null
     group by week_start, event_type, company_id
 
     union all
 
-    select week_start, event_type, 'user' as scope, player_key as scope_id, 1 as distinct_users
+    select
+week_start,
+event_type,
+'user' as scope,
+player_key as scope_id,
+1 as distinct_users
     from player_days
     group by week_start, event_type, player_key
 ),

@@ -68,7 +68,7 @@ lobby_windows as (
     cross join rules
     inner join lobby_attempts as earlier
         on attempt.player_key = earlier.player_key
-        and earlier.occurred_at <= attempt.occurred_at
+        and attempt.occurred_at >= earlier.occurred_at
         and earlier.occurred_at > {{ dbt.dateadd('second', '-rules.window_seconds', 'attempt.occurred_at') }}
     where rules.rule_id = 'lobby_rate_exceeded'
     group by
@@ -109,7 +109,7 @@ poll_evidence as (
     cross join rules
     inner join poll_snapshots
         on shift.company_id = poll_snapshots.company_id
-        and poll_snapshots.occurred_at <= shift.occurred_at
+        and shift.occurred_at >= poll_snapshots.occurred_at
         and poll_snapshots.occurred_at >= {{ dbt.dateadd('second', '-rules.window_seconds', 'shift.occurred_at') }}
     where rules.rule_id = 'momentum_without_poll_change'
     group by shift.event_id, poll_snapshots.poll_id

@@ -77,11 +77,23 @@ error_totals as (
 ),
 
 groups as (
-    select event_date, experiment_id, bucket from request_totals
+    select
+event_date,
+experiment_id,
+bucket
+from request_totals
     union
-    select event_date, experiment_id, bucket from impression_totals
+    select
+event_date,
+experiment_id,
+bucket
+from impression_totals
     union
-    select event_date, experiment_id, bucket from error_totals
+    select
+event_date,
+experiment_id,
+bucket
+from error_totals
 ),
 
 -- position 0: the whole request funnel of the day, every measure defined

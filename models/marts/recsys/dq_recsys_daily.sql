@@ -12,32 +12,84 @@
 with
 
 requests as (
-    select event_id, request_id, experiment_id, bucket, player_key, requested_items, occurred_at, received_at,
+    select
+event_id,
+request_id,
+experiment_id,
+bucket,
+player_key,
+requested_items,
+occurred_at,
+received_at,
            event_date
     from {{ ref('stg_recsys__request') }}
 ),
 
 rankings as (
-    select event_id, request_id, experiment_id, bucket, player_key, algorithm, latency_ms, catalog_size,
-           ranked_items, occurred_at, received_at, event_date
+    select
+event_id,
+request_id,
+experiment_id,
+bucket,
+player_key,
+algorithm,
+latency_ms,
+catalog_size,
+           ranked_items,
+occurred_at,
+received_at,
+event_date
     from {{ ref('stg_recsys__ranking') }}
 ),
 
 impressions as (
-    select event_id, impression_key, request_id, experiment_id, bucket, player_key, canonical_id, position,
-           device_type, occurred_at, received_at, event_date
+    select
+event_id,
+impression_key,
+request_id,
+experiment_id,
+bucket,
+player_key,
+canonical_id,
+position,
+           device_type,
+occurred_at,
+received_at,
+event_date
     from {{ ref('stg_recsys__impression') }}
 ),
 
 clicks as (
-    select event_id, impression_key, request_id, experiment_id, bucket, player_key, canonical_id,
-           engagement_type, dwell_ms, device_type, occurred_at, received_at, event_date
+    select
+event_id,
+impression_key,
+request_id,
+experiment_id,
+bucket,
+player_key,
+canonical_id,
+           engagement_type,
+dwell_ms,
+device_type,
+occurred_at,
+received_at,
+event_date
     from {{ ref('stg_recsys__click') }}
 ),
 
 errors as (
-    select event_id, request_id, experiment_id, bucket, player_key, component, severity, error_code,
-           occurred_at, received_at, event_date
+    select
+event_id,
+request_id,
+experiment_id,
+bucket,
+player_key,
+component,
+severity,
+error_code,
+           occurred_at,
+received_at,
+event_date
     from {{ ref('stg_recsys__error') }}
 ),
 
@@ -47,7 +99,12 @@ first_requests as (
     from (
         select
             requests.*,
-            row_number() over (partition by request_id order by occurred_at, received_at, event_id) as key_rank
+            row_number()
+                over (
+                    partition by requests.request_id
+                    order by requests.occurred_at, requests.received_at, requests.event_id
+                )
+                as key_rank
         from requests
     ) as ranked
     where key_rank = 1
@@ -58,7 +115,12 @@ first_rankings as (
     from (
         select
             rankings.*,
-            row_number() over (partition by request_id order by occurred_at, received_at, event_id) as key_rank
+            row_number()
+                over (
+                    partition by rankings.request_id
+                    order by rankings.occurred_at, rankings.received_at, rankings.event_id
+                )
+                as key_rank
         from rankings
     ) as ranked
     where key_rank = 1
@@ -69,14 +131,22 @@ first_impressions as (
     from (
         select
             impressions.*,
-            row_number() over (partition by impression_key order by occurred_at, received_at, event_id) as key_rank
+            row_number()
+                over (
+                    partition by impressions.impression_key
+                    order by impressions.occurred_at, impressions.received_at, impressions.event_id
+                )
+                as key_rank
         from impressions
     ) as ranked
     where key_rank = 1
 ),
 
 ranked_items as (
-    select distinct request_id, canonical_id, position
+    select distinct
+request_id,
+canonical_id,
+position
     from {{ ref('int_recsys__ranking_items_unnested') }}
 ),
 

@@ -140,7 +140,9 @@ periods as (
         in_window.experiment_id,
         'week' as period_grain,
         in_window.week_start,
-        case when in_window.week_start > experiments.start_date then in_window.week_start else experiments.start_date end
+        case
+            when in_window.week_start > experiments.start_date then in_window.week_start else experiments.start_date
+        end
             as period_start,
         cast({{ dbt.dateadd('day', 6, 'in_window.week_start') }} as date) as period_end
     from in_window
@@ -399,22 +401,48 @@ descriptive as (
 
 bucket_values as (
     select
-        experiment_id, period_grain, week_start, bucket, metric, units, value, variance, pre_value, pre_variance,
-        pre_covariance, test
+        experiment_id,
+period_grain,
+week_start,
+bucket,
+metric,
+units,
+value,
+variance,
+pre_value,
+pre_variance,
+        pre_covariance,
+test
     from ratio_values
     union all
     select
-        experiment_id, period_grain, week_start, bucket, 'coverage' as metric, units,
-        cast(coverage as double) as value, cast(null as double) as variance, cast(null as double) as pre_value,
-        cast(null as double) as pre_variance, cast(null as double) as pre_covariance, 'none' as test
+        experiment_id,
+period_grain,
+week_start,
+bucket,
+'coverage' as metric,
+units,
+        cast(coverage as double) as value,
+cast(null as double) as variance,
+cast(null as double) as pre_value,
+        cast(null as double) as pre_variance,
+cast(null as double) as pre_covariance,
+'none' as test
     from descriptive
     {%- for name in ['p50', 'p95'] %}
     union all
     select
-        experiment_id, period_grain, week_start, bucket, 'latency_{{ name }}_ms' as metric, units,
+        experiment_id,
+period_grain,
+week_start,
+bucket,
+'latency_{{ name }}_ms' as metric,
+units,
         cast(latency_{{ name }}_ms as double) as value,
         cast(latency_{{ name }}_standard_error * latency_{{ name }}_standard_error as double) as variance,
-        cast(null as double) as pre_value, cast(null as double) as pre_variance, cast(null as double) as pre_covariance,
+        cast(null as double) as pre_value,
+cast(null as double) as pre_variance,
+cast(null as double) as pre_covariance,
         'order_statistic_z' as test
     from descriptive
     {%- endfor %}
@@ -480,9 +508,15 @@ srm as (
 -- the buckets compared with the control: every declared or seen bucket but the control; every seen bucket of
 -- an undeclared experiment (then without a control)
 treatments as (
-    select experiment_id, bucket from definitions where not is_control
+    select
+experiment_id,
+bucket
+from definitions
+where not is_control
     union
-    select distinct in_window.experiment_id, in_window.bucket
+    select distinct
+in_window.experiment_id,
+in_window.bucket
     from in_window
     left join declared
         on in_window.experiment_id = declared.experiment_id
@@ -509,8 +543,12 @@ comparisons as (
         definitions.bucket is not null or not experiments.is_declared as is_treatment_declared,
         experiments.primary_metric = metrics.metric as is_primary,
         case
-            when ';' || experiments.guardrail_metrics || ';' like '%;' || metrics.metric || ':increase;%' then 'increase'
-            when ';' || experiments.guardrail_metrics || ';' like '%;' || metrics.metric || ':decrease;%' then 'decrease'
+            when
+                ';' || experiments.guardrail_metrics || ';' like '%;' || metrics.metric || ':increase;%'
+                then 'increase'
+            when
+                ';' || experiments.guardrail_metrics || ';' like '%;' || metrics.metric || ':decrease;%'
+                then 'decrease'
         end as guardrail_bad_direction
     from periods
     inner join experiments

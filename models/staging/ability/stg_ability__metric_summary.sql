@@ -39,30 +39,31 @@ flagged as (
 
 final as (
     select
-        event_id,
-        player_key,
-        hash_key_id,
-        shard,
-        entry,
+        flagged.event_id,
+        flagged.player_key,
+        flagged.hash_key_id,
+        flagged.shard,
+        flagged.entry,
         {{ dbt.split_part('entry', "'.'", 1) }} as namespace,
         {{ dbt.split_part('entry', "'.'", 2) }} as entry_id,
-        snapshot,
-        activation_id,
-        not coalesce(snapshot = 'tick' and activation_id is not null and has_final = 1, false) as is_counted,
-        meta.tier as tier,
-        meta.tags as tags,
+        flagged.snapshot,
+        flagged.activation_id,
+        not coalesce(snapshot = 'tick' and flagged.activation_id is not null and flagged.has_final = 1, false)
+            as is_counted,
+        meta.tier,
+        meta.tags,
         {%- for key in registry_struct_fields('ability_metric_summary', 'metrics') %}
         metrics.{{ key }} as {{ key }},
         {%- endfor %}
         {%- for key in registry_struct_fields('ability_metric_summary', 'metrics') %}
         meta.sample_rates.{{ key }} as {{ key }}_stated_sample_rate,
         {%- endfor %}
-        sample_rate,
-        schema_version,
-        occurred_at,
+        flagged.sample_rate,
+        flagged.schema_version,
+        flagged.occurred_at,
         cast(event_date as date) as event_date,
-        received_at,
-        batch_id
+        flagged.received_at,
+        flagged.batch_id
     from flagged
 )
 

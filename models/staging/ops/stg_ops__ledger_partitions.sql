@@ -21,12 +21,12 @@ exploded as (
 
 final as (
     select
-        batch_id,
-        touched.event_type as event_type,
+        exploded.batch_id,
+        touched.event_type,
         cast(touched.event_date as date) as event_date,
-        touched.landed as landed,
-        touched.duplicates as duplicates,
-        finished_at
+        touched.landed,
+        touched.duplicates,
+        exploded.finished_at
     from exploded
 )
 

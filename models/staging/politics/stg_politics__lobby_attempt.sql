@@ -26,23 +26,23 @@ deduplicated as (
 
 final as (
     select
-        event_id,
-        player_key,
-        hash_key_id,
-        company_id,
-        difficulty_tier,
-        success as is_success,
-        spend,
-        breakdown.base_probability as base_probability,
-        breakdown.spend_modifier as spend_modifier,
-        breakdown.reputation_modifier as reputation_modifier,
-        breakdown.final_probability as final_probability,
-        sample_rate,
-        schema_version,
-        occurred_at,
+        deduplicated.event_id,
+        deduplicated.player_key,
+        deduplicated.hash_key_id,
+        deduplicated.company_id,
+        deduplicated.difficulty_tier,
+        deduplicated.success as is_success,
+        deduplicated.spend,
+        breakdown.base_probability,
+        breakdown.spend_modifier,
+        breakdown.reputation_modifier,
+        breakdown.final_probability,
+        deduplicated.sample_rate,
+        deduplicated.schema_version,
+        deduplicated.occurred_at,
         cast(event_date as date) as event_date,
-        received_at,
-        batch_id
+        deduplicated.received_at,
+        deduplicated.batch_id
     from deduplicated
 )
 

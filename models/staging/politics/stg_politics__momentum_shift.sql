@@ -50,8 +50,9 @@ poll_evidence as (
     cross join backing_rule
     inner join poll_snapshots
         on shift.company_id = poll_snapshots.company_id
-        and poll_snapshots.occurred_at <= shift.occurred_at
-        and poll_snapshots.occurred_at >= {{ dbt.dateadd('second', '-backing_rule.window_seconds', 'shift.occurred_at') }}
+        and shift.occurred_at >= poll_snapshots.occurred_at
+        and poll_snapshots.occurred_at
+        >= {{ dbt.dateadd('second', '-backing_rule.window_seconds', 'shift.occurred_at') }}
     group by shift.event_id, poll_snapshots.poll_id
 ),
 
