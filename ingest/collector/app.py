@@ -1,7 +1,8 @@
 """The collector's ASGI application (FastAPI): ``telemetry serve`` runs it under uvicorn.
 
-Routes: ``GET /health`` and ``GET /api/v1/health`` (seed 004's path; the same answer); native ingest ``POST /v1/events`` (every family; a JSON array, one object or JSON lines;
-gzip accepted); seed 004 ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
+Routes: ``GET /health`` and ``GET /api/v1/health`` (seed 004's path; the same answer); native ingest
+``POST /v1/events`` (every family; a JSON array, one object or JSON lines; gzip accepted);
+seed 004 ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
 413) and ``/api/v1/telemetry/session/{session_id}/close``; the SDK paths of docs/sdks.md; the seed 000 §7 read
 API under ``/api/politics/`` (:mod:`.read_api`); the OpenAPI document at ``/openapi.json`` (:mod:`.openapi`) and
 its viewer at ``/docs``, both without a token (they describe the API and hold no data).

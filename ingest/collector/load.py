@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("telemetry.collector")
 

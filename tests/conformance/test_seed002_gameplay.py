@@ -133,8 +133,8 @@ def test_dedup_by_player_client_guid_seq(tmp_path):
 
 def sdk_shaped(event_id: str | None, **changes) -> dict:
     """A seed 002 event as an analytics SDK sends it (1.1): its own idempotency key, no client_guid or seq."""
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "death")
+    base = next(json.loads(text) for text in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(text)["event_type"] == "death")
     event = {k: v for k, v in base.items() if k not in ("client_guid", "seq")}
     event.update(schema_version="1.1", **({"event_id": event_id} if event_id else {}), **changes)
     return event
@@ -161,8 +161,8 @@ def test_staging_keeps_every_sdk_event_and_still_dedups_the_tuple(tmp_path):
 
     from ingest.warehouse import run_dbt
 
-    base = next(json.loads(l) for l in fixture_text("seed002_taxonomy.jsonl").splitlines()
-                if json.loads(l)["event_type"] == "death")
+    base = next(json.loads(text) for text in fixture_text("seed002_taxonomy.jsonl").splitlines()
+                if json.loads(text)["event_type"] == "death")
     lines = [sdk_shaped("sdk-1"), sdk_shaped("sdk-2", ts_ms=1764590460000), sdk_shaped("sdk-3", ts_ms=1764590470000),
              {**base, "event_id": "tuple-1"}, {**base, "event_id": "tuple-2"}]  # one tuple, two event ids
     data = tmp_path / "d"

@@ -680,7 +680,7 @@ final as (
     from adjusted
 )
 
-{#- nothing to redo: a constant false filter, which DuckDB folds into an empty result without reading the facts -#}
+{# nothing to redo: a constant false filter, which DuckDB folds into an empty result without reading the facts #}
 {%- set keys = reprocess_keys() %}
 select final.*
 from final
