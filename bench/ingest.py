@@ -6,7 +6,7 @@ JSONL file, then times, each as a subprocess on the same file:
 * ``telemetry ingest --backfill --workers W`` into a fresh data dir (full pipeline: parse, route, validate,
   normalise, hash, dedup, land), for each W in ``--workers``;
 * the ceiling: DuckDB ``read_json`` → ``COPY … (FORMAT parquet, PARTITION_BY (event_type, event_date))`` with
-  no validation (DESIGN "Measured facts").
+  no validation (docs/requirements/design.md#measured-facts).
 
 Peak memory is the peak of the summed VmRSS of the process and all its descendants, sampled from ``/proc``
 every 0.1 s (forkserver workers are grandchildren, so the child's own rusage misses them). The kernel's

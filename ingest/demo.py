@@ -48,31 +48,31 @@ class Showcase:
 
 
 FAMILY_SHOWCASES = (
-    Showcase("agg_politics_daily, scope all, last day (seed 000)", """
+    Showcase("agg_politics_daily, scope all, last day (docs/requirements/politics.md#aggregates)", """
         select event_type, event_count, distinct_users, round(success_rate, 3) as success_rate,
                round(value_avg, 2) as value_avg, round(value_min, 2) as value_min, round(value_max, 2) as value_max
         from agg_politics_daily
         where scope = 'all' and event_date = (select max(event_date) from agg_politics_daily)
         order by event_count desc"""),
-    Showcase("fct_politics_abuse_flags (seed 000 §9)", """
+    Showcase("fct_politics_abuse_flags (docs/requirements/politics.md#anti-abuse)", """
         select rule_id, count(*) as flagged_events, count(distinct player_key) as users
         from fct_politics_abuse_flags group by rule_id order by rule_id"""),
-    Showcase("fct_ability_alerts (seed 001 §8)", """
+    Showcase("fct_ability_alerts (docs/requirements/ability.md#retention)", """
         select rule_id, count(*) as alerts, count(distinct entry) as entries, min(event_date) as first_date,
                max(event_date) as last_date
         from fct_ability_alerts group by rule_id order by rule_id"""),
-    Showcase("agg_gameplay_daily, latest days (seed 002)", """
+    Showcase("agg_gameplay_daily, latest days (docs/requirements/gameplay.md)", """
         select event_date, dau, sessions, round(session_seconds_p50, 1) as session_p50_s, combat_events,
                round(combat_events_estimated, 1) as combat_est, deaths, kills
         from agg_gameplay_daily order by event_date desc limit 5"""),
-    Showcase("fct_learning_session_features, first sessions (seed 004)", """
+    Showcase("fct_learning_session_features, first sessions (docs/requirements/learning.md#features)", """
         select session_date, round(task_completion_rate, 3) as completion, round(time_efficiency, 3) as efficiency,
                retry_count, round(recovery_rate, 3) as recovery, round(focus_duration_minutes, 1) as focus_min
         from fct_learning_session_features order by started_at limit 5"""),
 )
 
 OBD_SHOWCASES = (
-    Showcase("CTR per day per bucket, Open Bandit sample (agg_recsys_daily, seed 003)", """
+    Showcase("CTR per day per bucket, Open Bandit sample (agg_recsys_daily, docs/requirements/recsys.md#rollups)", """
         select event_date, bucket, sum(impressions) as impressions, sum(clicks) as clicks,
                round(sum(clicks) / nullif(sum(impressions), 0), 5) as ctr
         from agg_recsys_daily

@@ -24,7 +24,7 @@ REASON_CODES = (
     "batch_too_large", "unknown_event_type", "unknown_schema_version", "schema_violation", "unknown_reference",
     "future_timestamp", "too_late", "rate_limited", "unconvertible_value",
 )
-"""Quarantine reason codes: a closed list (DESIGN §3, docs/lake.md)."""
+"""Quarantine reason codes: a closed list (docs/requirements/design.md#nothing-lost, docs/lake.md)."""
 
 DROP_REASONS = ("blank_line", "opted_out", "sampled_out")
 """Reasons an event is dropped by policy (counted, not quarantined)."""

@@ -1,4 +1,4 @@
-{#- The ability KPIs of seed 001 §4 (and the two ratios the §9 alerts need), as select expressions over the
+{#- The ability KPIs of docs/requirements/ability.md#kpis (and the two ratios the §9 alerts need), as select expressions over the
     reweighted metric totals of one row, qualified by `alias` (e.g. 'totals'). Every ratio goes through
     safe_divide: a zero or missing denominator gives null, never an error or infinity. Shared by the daily and
     weekly ability rollups so the formulas exist once.

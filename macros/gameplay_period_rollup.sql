@@ -1,6 +1,5 @@
 {#- Body of agg_gameplay_weekly / agg_gameplay_monthly: one row per <period>_start (ISO week from Monday, or
-    calendar month). Additive measures are summed from agg_gameplay_daily (aggregates outlive raw data, DESIGN
-    §7–8); active players (WAU / MAU) are counted distinct over the period from fct_player_daily_activity and
+    calendar month). Additive measures are summed from agg_gameplay_daily (aggregates outlive raw data, docs/requirements/design.md#retention, docs/requirements/design.md#incremental); active players (WAU / MAU) are counted distinct over the period from fct_player_daily_activity and
     the session-length percentiles are recomputed from fct_gameplay_sessions over the whole period, never
     averaged from daily values. Incremental: reads only the days of the periods this run redoes (reprocess_filter). -#}
 {% macro gameplay_period_rollup(period) %}

@@ -1,9 +1,9 @@
-{#- Sessionization (seed 002 session lifecycle): the gameplay events of one player and one client session id,
+{#- Sessionization (docs/requirements/gameplay.md#events session lifecycle): the gameplay events of one player and one client session id,
     in time order, split into sessions. Rules (docs/families/gameplay.md):
     1. a new session begins at the pair's first event, at a session_start that is not the first event of the
        current session (a client reusing its session id), and after more than 30 minutes without an event —
        except between a session_start and the session_end or session_crash that closes it: lifecycle events are
-       sampled at 100% (seed 002), so where they exist they define the session, and a long quiet stretch inside
+       sampled at 100% (docs/requirements/gameplay.md#sampling), so where they exist they define the session, and a long quiet stretch inside
        it only means its other events were sampled out; inactivity closes only sessions that never got an end;
     2. a reconnect within 30 minutes continues the session (counted in `reconnects`), as does any event after a
        session_crash within 30 minutes;

@@ -1,6 +1,6 @@
 {#- One row per (session, task) with a task event: when the session first started and first completed the task,
     and the task's expected duration (seed learning_expected_task_durations). Input of the task completion rate
-    and time efficiency features (seed 004).
+    and time efficiency features (docs/requirements/learning.md#features).
     int_learning__session_tasks and fct_learning_session_features run it over the events of the sessions they
     redo (`events_where`, a condition on stg_learning__events' columns). -#}
 {% macro learning_session_tasks(events_where='1 = 1') %}
@@ -63,7 +63,7 @@ select * from final
 {% endmacro %}
 
 
-{#- One row per failure event (seed 004 behavioral events) and whether it was recovered: the next outcome event of
+{#- One row per failure event (docs/requirements/learning.md#events behavioral events) and whether it was recovered: the next outcome event of
     the same session and task (failure, recovery, success_after_failure or task_complete, in client order:
     sequence, then time) is a success (recovery, success_after_failure, task_complete) rather than another
     failure or nothing. Input of the recovery rate feature.

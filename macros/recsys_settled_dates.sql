@@ -1,5 +1,5 @@
 {#- A row filter keeping the settled dates of a recsys model: those the late window (var
-    recsys_late_window_days, seed 003: T+2) has closed for the newest ingest clock in the ledger, i.e.
+    recsys_late_window_days, docs/requirements/recsys.md#partitioning: T+2) has closed for the newest ingest clock in the ledger, i.e.
     `event_date` before (newest as_of date − late window). Join-integrity tests use it (pass_ratio row_filter):
     a click may land before its impression while both are inside the window, so an orphan only counts once no
     parent can still arrive (later events are quarantined too_late). Pass the ledger as `ref('stg_ops__ledger')`

@@ -1,6 +1,6 @@
 {#- Sample variance (n − 1 denominator, as var_samp) from additive parts: the count `n`, the sum `total` and the
     sum of squares `total_squares` of the values. Null when n < 2. Lets a weekly rollup get the exact variance
-    of the week's raw values from daily rows (DESIGN §8); a tiny negative variance from floating-point
+    of the week's raw values from daily rows (docs/requirements/design.md#incremental); a tiny negative variance from floating-point
     cancellation is clamped to 0. -#}
 {% macro variance_from_sums(n, total, total_squares) %}
     case

@@ -1,4 +1,4 @@
-{#- Thresholded assertion (seed 003: completeness, validity, consistency, join integrity ≥ 99%): the share of
+{#- Thresholded assertion (docs/requirements/recsys.md#joins: completeness, validity, consistency, join integrity ≥ 99%): the share of
     rows of `model` for which `condition` is true must be ≥ `threshold`. A null condition counts as a failure.
     Without `condition`, the condition is `column_name is not null` (completeness of a column). Restrict the
     rows with the standard `where` config, or with `row_filter`, an argument that (unlike `where`) may call

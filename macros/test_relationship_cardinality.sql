@@ -1,4 +1,4 @@
-{#- Join contract between a parent (`model`.`column_name`) and a child (`to`.`field`), seed 003 §Join Keys.
+{#- Join contract between a parent (`model`.`column_name`) and a child (`to`.`field`), docs/requirements/recsys.md#joins.
     `cardinality` is '<min>:<max>' children per parent ('N' = no maximum):
       '1:1' exactly one (request→ranking), '1:N' at least one (ranking→impression),
       '0:1' at most one (impression→click), '0:N' any number.

@@ -44,7 +44,8 @@ def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_ru
               show_default=True, help="Largest file to write; files under half of it count as small.")
 @click.option("--dry-run", is_flag=True, help="Print what would be merged; change nothing.")
 def compact_command(data_dir: Path, schemas_dir: Path, families: tuple[str, ...], target_mb: int, dry_run: bool) -> None:
-    """Merge each partition's small Parquet files into files of about the target size (seed 003: 128 MB–1 GB).
+    """Merge each partition's small Parquet files into files of about the target size
+    (docs/requirements/recsys.md#partitioning: 128 MB–1 GB).
 
     Readers see the old partition or the new one (an atomic folder swap); rows, batch ids, the ledger and
     deduplication are unchanged. Waits for running ingest batches to finish.

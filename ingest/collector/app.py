@@ -1,9 +1,9 @@
 """The collector's ASGI application (FastAPI): ``telemetry serve`` runs it under uvicorn.
 
-Routes: ``GET /health`` and ``GET /api/v1/health`` (seed 004's path; the same answer); native ingest
+Routes: ``GET /health`` and ``GET /api/v1/health`` (the docs/requirements/learning.md#apis path; the same answer); native ingest
 ``POST /v1/events`` (every family; a JSON array, one object or JSON lines; gzip accepted);
-seed 004 ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
-413) and ``/api/v1/telemetry/session/{session_id}/close``; the SDK paths of docs/sdks.md; the seed 000 §7 read
+docs/requirements/learning.md#apis ``POST /api/v1/telemetry/events``, ``/api/v1/telemetry/batch`` (≤ 1000 events, else
+413) and ``/api/v1/telemetry/session/{session_id}/close``; the SDK paths of docs/sdks.md; the docs/requirements/politics.md#apis read
 API under ``/api/politics/`` (:mod:`.read_api`); the OpenAPI document at ``/openapi.json`` (:mod:`.openapi`) and
 its viewer at ``/docs``, both without a token (they describe the API and hold no data).
 
@@ -225,7 +225,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
     async def health() -> Response:
         return json_response({"ok": True, "status": "ok"})
 
-    @app.get("/api/v1/health", tags=["health"], summary="Liveness (seed 004 path)")
+    @app.get("/api/v1/health", tags=["health"], summary="Liveness (docs/requirements/learning.md path)")
     async def api_v1_health() -> Response:
         return await health()
 
@@ -243,8 +243,8 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         answers = await accept(request, lines)
         return json_response({**_summary(answers), "results": [a.to_json() for a in answers]})
 
-    # --- seed 004 ---------------------------------------------------------------------------------------------
-    @app.post("/api/v1/telemetry/events", tags=["learning (seed 004)"], summary="Ingest single event")
+    # --- docs/requirements/learning.md ---------------------------------------------------------------------------------------------
+    @app.post("/api/v1/telemetry/events", tags=["learning (docs/requirements/learning.md)"], summary="Ingest single event")
     async def seed004_event(request: Request) -> Response:
         auth.check(request, "ingest")
         event = parse_json(await read_body(request, config.max_body_bytes))
@@ -255,7 +255,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         (answer,) = await accept(request, [dump_json(event)])
         return json_response(answer.to_json() | {"index": 0})
 
-    @app.post("/api/v1/telemetry/batch", tags=["learning (seed 004)"], summary="Ingest batch of events (≤ 1000)")
+    @app.post("/api/v1/telemetry/batch", tags=["learning (docs/requirements/learning.md)"], summary="Ingest batch of events (≤ 1000)")
     async def seed004_batch(request: Request) -> Response:
         auth.check(request, "ingest")
         batch = parse_json(await read_body(request, config.max_body_bytes))
@@ -272,7 +272,7 @@ def create_app(config: CollectorConfig | None = None) -> FastAPI:
         return json_response({"batch_id": batch["batch_id"], **_summary(answers),
                               "results": [a.to_json() for a in answers]})
 
-    @app.post("/api/v1/telemetry/session/{session_id}/close", tags=["learning (seed 004)"],
+    @app.post("/api/v1/telemetry/session/{session_id}/close", tags=["learning (docs/requirements/learning.md)"],
               summary="Close session (features at the next warehouse build)")
     async def seed004_close(session_id: str, request: Request) -> Response:
         auth.check(request, "ingest")

@@ -1,5 +1,5 @@
 """The collector's engine, independent of HTTP: classify events for a per-event answer, spool them durably, and
-land the spool through the one ingest path (DESIGN §13).
+land the spool through the one ingest path (docs/requirements/design.md#collector).
 
 The answer a producer gets is computed with the same :class:`~ingest.pipeline.row.LineProcessor` that lands
 the spool file later, with the clock of the request; the spool file is then landed with the clock of its last
@@ -88,7 +88,7 @@ class ReservedField(Exception):
 
 @dataclass
 class PlayerLimit:
-    """A per-player sliding-window limit for one event type (seed 000 §9), over arrival time."""
+    """A per-player sliding-window limit for one event type (docs/requirements/politics.md#anti-abuse), over arrival time."""
 
     max_events: int
     window_seconds: float

@@ -1,6 +1,7 @@
 """The collector's load and what follows from it (docs/collector.md "Load"): circuit breakers over the spool lag
-that double the rate of adaptive (heartbeat) types (seed 002) and degrade optional metrics first (seed 001 §11),
-and the country of a client's address (seed 002: region from the IP, the IP dropped).
+that double the rate of adaptive (heartbeat) types (docs/requirements/gameplay.md#sampling) and degrade optional
+metrics first (docs/requirements/ability.md#registry),
+and the country of a client's address (docs/requirements/gameplay.md#privacy: region from the IP, the IP dropped).
 
 The settings are the ``load``, ``adaptive`` and ``backpressure`` sections of ``schemas/sampling.yml``
 (:class:`~ingest.registry.sampling.LoadPolicy`), re-read when the file changes.

@@ -81,7 +81,7 @@ EVENTS_BODY = {
                                                     "description": "JSON lines: one event object a line"}}},
 }
 SEED004_EVENT = {"type": "object", "properties": {"events": {"not": {"type": "array"}}},
-                 "description": "One learning event (seed 004); a batch goes to /api/v1/telemetry/batch."}
+                 "description": "One learning event (docs/requirements/learning.md); a batch goes to /api/v1/telemetry/batch."}
 SEED004_BATCH = {"type": "object", "required": ["batch_id", "events"],
                  "properties": {"batch_id": {"type": "string", "minLength": 1},
                                 "client_version": {"description": "the client's version (kept, not checked)"},

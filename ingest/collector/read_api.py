@@ -1,8 +1,8 @@
-"""Seed 000 §7 read API: raw politics events from the lake, stats and achievement progress from the published
-marts, read-only through DuckDB; redeem recorded durably (DESIGN §13).
+"""docs/requirements/politics.md#apis read API: raw politics events from the lake, stats and achievement progress from the published
+marts, read-only through DuckDB; redeem recorded durably (docs/requirements/design.md#collector).
 
 Envelope: ``{"ok": true, "data": …, "meta": …}``; errors ``{"ok": false, "error": {"code", "message"}}``.
-Seed 003 tiers decide per column what a reader sees of each identifier (:data:`TIER_VIEWS`), from the kind the
+docs/requirements/recsys.md#privacy tiers decide per column what a reader sees of each identifier (:data:`TIER_VIEWS`), from the kind the
 registry gives the column (``x-telemetry.identifiers``, :attr:`EventSchema.identifier_columns`), and which
 identifier filters it may use (:data:`TIER_FILTERS`): a filter takes an id in the form the tier's answers show
 it. ``userId`` filters are hashed with every key of the keyring (the lake holds only ``player_key``); a token
@@ -44,7 +44,7 @@ TIER_VIEWS: dict[str, dict[str, str]] = {
     "data": {"engineer": SHOWN, "analyst": SHOWN, "viewer": SHOWN},
     "unknown": {"engineer": SHOWN, "analyst": MASKED, "viewer": MASKED},
 }
-"""Seed 003 column-level masking: identifier kind → tier → ``shown`` (as the lake stores it: player and session
+"""docs/requirements/recsys.md#privacy column-level masking: identifier kind → tier → ``shown`` (as the lake stores it: player and session
 ids are already keyed hashes there), ``hashed`` (a keyed HMAC-SHA256 of the stored value under the current key,
 computed for the answer; a value the lake already holds hashed is shown as stored) or ``masked`` (null).
 ``lineage`` is the batch and hash-key id of a row, ``data`` any column that is no identifier, ``unknown`` a column
@@ -396,9 +396,9 @@ def split_ids(values: list[str] | None) -> list[str] | None:
 
 
 def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
-    """Add the five seed 000 §7 routes to ``app``."""
+    """Add the five docs/requirements/politics.md#apis routes to ``app``."""
     reader = Reader(collector)
-    tag = ["read (seed 000)"]
+    tag = ["read (docs/requirements/politics.md)"]
 
     def allow_filters(token: Token, **given: str | None) -> None:
         """403 for an identifier filter the token's tier may not use (:data:`TIER_FILTERS`)."""

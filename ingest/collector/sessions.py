@@ -1,4 +1,4 @@
-"""Seed 004 session close: find a session's first and last landed event and record the close durably.
+"""docs/requirements/learning.md#apis session close: find a session's first and last landed event and record the close durably.
 
 The close is kept in the lake, ``lake/_closes/<hashed session id>.parquet`` (first and last event time, event
 count, close time; written atomically), where ``fct_learning_sessions`` reads it. Closing twice answers the
@@ -47,7 +47,7 @@ def session_span(lake: Path, keys: list[str]) -> tuple[datetime, datetime, int] 
 
 
 def close_session(collector: Collector, session_id: str) -> dict[str, Any] | None:
-    """Land what this process has spooled, then close ``session_id``: the seed 004 response, or None when no
+    """Land what this process has spooled, then close ``session_id``: the docs/requirements/learning.md#apis response, or None when no
     event of the session has landed. The close is recorded in the lake (``lake/_closes/``) once; the warehouse
     then closes the session for feature extraction at its next build."""
     keys = collector.key_candidates(session_id)

@@ -1,4 +1,4 @@
-"""The collector's durable spool (DESIGN §13): a request is acknowledged only after its lines are on disk.
+"""The collector's durable spool (docs/requirements/design.md#collector): a request is acknowledged only after its lines are on disk.
 
 Each serving process appends to its own open file ``<data>/spool/<stamp>-<pid>-<n>.jsonl.part`` and holds an
 exclusive ``flock`` on it. Appends are group-committed: concurrent requests hand their bytes to whichever thread

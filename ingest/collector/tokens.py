@@ -1,9 +1,9 @@
-"""API tokens for the collector (DESIGN §13; seed 003 access tiers).
+"""API tokens for the collector (docs/requirements/design.md#collector; docs/requirements/recsys.md#privacy access tiers).
 
 Tokens live in a JSON file outside the repository (``TELEMETRY_TOKENS_FILE``), stored only as SHA-256 digests:
 ``{"tokens": [{"name": "game-client", "sha256": "…", "scopes": ["ingest"], "tier": "viewer",
 "company": null, "created_at": "…"}]}``. A presented token is hashed and compared with every stored digest in
-constant time. Scopes: ``ingest`` (send events) and ``read`` (the read API). Tiers (seed 003) decide what read
+constant time. Scopes: ``ingest`` (send events) and ``read`` (the read API). Tiers (docs/requirements/recsys.md#privacy) decide what read
 answers show of each identifier and which identifier filters a token may use (``read_api.TIER_VIEWS``,
 ``read_api.TIER_FILTERS``, ``docs/read-api.md``): ``engineer`` sees every column, ``analyst`` player keys and
 hashed company ids but no session or lineage columns, ``viewer`` no player, session or company identifier. A token

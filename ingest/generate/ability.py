@@ -1,14 +1,14 @@
-"""Ability-metric summaries (seed 001 §7): ``{v, ts, shard, player, entry, metrics{}, meta{}}`` lines.
+"""Ability-metric summaries (docs/requirements/ability.md#wire-format): ``{v, ts, shard, player, entry, metrics{}, meta{}}`` lines.
 
-Play model: each player has a loadout of 4–6 entries from :data:`ENTRIES` (the six namespaces of seed 001 §2)
+Play model: each player has a loadout of 4–6 entries from :data:`ENTRIES` (the six namespaces of docs/requirements/ability.md#namespaces)
 and, per session, emits a summary every few seconds to minutes for one of them. Per-cast damage is log-normal
 around the tier baseline of seed ``ability_tier_baselines`` times the entry's factor; healing efficiency,
 diminishing returns, silence durations and resource efficiency are drawn around per-entry targets. A few
-entries are tuned to trip the seed 001 §9 alerts (``ability.cleave`` hits hard, ``contract.soul_tithe``
+entries are tuned to trip the docs/requirements/ability.md#alerts alerts (``ability.cleave`` hits hard, ``contract.soul_tithe``
 overheals, ``ability.hex_lock`` stacks silences, ``event.eclipse_field`` is mostly shortened by DR,
 ``contract.frenzy_bargain`` overflows resources).
 
-Sampling (seed 001 §6): reflect_count, pull_events and clone_count are thinned at the source (binomially) at
+Sampling (docs/requirements/ability.md#sampling): reflect_count, pull_events and clone_count are thinned at the source (binomially) at
 the registry's default rate, except on shard ``world-2`` whose config lowers reflect_count to 0.25; the rate
 that applied is written to ``meta.sample_rates`` whenever it differs from the default, and on half of the other
 lines too.
@@ -95,13 +95,14 @@ ENTRIES: tuple[Entry, ...] = (
 
 
 def load_registry(seeds_dir: Path = SEEDS_DIR) -> dict[str, float]:
-    """Metric key → default sample rate, from the dbt seed ``ability_metric_registry`` (seed 001 §3, §6)."""
+    """Metric key → default sample rate, from the dbt seed ``ability_metric_registry``
+    (docs/requirements/ability.md#metric-keys, docs/requirements/ability.md#sampling)."""
     with open(seeds_dir / "ability_metric_registry.csv", newline="", encoding="utf-8") as handle:
         return {row["metric_key"]: float(row["default_sample_rate"]) for row in csv.DictReader(handle)}
 
 
 def load_baselines(seeds_dir: Path = SEEDS_DIR) -> dict[int, float]:
-    """Tier → dmg_per_cast baseline, from the dbt seed ``ability_tier_baselines`` (seed 001 §9)."""
+    """Tier → dmg_per_cast baseline, from the dbt seed ``ability_tier_baselines`` (docs/requirements/ability.md#alerts)."""
     with open(seeds_dir / "ability_tier_baselines.csv", newline="", encoding="utf-8") as handle:
         return {int(row["tier"]): float(row["baseline_value"]) for row in csv.DictReader(handle)
                 if row["kpi"] == "dmg_per_cast"}

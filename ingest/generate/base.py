@@ -29,7 +29,8 @@ GENERIC_FAULTS: dict[str, str] = {
 """Fault kind → the quarantine reason ingest must give it (every family)."""
 
 FUTURE_OFFSET_US = 2 * 3_600_000_000
-"""A future event is this far after the file's as-of clock (well beyond the 5-minute tolerance, seed 000 §9)."""
+"""A future event is this far after the file's as-of clock (well beyond the 5-minute tolerance,
+docs/requirements/politics.md#anti-abuse)."""
 
 LATE_OFFSET_DAYS = 4
 """A too-late event is dated this many days before its file's day (beyond the T+2 days late window)."""
@@ -59,7 +60,7 @@ class Emitted:
 
 @dataclass(slots=True)
 class EmittedBatch:
-    """A batch envelope line (seed 004): ``envelope`` plus ``events`` under the key ``events``; each event counts
+    """A batch envelope line (docs/requirements/learning.md#batch): ``envelope`` plus ``events`` under the key ``events``; each event counts
     as one record. Keys in ``inherited`` are left out of each event on the wire because ingest copies them from
     the envelope into every event that lacks them (family manifest ``batch.inherit``).
 

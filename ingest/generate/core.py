@@ -51,7 +51,7 @@ class GenerateConfig:
         faults: inject bad lines, duplicates and opted-out players.
         start: first day (UTC).
         families: families to generate (default: every family whose generator is available).
-        hash_key: the HMAC key the data will be ingested with; only ingest-side sampling (seed 002 types with a
+        hash_key: the HMAC key the data will be ingested with; only ingest-side sampling (docs/requirements/gameplay.md#events types with a
             sample rate below 1) depends on it. Default: the public demo key (``IdentityHasher.demo()``).
     """
 
@@ -177,7 +177,7 @@ def generate(config: GenerateConfig, progress: Callable[[str], None] | None = No
         os.remove(out / "faults.jsonl")
     ids = sorted(i for ids in opted_out.values() for i in ids)
     (out / "opt_out.txt").write_text(
-        "# wire ids of opted-out players (seed 002 privacy); copy to <data-dir>/privacy/opt_out.txt\n"
+        "# wire ids of opted-out players (docs/requirements/gameplay.md#privacy); copy to <data-dir>/privacy/opt_out.txt\n"
         + "".join(f"{i}\n" for i in ids), encoding="utf-8")
     write_expected(config, result)
     return result
@@ -203,7 +203,7 @@ def sample_rates(schemas_dir: Path) -> dict[str, float]:
 
 
 def sample_rules(schemas_dir: Path) -> dict[str, list[tuple[str, frozenset, float]]]:
-    """Qualified lake event type → value-dependent sampling rules of ``schemas/sampling.yml`` (seed 002), and
+    """Qualified lake event type → value-dependent sampling rules of ``schemas/sampling.yml`` (docs/requirements/gameplay.md#sampling), and
     the file's base rates override the schemas' (read here with plain YAML, not through the ingest code)."""
     import yaml
 

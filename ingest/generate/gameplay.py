@@ -1,4 +1,4 @@
-"""Gameplay events (seed 002): session lifecycle, combat loop, progression & economy, social, heartbeat.
+"""Gameplay events (docs/requirements/gameplay.md): session lifecycle, combat loop, progression & economy, social, heartbeat.
 
 Play model: a session opens with ``session_start`` (build, platform, shard, region, class, playstyle, mode) and
 closes with ``session_end`` (3 % crash instead, 2 % see a ``reconnect``). In between, encounters (normal, elite,
@@ -7,7 +7,7 @@ boss) each give an ``engage_enemy`` with its outcome, a few ``ability_cast`` / `
 threshold gives a ``skill_rank_up``. Inventory moves, crafting, party, emote, friend-invite and chat events are
 sprinkled by playstyle, and a ``client_tick`` heartbeat (with an economy snapshot), ``aoi_population`` and
 ``snapshot_size`` come about once a minute. Each player has one ``client_guid`` and a ``seq`` that grows by one
-per event across all sessions, so ``(player_id, client_guid, seq)`` — the seed 002 dedup key — is unique.
+per event across all sessions, so ``(player_id, client_guid, seq)`` — the docs/requirements/gameplay.md#dedup dedup key — is unique.
 Ingest samples several types per player (schema ``sample_rate``); the writer predicts which are kept.
 """
 

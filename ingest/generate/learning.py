@@ -1,10 +1,10 @@
-"""Learning-game events (seed 004): missions, tasks, behavioral, focus and social events, mostly in batches.
+"""Learning-game events (docs/requirements/learning.md): missions, tasks, behavioral, focus and social events, mostly in batches.
 
 Play model: a session is one mission: ``mission_start``, then 2–6 tasks (``task_start``, choices, mistakes,
 failures followed by a ``retry`` / ``restart`` and often ``recovery`` / ``success_after_failure``, distractions
 and pauses, collaboration, help, leadership, initiative, decisions; most tasks end in ``task_complete``), then
 ``mission_complete`` when the mission was finished. 70 % of sessions are sent as one batch envelope
-``{batch_id, client_version, schema_version, events}`` (seed 004 §batch; ``schema_version`` and
+``{batch_id, client_version, schema_version, events}`` (docs/requirements/learning.md#batch; ``schema_version`` and
 ``client_version`` are inherited by the events, which leave them out); the rest as single-event lines. Every event
 carries an ``event_id``. Extra fault: ``batch_too_large`` (a batch of 1001 events, rejected whole as one record).
 """

@@ -1,6 +1,6 @@
 """Synthetic players: who plays which family, when they join and churn, how active they are, their sessions.
 
-The model is small but shaped like real play (DESIGN "Event families"): players join over the period, play on a
+The model is small but shaped like real play (docs/requirements/README.md#families): players join over the period, play on a
 fraction of days with a weekly rhythm (weekends busier), churn with a hazard that is highest in the first days,
 and have heavy-tailed engagement (a log-normal intensity: most players play a little, a few play a lot).
 Everything is drawn from ``random.Random`` streams seeded from ``(seed, purpose)``, so the same seed gives the
@@ -56,9 +56,9 @@ class Player:
         churn_day: first day the player no longer plays (may be beyond the period).
         families: families the player plays.
         company: politics company number, or None for an independent.
-        opted_out: the player asked to be left out of analytics (seed 002 privacy); every event of theirs is
+        opted_out: the player asked to be left out of analytics (docs/requirements/gameplay.md#privacy); every event of theirs is
             dropped at ingest. Only set when faults are injected.
-        is_abuser: bursts LOBBY_ATTEMPT above the per-user rate (seed 000 §9).
+        is_abuser: bursts LOBBY_ATTEMPT above the per-user rate (docs/requirements/politics.md#anti-abuse).
         shard: home world shard (ability family).
         bucket: recsys experiment bucket.
     """

@@ -1,11 +1,11 @@
-"""Politics events (seed 000): the 9 types with camelCase fields, ``type`` upper case and ``metaVersion`` 1.
+"""Politics events (docs/requirements/politics.md): the 9 types with camelCase fields, ``type`` upper case and ``metaVersion`` 1.
 
 Play model: a session is a sequence of actions; BILL_VOTE, POLL_INTERVAL and LOBBY_ATTEMPT come in bursts
-(seed 000 §8 high-volume types), the other types as single events. Values are heavy-tailed (lobby spend is
+(docs/requirements/politics.md#high-volume high-volume types), the other types as single events. Values are heavy-tailed (lobby spend is
 Pareto, seat weights and boosts log-normal). Companies share state across their players: each company runs one
 poll a week whose margin random-walks with every snapshot, and has a momentum that MOMENTUM_SHIFT events move,
-usually right after a polling burst (so most shifts are backed by a margin change, seed 000 §9). About 2 % of
-players are lobby abusers whose bursts exceed the per-user rate (seed 000 §9). 80 % of events carry an
+usually right after a polling burst (so most shifts are backed by a margin change, docs/requirements/politics.md#anti-abuse). About 2 % of
+players are lobby abusers whose bursts exceed the per-user rate (docs/requirements/politics.md#anti-abuse). 80 % of events carry an
 ``eventId``; the rest rely on the derived id.
 """
 
@@ -164,7 +164,7 @@ class Generator(FamilyGenerator):
                     if wire == "MOMENTUM_SHIFT" and player.company is None:
                         wire = "DEBATE_RESULT"  # independents have no company momentum
                     if wire == "MOMENTUM_SHIFT" and rng.random() < 0.85:
-                        # a legitimate shift follows fresh polling (seed 000 §9); the rest are unbacked
+                        # a legitimate shift follows fresh polling (docs/requirements/politics.md#anti-abuse); the rest are unbacked
                         for _ in range(2 + poisson(rng, 1.0)):
                             if t >= end_us:
                                 break

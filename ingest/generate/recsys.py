@@ -1,4 +1,4 @@
-"""Recommendation-experiment events (seed 003): request → ranking → impressions → clicks chains, a few errors.
+"""Recommendation-experiment events (docs/requirements/recsys.md#events): request → ranking → impressions → clicks chains, a few errors.
 
 Extends the fixed stream of :mod:`ingest.synthetic` to players and days: each session issues requests; the
 ranker's latency is log-normal, items follow a skewed popularity over a 500-item catalog, the click probability

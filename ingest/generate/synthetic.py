@@ -1,4 +1,4 @@
-"""Deterministic synthetic recsys events (seed 003 shapes), for tests and benchmarks.
+"""Deterministic synthetic recsys events (docs/requirements/recsys.md#events shapes), for tests and benchmarks.
 
 Not a model of real behaviour (the OBD importer brings real data): a fixed-seed stream of complete
 request → ranking → impressions → clicks chains, with a few error events, that validates against the registry.

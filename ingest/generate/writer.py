@@ -1,13 +1,14 @@
 """Writes one family-day file of generated events, injects the scheduled faults and keeps the accounting ingest
-must reproduce (``records_read = landed + quarantined + duplicates + dropped``, DESIGN §3).
+must reproduce (``records_read = landed + quarantined + duplicates + dropped``, docs/requirements/design.md#nothing-lost).
 
 The fate of every valid event is decided here the way the lake contract defines it, independently of the
 ingest code: an event of an opted-out player is dropped (``opted_out``; ability summaries land without a player
-instead, seed 001 §10); else an event whose rate r < 1 (from
+instead, docs/requirements/ability.md#privacy); else an event whose rate r < 1 (from
 ``schemas/sampling.yml``, value rules first, else the schema's rate) is dropped (``sampled_out``) unless
-HMAC-SHA256(sampling secret, ``<raw player id>|<event type>``) read as a fraction is below r (seed 002; the
+HMAC-SHA256(sampling secret, ``<raw player id>|<event type>``) read as a fraction is below r (docs/requirements/gameplay.md#sampling; the
 sampling secret is the one ingest derives from the hash key when no other is configured); else a LOBBY_ATTEMPT
-beyond 5 of its player in (t − 60 s, t] among those accepted earlier in the file is ``rate_limited`` (seed 000 §9);
+beyond 5 of its player in (t − 60 s, t] among those accepted earlier in the file is ``rate_limited``
+(docs/requirements/politics.md#anti-abuse);
 else it lands in partition (event_type, event_date).
 
 Fault schedule (with ``--faults``): in every file, fault kind number *k* is injected once after the
@@ -75,7 +76,8 @@ class FileAccounting:
 
 
 class Sampler:
-    """Which events ingest keeps under its sampling rules (seed 002), written independently of the ingest code.
+    """Which events ingest keeps under its sampling rules (docs/requirements/gameplay.md#sampling), written
+    independently of the ingest code.
 
     Args:
         key: the HMAC key ingest hashes player ids with (the sampling secret is derived from it, as ingest does
@@ -108,7 +110,7 @@ class Sampler:
         return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
-LOBBY_LIMIT, LOBBY_WINDOW_US = 5, 60_000_000  # seed 000 §9, as schemas/politics/_family.json declares
+LOBBY_LIMIT, LOBBY_WINDOW_US = 5, 60_000_000  # docs/requirements/politics.md#anti-abuse, as schemas/politics/_family.json declares
 
 
 class FileWriter:
@@ -178,7 +180,7 @@ class FileWriter:
         """Decide one valid event's fate (opted out, sampled out, landed); ``data`` is its single-line form."""
         acc = self.accounting
         if emitted.player_id is not None and emitted.player_id in self.opted_out and self.family.name != "ability":
-            acc.dropped["opted_out"] += 1  # ability (seed 001 §10) lands them without a player: counted below
+            acc.dropped["opted_out"] += 1  # ability (docs/requirements/ability.md#privacy) lands them without a player: counted below
         elif not self.sampler.keeps(emitted.player_id, emitted.event_type, emitted.event):
             acc.dropped["sampled_out"] += 1
         elif emitted.event_type == "politics_lobby_attempt" and emitted.player_id is not None and self._over_rate(emitted):

@@ -1,4 +1,4 @@
 """Importers: real data sets → telemetry JSON-lines.
 
-- :mod:`ingest.importers.obd`: Open Bandit Dataset sample → recsys (seed 003); mapping in ``docs/importers/obd.md``.
+- :mod:`ingest.importers.obd`: Open Bandit Dataset sample → recsys (docs/requirements/recsys.md); mapping in ``docs/importers/obd.md``.
 """

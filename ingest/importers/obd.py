@@ -1,4 +1,4 @@
-"""Open Bandit Dataset (OBD) sample → recsys JSON-lines (seed 003 wire format).
+"""Open Bandit Dataset (OBD) sample → recsys JSON-lines (docs/requirements/recsys.md#events wire format).
 
 Source data: the OBD sample shipped in the ``obp`` package (Open Bandit Pipeline 0.4.1, Apache-2.0): real
 ZOZOTOWN fashion e-commerce recommendation logs of two logging policies, ``random`` and ``bts`` (Bernoulli
@@ -8,7 +8,7 @@ Thompson Sampling). Saito et al., "Open Bandit Dataset and Pipeline", NeurIPS 20
     <root>/<policy>/<campaign>/<campaign>.csv      one logged impression per row
     <root>/<policy>/<campaign>/item_context.csv    the campaign's item list (80 items for campaign ``all``)
 
-Target: the recsys schemas ``schemas/recsys/<type>/1.0.json`` (seed 003: request → ranking → impression →
+Target: the recsys schemas ``schemas/recsys/<type>/1.0.json`` (docs/requirements/recsys.md#events: request → ranking → impression →
 click). Every logged row becomes one request with a one-item ranking, one impression and, when ``click = 1``,
 one click. Fields the data lacks (user id, session, latency, coverage, dwell, visible time, device, surface,
 errors) are left out of the events, never filled with made-up values. Every mapping choice and its reason is
@@ -138,7 +138,7 @@ def request_id_for(policy: str, campaign: str, row_index: int) -> str:
 
     Returns:
         ``str(uuid5(OBD_NAMESPACE, "<policy>/<campaign>/<row_index>"))``: the same row always gets the same
-        id, so re-imports deduplicate in the lake. (Seed 003 asks for UUID v4, which is random; v5 keeps the
+        id, so re-imports deduplicate in the lake. (docs/requirements/recsys.md asks for UUID v4, which is random; v5 keeps the
         schema's UUID format and makes the output reproducible.)
     """
     return str(uuid.uuid5(OBD_NAMESPACE, f"{policy}/{campaign}/{row_index}"))

@@ -1,4 +1,5 @@
-"""StarCraft II replays → gameplay JSON-lines (seed 002) and ability metric summaries (seed 001).
+"""StarCraft II replays → gameplay JSON-lines (docs/requirements/gameplay.md) and ability metric summaries
+(docs/requirements/ability.md#wire-format).
 
 Source data: ggtracker/sc2reader's ``test_replays`` (MIT), 40 real competitive matches, releases 2.0–5.0,
 2013–2020 (``../shared/data/sc2/``, see ``../shared/data/README.md``). Parsed with ``sc2reader`` (PyPI, pure
@@ -77,7 +78,7 @@ SC2_NAMESPACE = uuid.UUID("5cfc1f11-0527-5d4d-a032-b4f9d82ab9b4")
 SCHEMA_VERSION = "1.0"
 GAMEPLAY_TYPES: tuple[str, ...] = ("session_start", "session_end", "ability_cast", "engage_enemy", "death",
                                    "client_tick", "chat_message")
-ABILITY_TIER = 1  # seed 001 requires meta.tier (1..5); StarCraft II abilities have no tiers
+ABILITY_TIER = 1  # docs/requirements/ability.md#wire-format requires meta.tier (1..5); StarCraft II abilities have no tiers
 _CHAT_CHANNEL = {0: "all", 2: "allies", 4: "observers"}
 _RESULT = {"Win": "win", "Loss": "loss", "Tie": "tie"}
 
@@ -217,7 +218,7 @@ def ability_label(event: Any) -> str:
 
 
 def ability_entry(label: str) -> str:
-    """Seed 001 entry for an ability label: ``ability.<snake_case>`` (``TrainSCV`` → ``ability.train_scv``)."""
+    """docs/requirements/ability.md entry for an ability label: ``ability.<snake_case>`` (``TrainSCV`` → ``ability.train_scv``)."""
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", label)
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text).lower()
     text = re.sub(r"[^a-z0-9_]+", "_", text).strip("_") or "unknown"
@@ -292,13 +293,13 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
     """Convert one replay into ``<out_dir>/sc2_<match_id>.gameplay.jsonl`` (+ ``.ability.jsonl``).
 
     Lines are compact JSON, gameplay events in game order. Events carry no ``event_id``: the ingest derives it
-    from (``player_id``, ``client_guid``, ``seq``) (seed 002), and those are deterministic, so a re-import of the
+    from (``player_id``, ``client_guid``, ``seq``) (docs/requirements/gameplay.md#dedup), and those are deterministic, so a re-import of the
     same replay deduplicates. Files are written to a temporary name and renamed.
 
     Args:
         path: a ``.SC2Replay`` file.
         out_dir: output folder (created when missing; existing outputs for the match are replaced).
-        summaries: also write the ability metric summaries (seed 001 ``metric_summary``).
+        summaries: also write the ability metric summaries (docs/requirements/ability.md#wire-format ``metric_summary``).
 
     Returns:
         What was written, with the clock check figures.
@@ -512,7 +513,7 @@ def import_sc2(paths: Sequence[Path], out_dir: Path, *, summaries: bool = True) 
     Args:
         paths: replay files or folders (searched recursively for ``*.SC2Replay``).
         out_dir: folder for the JSON-lines files.
-        summaries: also write the seed 001 ability summaries.
+        summaries: also write the docs/requirements/ability.md#wire-format ability summaries.
 
     Raises:
         SourceFileError: a missing path, an unreadable replay or a failed clock check (replays converted before

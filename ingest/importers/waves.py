@@ -1,20 +1,21 @@
-"""Field Day Lab WAVES events (TSV.gz) → learning JSON-lines in seed 004 batch envelopes.
+"""Field Day Lab WAVES events (TSV.gz) → learning JSON-lines in docs/requirements/learning.md#batch batch envelopes.
 
 Source data: opengamedata/opengamedata-samples (MIT), a 10,000-event sample of real play of the browser game
 WAVES, 2023-02-01 … 2023-02-26, 49 sessions (``../shared/data/waves/``, see ``../shared/data/README.md``). In
 WAVES a student matches a wave to a target by moving sliders/arrows (amplitude, wavelength, offset), level by
 level.
 
-Output: one JSON-lines file whose lines are seed 004 batch envelopes (``batch_id``, ``client_version``,
+Output: one JSON-lines file whose lines are docs/requirements/learning.md#batch batch envelopes (``batch_id``, ``client_version``,
 ``schema_version``, ``events[]``), one batch per session and at most :data:`MAX_BATCH_EVENTS` events per
-batch (a longer session is split into consecutive batches). Every event is in the seed 004 single-event shape
+batch (a longer session is split into consecutive batches). Every event is in the
+docs/requirements/learning.md#wire-format single-event shape
 (``event_id``, ``student_id``, ``event_type``, ``timestamp``, ``data``, ``session_id``, ``mission_id``,
 ``game_version``) plus ``task_id`` and ``sequence``.
 
 Mapping (:data:`CUSTOM_TYPES`, :func:`map_session`; reasons in ``docs/importers/waves.md``):
 
 ========================================  ==========================================================
-WAVES                                     seed 004 event type
+WAVES                                     docs/requirements/learning.md#events event type
 ========================================  ==========================================================
 ``BEGIN``                                 ``task_start`` (task ``level-<n>``); when the session had
                                           already begun that level, also ``retry``
@@ -71,14 +72,14 @@ __all__ = [
     "read_rows",
 ]
 
-#: Seed 004: a batch holds at most 1,000 events (a larger one is rejected whole).
+#: docs/requirements/learning.md#batch: a batch holds at most 1,000 events (a larger one is rejected whole).
 MAX_BATCH_EVENTS = 1000
 #: No event for this many seconds inside a session is read as a distraction (an inferred ``distraction`` event).
 DISTRACTION_IDLE_SECONDS = 60.0
 #: WAVES is one game: its levels are the tasks of one mission.
 MISSION_ID = "waves"
 SCHEMA_VERSION = "1.0"
-#: CUSTOM ``event_custom`` → (seed 004 event type, extra ``data``).
+#: CUSTOM ``event_custom`` → (docs/requirements/learning.md#events event type, extra ``data``).
 CUSTOM_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "SLIDER_MOVE_RELEASE": ("decision_made", {"control": "slider"}),
     "ARROW_MOVE_RELEASE": ("decision_made", {"control": "arrow"}),
@@ -139,7 +140,7 @@ class WavesImportResult:
         sessions: distinct WAVES sessions.
         students: distinct ``persistent_session_id``.
         batches: batch envelopes written.
-        events: events written per seed 004 type.
+        events: events written per docs/requirements/learning.md#events type.
         unmapped: rows not turned into an event, by reason.
         server_offset_seconds: (min, max) of ``server_time − timestamp`` over the rows.
     """
@@ -242,7 +243,7 @@ def _iso(value: datetime) -> str:
 
 
 def map_session(rows: list[WavesRow], unmapped: Counter | None = None) -> list[dict[str, Any]]:
-    """Seed 004 events of one session's rows (any order in; ordered by ``index`` out).
+    """docs/requirements/learning.md#sessions events of one session's rows (any order in; ordered by ``index`` out).
 
     Args:
         rows: every row of one WAVES session.
@@ -306,7 +307,7 @@ def map_session(rows: list[WavesRow], unmapped: Counter | None = None) -> list[d
 
 
 def import_waves(path: Path, out_dir: Path, *, batch_events: int = MAX_BATCH_EVENTS) -> WavesImportResult:
-    """Convert the WAVES export into ``<out_dir>/waves_<name>.jsonl`` of seed 004 batch envelopes.
+    """Convert the WAVES export into ``<out_dir>/waves_<name>.jsonl`` of docs/requirements/learning.md#batch batch envelopes.
 
     One batch per session (``batch_id = waves-<session_id>-<n>``, ``n`` from 0), split every ``batch_events``
     events; ``client_version`` is ``waves-log<log_version>`` and ``schema_version`` 1.0 is set once per batch

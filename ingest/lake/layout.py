@@ -38,7 +38,7 @@ SESSION_CLOSE_SCHEMA = pa.schema([
     ("events", pa.int64()),
     ("closed_at", pa.timestamp("us")),
 ])
-"""``lake/_closes/<session_id>.parquet``: a session a producer closed (seed 004's close call); ids hashed."""
+"""``lake/_closes/<session_id>.parquet``: a session a producer closed (the docs/requirements/learning.md#apis close call); ids hashed."""
 QUARANTINE_SCHEMA = pa.schema([
     ("batch_id", pa.string()),
     ("source_file", pa.string()),
@@ -55,7 +55,8 @@ QUARANTINE_SCHEMA = pa.schema([
     ("raw_key_id", pa.string()),
     ("errors_sealed", pa.binary()),
 ])
-"""Quarantine columns. ``raw_bytes`` is the input line sealed with AES-GCM (DESIGN §14, key ``raw_key_id``);
+"""Quarantine columns. ``raw_bytes`` is the input line sealed with AES-GCM
+(docs/requirements/design.md#privacy-at-rest, key ``raw_key_id``);
 ``errors[].message`` says where and which rule without the value; the full messages are ``errors_sealed``."""
 PARTITION_STRUCT = pa.struct([
     ("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()), ("duplicates", pa.int64()),
@@ -117,7 +118,7 @@ class LedgerEntry:
     dropped: int
     partitions: tuple[PartitionCount, ...] = ()
     server_filled: int = 0
-    """Landed events with a value the server filled as the family declares (DESIGN §12)."""
+    """Landed events with a value the server filled as the family declares (docs/requirements/design.md#server-fills)."""
 
     def __post_init__(self) -> None:
         if self.kind not in LEDGER_KINDS:

@@ -1,4 +1,4 @@
-"""Compaction: rewrite each partition's small Parquet files into files of a target size (seed 003: 128 MB to
+"""Compaction: rewrite each partition's small Parquet files into files of a target size (docs/requirements/recsys.md#partitioning: 128 MB to
 1 GB files, automated small-file compaction).
 
 Every ingest batch adds one file to each partition it touches, so a busy partition collects many small files.
@@ -36,7 +36,7 @@ from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import Lake
 
 DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
-"""Seed 003: files of 128 MB to 1 GB."""
+"""docs/requirements/recsys.md#partitioning: files of 128 MB to 1 GB."""
 COMPACT_PREFIX = "compact-"
 STAGING_FOLDER = "_compaction"
 _RENAME_EXCHANGE = 2

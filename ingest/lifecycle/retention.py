@@ -1,8 +1,8 @@
-"""Retention (DESIGN §7): each family's windows from its seed, per layer, applied as of a date.
+"""Retention (docs/requirements/design.md#retention): each family's windows from its seed, per layer, applied as of a date.
 
 - raw: whole ``event_date`` partitions older than the window are dropped (per event type overrides, e.g.
-  recsys errors 30 days, seed 003); ``raw_by_value`` keeps some rows of a type longer (recsys errors of
-  severity ``critical`` 90 days, seed 003): between the two windows a partition is rewritten with only those
+  recsys errors 30 days, docs/requirements/recsys.md#retention); ``raw_by_value`` keeps some rows of a type longer (recsys errors of
+  severity ``critical`` 90 days, docs/requirements/recsys.md#retention): between the two windows a partition is rewritten with only those
   rows (``raw_rows``), past the longer one it is dropped;
 - quarantine: batch files received before the window are deleted;
 - aggregates: rows older than the window are deleted from every aggregate model that declares, in its dbt

@@ -1,4 +1,4 @@
-"""The columnar ingest path (DESIGN §16): validate and normalise a chunk of lines in DuckDB.
+"""The columnar ingest path (docs/requirements/design.md#columnar-ingest): validate and normalise a chunk of lines in DuckDB.
 
 For every chunk of lines, the columnar path lands the events it can prove the row-at-a-time path
 (:class:`~ingest.pipeline.row.LineProcessor`, the reference) would land with the same row, and hands every

@@ -25,7 +25,7 @@ class Dropped:
 @dataclass
 class BatchResult:
     """What one batch did. ``records_read == landed + quarantined + duplicates + dropped`` always holds;
-    ``records_read == lines_read`` unless the input holds batch envelopes (seed 004: one record per event).
+    ``records_read == lines_read`` unless the input holds batch envelopes (docs/requirements/learning.md#batch: one record per event).
 
     Attributes:
         partitions: ``(event_type, event_date)`` → ``[landed, duplicates]``.
@@ -56,7 +56,7 @@ class BatchResult:
 
 @dataclass
 class RateCandidate:
-    """An event of a rate-limited type (seed 000 §9), decided in input order by the batch writer."""
+    """An event of a rate-limited type (docs/requirements/politics.md#anti-abuse), decided in input order by the batch writer."""
 
     event_id: str
     player_key: str | None

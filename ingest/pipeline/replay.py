@@ -1,4 +1,4 @@
-"""Quarantine replay (DESIGN §3): re-validate quarantined lines against today's registry.
+"""Quarantine replay (docs/requirements/design.md#nothing-lost): re-validate quarantined lines against today's registry.
 
 Lines that now pass land in a new batch (ledger source ``quarantine-replay``); the rest stay in quarantine
 with their *current* reason. Each line is judged with the clock of its original arrival (its ``received_at``),

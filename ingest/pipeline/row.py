@@ -28,7 +28,7 @@ from .settings import IngestSettings
 
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")
-FUTURE_TOLERANCE = timedelta(minutes=5)  # seed 000
+FUTURE_TOLERANCE = timedelta(minutes=5)  # docs/requirements/politics.md#anti-abuse
 COLLECTOR_NOTE = "_collector"
 """Key of the note the collector adds to a spooled line: what it decided when the event arrived (``sample_rate``,
 ``country``, ``optional_factor``), so landing decides the same (docs/collector.md). Read only from spool files."""
@@ -261,7 +261,7 @@ class LineProcessor:
 
     def parse(self, line: Line) -> list[tuple[int | None, dict[str, Any]]] | Dropped:
         """Parse one line into its events: ``[(None, event)]`` for a single event, ``[(index, event), …]`` for a
-        batch envelope (seed 004), or :class:`Dropped` for a blank line.
+        batch envelope (docs/requirements/learning.md#batch), or :class:`Dropped` for a blank line.
 
         Raises:
             Rejection: the whole line is quarantined (bad JSON, encoding, too long, not an object, batch envelope
@@ -294,7 +294,7 @@ class LineProcessor:
         limit = int(rule.get("max_events", 1000))
         if len(events) > limit:
             raise Rejection("batch_too_large", [(rule["events"], "maxItems",
-                            f"batch holds {len(events)} events; at most {limit} are accepted (seed 004)")])
+                            f"batch holds {len(events)} events; at most {limit} are accepted (docs/requirements/learning.md#batch)")])
         inherit = rule.get("inherit", {})
         out = []
         for index, item in enumerate(events):
@@ -328,7 +328,7 @@ class LineProcessor:
             event = dict(event)
             flag = event.pop(opt_out)
             if flag is True:
-                return Dropped("opted_out")  # seed 002: dropped server-side, before anything is kept
+                return Dropped("opted_out")  # docs/requirements/gameplay.md: dropped server-side, before anything is kept
             if flag is not False:
                 raise Rejection("schema_violation", [("/" + opt_out, "type", f"{opt_out} must be a boolean")])
         filled: tuple[str, ...] = ()
@@ -370,7 +370,7 @@ class LineProcessor:
         if player_key is not None and player_key in self.settings.opted_out:
             if not family.opt_out_keeps_counters:
                 return Dropped("opted_out")
-            player_key = None  # seed 001 §10: no per-player row; the entry's counters still count
+            player_key = None  # docs/requirements/ability.md#privacy: no per-player row; the entry's counters still count
         event_id = normalizer.event_id(event)
         rule = self._sampling[family.name].get(schema.event_type)
         rate = rule.rate_for(event) if rule is not None else normalizer.sample_rate
@@ -395,7 +395,8 @@ class LineProcessor:
 
     def quarantine_row(self, line: Line, rejection: Rejection, batch_id: str, source: str,
                        record_index: int | None = None, event: Any = None) -> dict[str, Any]:
-        """A quarantine row (docs/lake.md): the raw line and the full error messages sealed (DESIGN §14); in clear
+        """A quarantine row (docs/lake.md): the raw line and the full error messages sealed
+        (docs/requirements/design.md#privacy-at-rest); in clear
         only the reason, pointers and keywords, which hold no values."""
         event_date = None
         if rejection.occurred_us is not None and 0 <= rejection.occurred_us < 253402300800 * 10**6:

@@ -1,6 +1,7 @@
 """Ingest one input file as one batch: parse → resolve → validate → normalize → privacy → dedup → land.
 
-Contract (DESIGN §3–6, docs/lake.md): for every batch
+Contract (docs/requirements/design.md#nothing-lost, docs/requirements/design.md#exactly-once,
+docs/requirements/design.md#time, docs/requirements/design.md#privacy, docs/lake.md): for every batch
 ``records_read = landed + quarantined + duplicates + dropped`` (a record is a line, or one event of a batch
 envelope), recorded in the ledger and returned. A file
 whose sha256 is already in the ledger is skipped. A batch writes under ``lake/_pending/``, commits by

@@ -159,7 +159,8 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
                  as_of: Callable[[Path], datetime] | None = None, progress: Callable[[int], None] | None = None,
                  on_batch: Callable[[BatchResult], None] | None = None, columnar: bool = True,
                  keep_going: bool = False, on_refused: Callable[[str, str], None] | None = None) -> IngestReport:
-    """Ingest each file as one batch into ``<data_dir>/lake`` (DESIGN §3–6).
+    """Ingest each file as one batch into ``<data_dir>/lake`` (docs/requirements/design.md#nothing-lost,
+    docs/requirements/design.md#exactly-once, docs/requirements/design.md#time, docs/requirements/design.md#privacy).
 
     Args:
         paths: input files (``.jsonl`` / ``.jsonl.gz``) in the order to land them.
@@ -171,7 +172,7 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
         as_of: a clock per file (a generator's expected arrival time), overriding ``settings.as_of``.
         progress: called with the bytes consumed of the current file.
         on_batch: called after each batch (to print it as it lands).
-        columnar: the columnar path (default; DESIGN §16) — events it proves identical are validated and
+        columnar: the columnar path (default; docs/requirements/design.md#columnar-ingest) — events it proves identical are validated and
             normalised in DuckDB, the rest take the row path. False = the row path alone (the reference,
             on ``workers`` processes).
         keep_going: a file that cannot be ingested (unreadable, not a regular file, rewritten while read) is

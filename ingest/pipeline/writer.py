@@ -25,7 +25,7 @@ QUARANTINE_ROWS_PER_FILE = 50_000
 
 
 def _server_filled(rows: pa.RecordBatch) -> int:
-    """Rows with a value the server filled (DESIGN §12)."""
+    """Rows with a value the server filled (docs/requirements/design.md#server-fills)."""
     import pyarrow.compute as pc
 
     filled = pc.or_(pc.equal(rows.column("occurred_at_source"), "server"),
@@ -34,13 +34,13 @@ def _server_filled(rows: pa.RecordBatch) -> int:
 
 
 def rate_rules(registry: Registry) -> dict[str, dict[str, Any]]:
-    """Lake event type → rate-limit rule, from the family manifests (seed 000 §9)."""
+    """Lake event type → rate-limit rule, from the family manifests (docs/requirements/politics.md#anti-abuse)."""
     return {f"{name}_{t}": rule for name, family in registry.families.items() for t, rule in family.rate_limits.items()}
 
 
 class BatchWriter:
     """Merges chunk outcomes of one batch in order: dedup by event id, buffered Parquet writes, quarantine,
-    and the ledger row last (DESIGN §4).
+    and the ledger row last (docs/requirements/design.md#exactly-once).
 
     Files are written as pending files (:meth:`Lake.pending_path`) and published by
     :meth:`finish` after the ledger row. Creating a writer removes what an interrupted, uncommitted earlier run
@@ -150,7 +150,8 @@ class BatchWriter:
                 self._flush(key)
 
     def _within_rate(self, lake_type: str, candidate: RateCandidate) -> bool:
-        """Seed 000 §9 per-player rate limit, decided in input order: an event is over the limit when the player
+        """docs/requirements/politics.md#anti-abuse per-player rate limit, decided in input order: an event is over the
+        limit when the player
         already has ``max_events`` accepted events of this type in this batch within ``(t − window, t]`` of its
         event time ``t``. Accepted events count towards later ones; rejected ones do not."""
         rule = self._rate_rules.get(lake_type)

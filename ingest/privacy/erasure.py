@@ -1,4 +1,4 @@
-"""Erasure of one player (DESIGN §6): remove their rows from every lake partition and the quarantine.
+"""Erasure of one player (docs/requirements/design.md#privacy): remove their rows from every lake partition and the quarantine.
 
 Only files that hold the player are rewritten (atomically). The raw id is hashed under every key of the
 keyring, so rows from before and after a key rotation are found. The quarantine keeps raw lines, so a line
@@ -76,7 +76,7 @@ def erase_player(lake: Lake, keyring: Keyring, player_id: str, *, dry_run: bool 
             path.unlink()
     from .quarantine_crypto import QuarantineCipher, open_raw
 
-    cipher = QuarantineCipher(keyring)  # quarantined lines are sealed (DESIGN §14): open each to search it
+    cipher = QuarantineCipher(keyring)  # quarantined lines are sealed (docs/requirements/design.md#privacy-at-rest): open each to search it
     for path in sorted(lake.quarantine.glob("*.parquet")):
         if path.name.startswith("_"):
             continue

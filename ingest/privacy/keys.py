@@ -1,4 +1,5 @@
-"""Keyed hashing of player and session identifiers (DESIGN §6; seeds 001 §10, 002, 003 PII policy).
+"""Keyed hashing of player and session identifiers (docs/requirements/design.md#privacy;
+docs/requirements/ability.md#privacy, docs/requirements/gameplay.md#privacy, docs/requirements/recsys.md#privacy).
 
 Ids are hashed with HMAC-SHA256 under a deployment secret that never lives in the repository: the
 ``TELEMETRY_HASH_KEY`` environment variable, or a key file (``--hash-key-file`` / ``TELEMETRY_HASH_KEY_FILE``).
@@ -118,7 +119,7 @@ class Keyring:
         object.__setattr__(self, "_days", [(d - EPOCH_DATE).days for d, _ in self.rotations])
 
     def sampling_key(self) -> bytes:
-        """The secret that decides deterministic sampling (seed 002): it does not rotate with the id keys.
+        """The secret that decides deterministic sampling (docs/requirements/gameplay.md#sampling): it does not rotate with the id keys.
 
         In order: the keyring's ``sampling_secret``, ``TELEMETRY_SAMPLING_KEY``, else a key derived from the base
         (oldest) id key, which appending rotations never changes; destroying the base key changes the cohorts,

@@ -1,4 +1,4 @@
-"""Opted-out players (seed 002): their events are dropped by policy and counted, never landed.
+"""Opted-out players (docs/requirements/gameplay.md): their events are dropped by policy and counted, never landed.
 
 The list is ``<data_dir>/privacy/opt_out.txt``: one raw player id per line, ``#`` comments and blank lines
 ignored. Ids are hashed under every key of the keyring, so the list holds across key rotations.

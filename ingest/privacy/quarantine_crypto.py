@@ -1,4 +1,5 @@
-"""Encryption at rest of quarantined lines (DESIGN §14): no personal value in clear under the data directory.
+"""Encryption at rest of quarantined lines (docs/requirements/design.md#privacy-at-rest): no personal value in clear
+under the data directory.
 
 A quarantined line and its full error messages (which may quote values) are sealed with AES-256-GCM under a key
 derived (HKDF-SHA256) from the hash key in effect on the line's arrival date; the row stores that key's id

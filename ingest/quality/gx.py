@@ -1,4 +1,5 @@
-"""The data-quality report (DESIGN §11, second layer): a Great Expectations checkpoint over the lake and marts.
+"""The data-quality report (docs/requirements/design.md#data-quality, second layer): a Great Expectations checkpoint
+over the lake and marts.
 
 ``telemetry dq run`` validates
 

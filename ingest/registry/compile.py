@@ -1,4 +1,4 @@
-"""Compile registry schemas into DuckDB SQL checks over JSON text snippets (DESIGN §16), and the
+"""Compile registry schemas into DuckDB SQL checks over JSON text snippets (docs/requirements/design.md#columnar-ingest), and the
 registry into the columnar plan the columnar ingest executes (:func:`columnar_plan`).
 
 The columnar ingest extracts each top-level field of a line as a snippet of JSON text (DuckDB

@@ -1,4 +1,5 @@
-"""Schema evolution check: classify every schema changed since a git revision (SchemaVer-style, seed 002).
+"""Schema evolution check: classify every schema changed since a git revision (SchemaVer-style,
+docs/requirements/gameplay.md#schema-evolution).
 
 An added optional property is a **minor** bump (``1.0`` → ``1.1``); any other change is **major**
 (``1.1`` → ``2.0``). A published version is never edited in place (only descriptions, titles and examples may

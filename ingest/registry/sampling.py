@@ -1,4 +1,4 @@
-"""Deterministic sampling from the shared sampling file (seed 002 "Event Taxonomy and Sampling Strategy").
+"""Deterministic sampling from the shared sampling file (docs/requirements/gameplay.md#sampling "Event Taxonomy and Sampling Strategy").
 
 A family's manifest points at the file (``"sampling": "sampling.yml"``, relative to ``schemas/``); the file
 holds, per family and event type, a base ``rate`` and optional value-dependent ``when`` rules::
@@ -12,7 +12,7 @@ holds, per family and event type, a base ``rate`` and optional value-dependent `
 
 Keep/drop: HMAC-SHA256 under the **sampling secret** of ``"<raw player id>|<event type>"``, read as a 64-bit
 fraction, below the rate (events without a player id use their event id). The sampling secret does not rotate
-with the id-hashing keyring, so a player's cohort survives key rotation (seed 002: "the same players remain in
+with the id-hashing keyring, so a player's cohort survives key rotation (docs/requirements/gameplay.md#goals: "the same players remain in
 sampled cohorts for longitudinal studies").
 """
 
@@ -187,7 +187,7 @@ def sampling_rules(schemas_root: Path, family: str, relative: str | None) -> dic
 
 @dataclass(frozen=True)
 class OptionalMetrics:
-    """A family's metrics that degrade first under backpressure (seed 001 §11): the pointers of the metrics
+    """A family's metrics that degrade first under backpressure (docs/requirements/ability.md#registry): the pointers of the metrics
     object and of the per-metric rates, and each optional key with its default rate."""
 
     values: str

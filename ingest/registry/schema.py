@@ -2,7 +2,7 @@
 
 Layout: ``schemas/<family>/_family.json`` (how a wire line is routed to the family, its type and version;
 late window; retention) and ``schemas/<family>/<event_type>/<MAJOR.MINOR>.json`` (the schema). Each schema
-carries the annotation keyword ``x-telemetry`` (DESIGN §1):
+carries the annotation keyword ``x-telemetry`` (docs/requirements/design.md#registry):
 
 .. code-block:: json
 
@@ -16,7 +16,7 @@ carries the annotation keyword ``x-telemetry`` (DESIGN §1):
 fields that are hashed (``hash``), dropped (``drop``) or reduced to their length (``length``); player and
 session ids are always hashed. ``identifiers`` names what an id-like field identifies (:data:`IDENTIFIER_KINDS`),
 which decides what each read tier sees of it (``docs/read-api.md``). ``event_id_from`` (optional) lists the
-fields a missing event id is derived from (seed 002: player, client_guid, seq); otherwise the whole canonical
+fields a missing event id is derived from (docs/requirements/gameplay.md#dedup: player, client_guid, seq); otherwise the whole canonical
 event is used.
 """
 
@@ -64,7 +64,7 @@ ENVELOPE_FIELDS: list[tuple[str, pa.DataType]] = [
     ("schema_version_source", pa.string()),
 ]
 """Envelope columns. ``occurred_at_source`` / ``schema_version_source``: ``event`` when the producer sent the
-value, ``server`` when ingest filled it as the family declares (``server_fills``, DESIGN §12)."""
+value, ``server`` when ingest filled it as the family declares (``server_fills``, docs/requirements/design.md#server-fills)."""
 _MISSING = object()
 _VERSION = re.compile(r"^[1-9][0-9]*\.(0|[1-9][0-9]*)$")
 
@@ -241,7 +241,7 @@ class EventSchema:
     @property
     def references(self) -> dict[str, dict[str, str]]:
         """Pointer → ``{"seed": <dbt seed name>, "column": <column>}``: the value must be one of the seed's
-        values (e.g. politics ``/billId`` in the bills seed, seed 000 §9); else ``unknown_reference``."""
+        values (e.g. politics ``/billId`` in the bills seed, docs/requirements/politics.md#anti-abuse); else ``unknown_reference``."""
         return self.annotation.get("references", {})
 
     @property
@@ -352,7 +352,7 @@ class Family:
         route: ``requires`` (keys a wire object must have to belong here: one list, or a list of alternative
             lists, any of which claims the object), ``event_type`` (pointer, or ``{"const": name}``) and
             ``schema_version`` (pointer).
-        late_window_days: events older than as-of date minus this many days are ``too_late`` (seed 003: 2).
+        late_window_days: events older than as-of date minus this many days are ``too_late`` (docs/requirements/recsys.md#partitioning: 2).
         retention_days: retention per layer, from the family's seed.
         schemas: ``(event_type, version)`` → schema.
     """
@@ -367,7 +367,7 @@ class Family:
 
     @property
     def batch(self) -> dict[str, Any] | None:
-        """Batch envelope rule (seed 004), or None: ``requires`` (keys that mark a batch line), ``events``
+        """Batch envelope rule (docs/requirements/learning.md#batch), or None: ``requires`` (keys that mark a batch line), ``events``
         (pointer to the array of events), ``max_events`` (larger batches are rejected whole as
         ``batch_too_large``), ``inherit`` (batch-level pointer → event key copied into each event that lacks it).
         """
@@ -384,7 +384,8 @@ class Family:
     @cached_property
     def key_sets(self) -> tuple[frozenset[str], ...]:
         """The key sets that claim a wire object for this family (``route.requires``: one list of keys, or a list
-        of alternative lists; e.g. gameplay: seed 002's ``player_id``/``client_guid``/``seq``, or an SDK event's
+        of alternative lists; e.g. gameplay: the docs/requirements/gameplay.md#dedup
+        ``player_id``/``client_guid``/``seq``, or an SDK event's
         ``event_type``/``schema_version``/``ts_ms``, docs/sdks.md)."""
         requires = self.route.get("requires", [])
         if requires and all(isinstance(r, list) for r in requires):
@@ -397,10 +398,11 @@ class Family:
 
     @property
     def server_fills(self) -> dict[str, str]:
-        """Wire pointer → what the server fills there when the producer leaves it out (DESIGN §12):
-        ``received_at`` (the event's arrival time, ISO 8601 UTC; seed 000 §6 "add createdAt") or
-        ``default_version`` (the version constant of the type's :meth:`default_version` schema; seed 000 §6
-        "add metaVersion", seed 001 §7 and seed 004 lines that carry no version)."""
+        """Wire pointer → what the server fills there when the producer leaves it out (docs/requirements/design.md#server-fills):
+        ``received_at`` (the event's arrival time, ISO 8601 UTC; docs/requirements/politics.md#ingestion "add createdAt") or
+        ``default_version`` (the version constant of the type's :meth:`default_version` schema; docs/requirements/politics.md#ingestion
+        "add metaVersion", docs/requirements/ability.md#wire-format and docs/requirements/learning.md#wire-format lines
+        that carry no version)."""
         return self.manifest.get("server_fills", {})
 
     def default_version(self, event_type: str) -> str | None:
@@ -413,14 +415,15 @@ class Family:
 
     @property
     def opt_out_field(self) -> str | None:
-        """Top-level wire field that carries the producer's opt-out flag (seed 002 ``analytics_opt_out``): taken
+        """Top-level wire field that carries the producer's opt-out flag (docs/requirements/gameplay.md#privacy
+        ``analytics_opt_out``): taken
         off the event before validation; ``true`` drops the event by policy (``opted_out``)."""
         rule = self.manifest.get("opt_out")
         return rule.get("field") if isinstance(rule, dict) else None
 
     @property
     def opt_out_keeps_counters(self) -> bool:
-        """Seed 001 §10: an opted-out player's summaries land without any player identity (``player_key`` and
+        """docs/requirements/ability.md#privacy: an opted-out player's summaries land without any player identity (``player_key`` and
         ``hash_key_id`` null), so per-player rows disappear while the per-entry numerator/denominator counters keep
         counting; other families drop the events (``opted_out``)."""
         rule = self.manifest.get("opt_out")
@@ -429,14 +432,14 @@ class Family:
     @property
     def geoip_field(self) -> str | None:
         """Top-level wire pointer the collector fills with the country of the client's IP address when the producer
-        leaves it out and the event's schema has it (``"geoip": {"field": "/region"}``; seed 002 "Store
+        leaves it out and the event's schema has it (``"geoip": {"field": "/region"}``; docs/requirements/gameplay.md "Store
         region/country derived from IP via GeoIP, but drop the original IP"); the address itself is never kept."""
         rule = self.manifest.get("geoip")
         return rule.get("field") if isinstance(rule, dict) else None
 
     @property
     def backpressure(self) -> dict[str, Any] | None:
-        """What the collector degrades first under backpressure (seed 001 §11): ``values`` (pointer to the metrics
+        """What the collector degrades first under backpressure (docs/requirements/ability.md#registry): ``values`` (pointer to the metrics
         object), ``rates`` (pointer to the per-metric sample rates) and ``optional`` (a dbt seed, its key
         column, its boolean ``flag`` column and its ``default_rate`` column); None when the family declares none."""
         rule = self.manifest.get("backpressure")
@@ -444,7 +447,7 @@ class Family:
 
     @property
     def rate_limits(self) -> dict[str, dict[str, Any]]:
-        """Event type → ``{"max_events": n, "window_seconds": s, "per": "player"}`` (seed 000 §9)."""
+        """Event type → ``{"max_events": n, "window_seconds": s, "per": "player"}`` (docs/requirements/politics.md#anti-abuse)."""
         return self.manifest.get("rate_limits", {})
 
     def event_type_of(self, event: dict[str, Any]) -> str | None:
@@ -494,7 +497,7 @@ class Family:
         """Schema for a wire event of this family.
 
         Raises:
-            Rejection: ``unknown_event_type`` or ``unknown_schema_version`` (never guessed, DESIGN §1).
+            Rejection: ``unknown_event_type`` or ``unknown_schema_version`` (never guessed, docs/requirements/design.md#registry).
         """
         type_rule = self.route["event_type"]
         event_type = type_rule["const"] if isinstance(type_rule, dict) else resolve_pointer(event, type_rule)

@@ -1,7 +1,7 @@
 """``telemetry report``: a static HTML dashboard of the warehouse, readable with no network.
 
 One page, ``<data_dir>/report/index.html``, with an overview (events landed per family, quarantine by reason
-over all lines, the latest data-quality run) and one section per family (the five of DESIGN plus any other in
+over all lines, the latest data-quality run) and one section per family (the five of docs/requirements/README.md#families plus any other in
 the registry) with its charts:
 
 ==========================  ==========================================================================
@@ -19,7 +19,8 @@ quarantine rate by reason   ``dq_ingest_daily``: quarantined ÷ (landed + quaran
 
 Everything is discovered, nothing is listed: marts come from ``marts/_catalog.json`` (their dbt folder says
 which family they belong to) or their names, so a family's charts appear as soon as its marts are published;
-until then its charts say "no data yet". CTR applies to recsys and KPI alerts to ability (seeds 003, 001) and
+until then its charts say "no data yet". CTR applies to recsys and KPI alerts to ability
+(docs/requirements/recsys.md#rollups, docs/requirements/ability.md#alerts) and
 to any family that has such marts.
 
 Charts are drawn with matplotlib (Agg, no pyplot state) and embedded as base64 PNG ``<img>`` in
@@ -49,10 +50,10 @@ from ..warehouse.publish import CATALOG_FILE, marts_path
 from ..warehouse.read import marts, read
 
 DESIGN_FAMILIES = ("politics", "ability", "gameplay", "recsys", "learning")
-"""The five event families of DESIGN, in its order; registry families not listed here follow."""
-FAMILY_TITLES = {"politics": "Politics (seed 000)", "ability": "Ability metrics (seed 001)",
-                 "gameplay": "Gameplay (seed 002)", "recsys": "Recsys experiments (seed 003)",
-                 "learning": "Learning (seed 004)"}
+"""The five event families of docs/requirements/README.md#families, in its order; registry families not listed here follow."""
+FAMILY_TITLES = {"politics": "Politics (docs/requirements/politics.md)", "ability": "Ability metrics (docs/requirements/ability.md)",
+                 "gameplay": "Gameplay (docs/requirements/gameplay.md)", "recsys": "Recsys experiments (docs/requirements/recsys.md)",
+                 "learning": "Learning (docs/requirements/learning.md)"}
 CTR_FAMILIES = ("recsys",)
 ALERT_FAMILIES = ("ability",)
 ALERT_CATEGORY_COLUMNS = ("kpi", "kpi_name", "metric", "metric_name", "rule", "rule_id", "alert_type", "severity")
@@ -213,7 +214,7 @@ def volume_chart(source: _Marts, family: str) -> Chart:
 def dau_chart(source: _Marts, family: str, data_dir: Path) -> Chart:
     chart = Chart(f"{family}-dau", "Daily active players (distinct player_key per UTC day)")
     activity = f"{family}_events"
-    for name in source.names:  # a player-day activity mart (DESIGN §8), e.g. fct_player_daily_activity
+    for name in source.names:  # a player-day activity mart (docs/requirements/design.md#incremental), e.g. fct_player_daily_activity
         frame = source.frame(name)
         day = next((c for c in ("activity_date", "event_date") if frame is not None and c in frame.columns), None)
         if day and {"player_key", activity} <= set(frame.columns):
@@ -433,7 +434,7 @@ def build_report(data_dir: Path | str | None = None, registry: Registry | None =
 
     Args:
         data_dir: data directory (default ``$TELEMETRY_DATA_DIR``).
-        registry: the registry, for families beyond DESIGN's five (default ``<repo>/schemas``).
+        registry: the registry, for families beyond the five of docs/requirements/README.md#families (default ``<repo>/schemas``).
 
     Returns:
         The page's path and its sections; a family without data has only 'no data yet' slots.

@@ -1,4 +1,4 @@
-"""Publishing the marts as Parquet under ``<data_dir>/marts/`` (DESIGN §10).
+"""Publishing the marts as Parquet under ``<data_dir>/marts/`` (docs/requirements/design.md#readers).
 
 After a build the marts are copied, one Parquet file each, to <data_dir>/marts/ so that notebooks, the DQ
 report and the dashboard read them while a later `dbt build` holds DuckDB's single-writer lock on

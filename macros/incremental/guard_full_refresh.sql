@@ -1,5 +1,5 @@
 {#- Pre-hook of every incremental model (dbt_project.yml): refuses `--full-refresh` when the rebuild would lose
-    history (DESIGN §7). Aggregates outlive raw data, so when the ledger recorded partitions of any family the
+    history (docs/requirements/design.md#retention). Aggregates outlive raw data, so when the ledger recorded partitions of any family the
     model reads (`meta.reprocess.families`) that are no longer in the lake (lake_partitions: dropped by
     retention) and the table already exists, a full rebuild would silently forget them: raises then, unless
     `--vars '{allow_full_refresh: true}'`. -#}

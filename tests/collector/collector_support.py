@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def learning_event(n: int, session: str = "sess-1", student: str = "student-1", **extra) -> dict:
-    """A valid seed 004 event (choice_made 1.0) with a unique event id."""
+    """A valid docs/requirements/learning.md#fields event (choice_made 1.0) with a unique event id."""
     return {"event_id": f"evt-{n}", "student_id": student, "event_type": "choice_made", "schema_version": "1.0",
             "timestamp": now_iso(), "data": {"choice": "help_friend", "n": n}, "session_id": session, **extra}
 

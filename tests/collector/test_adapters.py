@@ -84,7 +84,7 @@ def test_device_id_that_is_also_the_player_id_does_not_become_client_guid(regist
 
 
 def test_sdk_gameplay_event_lands_without_seq_and_misfits_point_at_each_field(client, tokens, tmp_path):
-    """Seed 002 gameplay through an SDK path: the event id stands for the (player, client_guid, seq) tuple; an
+    """docs/requirements/gameplay.md gameplay through an SDK path: the event id stands for the (player, client_guid, seq) tuple; an
     event with neither is quarantined with the tuple's pointers, a wrong and an extra field with theirs."""
     import pyarrow.parquet as pq
 

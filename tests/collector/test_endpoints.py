@@ -1,4 +1,4 @@
-"""Native and seed 004 endpoints: per-event answers, durable spool before the answer, landing exactly once."""
+"""Native and docs/requirements/learning.md#apis endpoints: per-event answers, durable spool before the answer, landing exactly once."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_seed004_session_close(client, tokens, tmp_path):
 
 def test_health_and_docs(client):
     assert client.get("/health").json() == {"ok": True, "status": "ok"}
-    assert client.get("/api/v1/health").json() == {"ok": True, "status": "ok"}  # seed 004's path, no token
+    assert client.get("/api/v1/health").json() == {"ok": True, "status": "ok"}  # the docs/requirements/learning.md path, no token
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/telemetry/events", "/api/v1/telemetry/batch", "/v1/events", "/v1/batch",

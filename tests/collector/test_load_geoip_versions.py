@@ -1,7 +1,9 @@
-"""The collector's seed rules over HTTP: unknown schema versions are refused as `analytics_version` (seed 002),
-the client's country is derived from its address and the address dropped (seed 002), heartbeat sampling follows
-the collector's load (seed 002), optional metrics degrade first under backpressure (seed 001 §11), and the
-sampling file reloads without a restart (seed 001 §6).
+"""The collector's seed rules over HTTP: unknown schema versions are refused as `analytics_version`
+(docs/requirements/gameplay.md#schema-evolution),
+the client's country is derived from its address and the address dropped (docs/requirements/gameplay.md), heartbeat sampling follows
+the collector's load (docs/requirements/gameplay.md), optional metrics degrade first under backpressure
+(docs/requirements/ability.md#registry), and the
+sampling file reloads without a restart (docs/requirements/ability.md#sampling).
 
 Expected sampling decisions are computed here with plain ``hmac`` (the seed's rule), never by the code under test.
 """

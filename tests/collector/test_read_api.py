@@ -1,4 +1,4 @@
-"""Seed 000 §7 read API: filters, pagination, envelope, hashed ids, tier masking, company binding, redeem."""
+"""docs/requirements/politics.md#apis read API: filters, pagination, envelope, hashed ids, tier masking, company binding, redeem."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 000 §4/§7 stats over a built warehouse: the totals of a period use the same standard deviation as the
+"""docs/requirements/politics.md#aggregates/§7 stats over a built warehouse: the totals of a period use the same standard deviation as the
 marts (sample, n − 1), report the variance the seed lists, and count a period's distinct users once each, not
 as the sum of the days' counts. Expected values come from Python's `statistics` over the values sent."""
 

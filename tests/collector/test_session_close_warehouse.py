@@ -1,4 +1,4 @@
-"""Seed 004's close call closes the session in the warehouse at the next build: the session counts as closed and
+"""The docs/requirements/learning.md#apis close call closes the session in the warehouse at the next build: the session counts as closed and
 its features are extracted, without waiting 30 minutes of inactivity."""
 
 from __future__ import annotations

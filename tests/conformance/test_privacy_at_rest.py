@@ -1,4 +1,5 @@
-"""Privacy at rest (seed 002 "Privacy and Anonymization", seed 003 PII policy, seed 000 §10, seed 001 §10):
+"""Privacy at rest (docs/requirements/gameplay.md#privacy "Privacy and Anonymization",
+docs/requirements/recsys.md#privacy, docs/requirements/politics.md#privacy, docs/requirements/ability.md#privacy):
 nothing under the data directory holds a raw player id, session id or chat text that was sent, in valid or
 invalid lines; the quarantine is encrypted but replayable, erasable and readable by whoever holds the key;
 secrets never show in output, reprs or tracebacks."""

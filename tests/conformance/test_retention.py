@@ -17,14 +17,14 @@ from conformance_support import run_cli
 AS_OF = date(2026, 11, 20)
 SEED_WINDOWS = {
     # family: (raw days, {aggregate model: days})
-    "politics": (14, {"agg_politics_daily": 180, "agg_politics_weekly": 365}),       # seed 000 §4
-    "ability": (14, {"agg_ability_metrics_daily": 90, "agg_ability_metrics_weekly": 90,  # seed 001 §8: warm 14d,
+    "politics": (14, {"agg_politics_daily": 180, "agg_politics_weekly": 365}),       # docs/requirements/politics.md#retention
+    "ability": (14, {"agg_ability_metrics_daily": 90, "agg_ability_metrics_weekly": 90,  # docs/requirements/ability.md#retention: warm 14d,
                      "agg_ability_metric_totals_daily": 90}),                        # cold (aggregates) 90d
-    "gameplay": (183, {"agg_gameplay_daily": 183, "agg_gameplay_weekly": 183,        # seed 002: 6-month warm store
+    "gameplay": (183, {"agg_gameplay_daily": 183, "agg_gameplay_weekly": 183,  # gameplay.md#retention: 6-month warm store
                        "agg_gameplay_monthly": 183}),
-    "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_weekly": 400, "agg_recsys_monthly": 400,  # seed 003: rollups
+    "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_weekly": 400, "agg_recsys_monthly": 400,  # recsys.md#rollups
                "dq_recsys_daily": 400, "fct_recsys_experiment_results": 400}),  # 400 d; DQ rates and readouts too
-    "learning": (90, {"fct_learning_sessions": 365, "fct_learning_session_features": 365}),  # seed 004: 90 d / 1 y
+    "learning": (90, {"fct_learning_sessions": 365, "fct_learning_session_features": 365}),  # docs/requirements/learning.md: 90 d / 1 y
 }
 LAKE_TYPE = {"politics": "politics_bill_vote", "ability": "ability_metric_summary", "gameplay": "gameplay_session_start",
              "recsys": "recsys_request", "learning": "learning_mission_start"}

@@ -1,4 +1,5 @@
-"""Seed 000 §4 distinctUsers of a period are counted from the player-day table `fct_politics_player_days`, which
+"""docs/requirements/politics.md#aggregates distinctUsers of a period are counted from the player-day table
+`fct_politics_player_days`, which
 outlives the 14-day raw retention. It had another name before (`int_politics__player_days`); a warehouse that
 still holds the older table keeps that history through the first build under the new name."""
 

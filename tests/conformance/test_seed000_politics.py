@@ -1,4 +1,4 @@
-"""Seed 000 (politics) as producers write it: the §3 outline and §2 taxonomy payloads, without the fields the
+"""docs/requirements/politics.md (politics) as producers write it: the §3 outline and §2 taxonomy payloads, without the fields the
 server fills (§6 step 3: "Normalize (add createdAt, metaVersion …)"), land; §9 anti-abuse holds at the door."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Seed 001 (ability metrics) as producers write it: the §7 JSON line, which carries no version field, lands
-under the family's declared default version (§7 shape, DESIGN §12); §3 keys and §11 hard-fail hold."""
+"""docs/requirements/ability.md (ability metrics) as producers write it: the §7 JSON line, which carries no version field, lands
+under the family's declared default version (§7 shape, docs/requirements/design.md#server-fills); §3 keys and §11 hard-fail hold."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 001 §9 "avg dmg_per_cast > 1.25× tier baseline over 50 casts" in the warehouse: the 50 casts are a
+"""docs/requirements/ability.md#alerts "avg dmg_per_cast > 1.25× tier baseline over 50 casts" in the warehouse: the 50 casts are a
 rolling count per entry and tier (the rule's window, 7 days in seed ability_alert_rules), not a filter on one
 day's row, and a day that arrives late changes the windows that hold it. Expected alerts are worked out by hand
 from the lines below."""

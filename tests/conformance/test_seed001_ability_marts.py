@@ -1,4 +1,4 @@
-"""Seed 001 §5 and §3 in the marts: a channel's tick and final snapshots count once (finals, or ticks when
+"""docs/requirements/ability.md#emission-timing and §3 in the marts: a channel's tick and final snapshots count once (finals, or ticks when
 no final exists), and the gauge `participants` aggregates as mean and max, never as a sum. Expected numbers are
 worked out by hand from the lines below."""
 

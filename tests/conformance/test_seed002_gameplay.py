@@ -1,4 +1,4 @@
-"""Seed 002 (gameplay): the taxonomy and lifecycle fields land; sampling follows the shared YAML with
+"""docs/requirements/gameplay.md (gameplay): the taxonomy and lifecycle fields land; sampling follows the shared YAML with
 value-dependent rates and a non-rotating sampling secret; `analytics_opt_out` is honoured server-side;
 dedup by (player_id, client_guid, seq), or by an analytics SDK's own event id where the event has no seq; chat text
 never lands."""
@@ -15,7 +15,7 @@ from conformance_support import FIXTURES, fixture_text, ingest, ingest_lines, ke
 
 AS_OF = "2025-12-01T12:30:00Z"  # the fixture's ts_ms start at 2025-12-01T12:00:00Z
 SAMPLING_KEY = "sampling-secret-for-tests-0123"
-# seed 002 taxonomy table: rates, written out by hand from the seed (boss/elite combat is 100%)
+# docs/requirements/gameplay.md#sampling: rates, written out by hand from the seed (boss/elite combat is 100%)
 SEED_RATES = {
     "session_start": 1.0, "session_end": 1.0, "session_crash": 1.0, "reconnect": 1.0,
     "engage_enemy": 1.0, "ability_cast": 0.5, "damage_dealt": 0.5, "damage_taken": 0.5, "death": 1.0,
@@ -26,7 +26,7 @@ SEED_RATES = {
 
 
 def rate_of(event: dict) -> float:
-    """Seed 002 table rate of one event: combat at boss/elite tier is 100%."""
+    """docs/requirements/gameplay.md#sampling table rate of one event: combat at boss/elite tier is 100%."""
     if event["event_type"] in ("ability_cast", "damage_dealt", "damage_taken") and event.get("encounter_tier") in ("boss", "elite"):
         return 1.0
     return SEED_RATES[event["event_type"]]
@@ -132,7 +132,7 @@ def test_dedup_by_player_client_guid_seq(tmp_path):
 
 
 def sdk_shaped(event_id: str | None, **changes) -> dict:
-    """A seed 002 event as an analytics SDK sends it (1.1): its own idempotency key, no client_guid or seq."""
+    """A docs/requirements/gameplay.md event as an analytics SDK sends it (1.1): its own idempotency key, no client_guid or seq."""
     base = next(json.loads(text) for text in fixture_text("seed002_taxonomy.jsonl").splitlines()
                 if json.loads(text)["event_type"] == "death")
     event = {k: v for k, v in base.items() if k not in ("client_guid", "seq")}
@@ -186,7 +186,7 @@ def test_chat_text_never_lands_only_its_length(tmp_path, monkeypatch):
 
 
 def test_every_lifecycle_event_can_carry_build_platform_and_shard(tmp_path, registry):
-    """Seed 002 taxonomy: lifecycle events "include build, platform, shard"."""
+    """docs/requirements/gameplay.md#events: lifecycle events "include build, platform, shard"."""
     lifecycle = ("session_start", "session_end", "session_crash", "reconnect")
     for event_type in lifecycle:
         assert {"build", "platform", "shard"} <= set(registry.families["gameplay"].latest(event_type).document["properties"])

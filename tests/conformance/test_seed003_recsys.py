@@ -1,4 +1,4 @@
-"""Seed 003 (recsys): every key field the seed lists per event lands; user and session ids are hashed; the
+"""docs/requirements/recsys.md (recsys): every key field the seed lists per event lands; user and session ids are hashed; the
 sanitized error message lands as its length only."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Seed 004 (learning) as producers write it: the single event and the two-event batch of "API Usage
+"""docs/requirements/learning.md (learning) as producers write it: the single event and the two-event batch of "API Usage
 Examples", which carry no schema version, land under the family's declared default version; features 7 and 8
 count what the seed names."""
 
@@ -32,7 +32,7 @@ def test_api_usage_single_event_lands_as_printed(tmp_path):
 def test_api_usage_batch_lands_as_printed(tmp_path):
     line = as_json_line(fixture_text("seed004_batch.txt"))
     row = ingest_lines(tmp_path / "d", tmp_path, "batch.jsonl", [line], AS_OF)
-    # one line, two records (seed 004 batch ingestion: one accounting unit per event)
+    # one line, two records (docs/requirements/learning.md#batch: one accounting unit per event)
     assert (row["lines_read"], row["records_read"], row["landed"], row["quarantined"]) == (1, 2, 2, 0), row["output"]
     assert row["server_filled"] == 2
     [start] = landed(tmp_path / "d", "learning_mission_start")

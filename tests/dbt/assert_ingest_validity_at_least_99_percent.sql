@@ -1,4 +1,4 @@
--- Validity (seed 003 ≥ 99%): over all days, landed ÷ (landed + lines quarantined for schema/type reasons) is
+-- Validity (docs/requirements/recsys.md#data-quality ≥ 99%): over all days, landed ÷ (landed + lines quarantined for schema/type reasons) is
 -- at least 0.99 for every known event type. A warning: a burst of bad producer lines should be looked at,
 -- not block the marts.
 {{ config(severity='warn') }}

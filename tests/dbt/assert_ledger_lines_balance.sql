@@ -1,4 +1,4 @@
--- Nothing lost (DESIGN §3): for every batch, records read = landed + quarantined + duplicates + dropped, and
+-- Nothing lost (docs/requirements/design.md#nothing-lost): for every batch, records read = landed + quarantined + duplicates + dropped, and
 -- the partitions it lists account for every landed event.
 with
 

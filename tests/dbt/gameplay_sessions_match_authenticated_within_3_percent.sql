@@ -1,4 +1,4 @@
--- Seed 002 data quality: on every day, analytics sessions must be within 3% of the sessions the operational source
+-- docs/requirements/gameplay.md#data-quality: on every day, analytics sessions must be within 3% of the sessions the operational source
 -- authenticated. Warn level: returns the flagged days of dq_gameplay_sessions_daily (a flag is an alert, not a broken
 -- build).
 {{ config(severity='warn') }}

@@ -1,4 +1,4 @@
--- Seed 004 extracts features when a session is closed: every row of fct_learning_session_features must belong to a
+-- docs/requirements/learning.md#features extracts features when a session is closed: every row of fct_learning_session_features must belong to a
 -- session fct_learning_sessions holds as closed, with the same event count. Returns the offending sessions.
 
 select

@@ -1,4 +1,4 @@
--- agg_politics_weekly is rolled up from agg_politics_daily (seed 000 §5): for every (week, type, scope,
+-- agg_politics_weekly is rolled up from agg_politics_daily (docs/requirements/politics.md#aggregates): for every (week, type, scope,
 -- scope_id) the weekly event, outcome and success counts and value count equal the sums of the daily rows,
 -- and no weekly row lacks daily rows. Mismatching keys are returned. Only weeks the daily table still fully
 -- covers are compared (daily rows expire after 180 days, weekly ones after 365).

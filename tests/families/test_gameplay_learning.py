@@ -1,11 +1,12 @@
-"""Integration: the gameplay (seed 002) and learning (seed 004) families end to end on the real data sets.
+"""Integration: the gameplay (docs/requirements/gameplay.md) and learning (docs/requirements/learning.md) families end
+to end on the real data sets.
 
 Four StarCraft II replays (two players who each played twice, one who played once, one computer opponent) and
 the whole WAVES sample are imported, ingested (``--backfill``, a throwaway key) and built with
 ``dbt build --select +<the families' marts>``; the marts are then compared with figures computed here from the
 raw files — sc2reader's parse of the replays, polars over the TSV — with the definitions the docs state, never
 from the pipeline. Player and session ids are mapped with HMAC-SHA256 under the test key, as the docs say the
-ingest does, and sampled-in players are recomputed from the documented rule (DESIGN §9).
+ingest does, and sampled-in players are recomputed from the documented rule (docs/requirements/design.md#sampling).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def key_of(raw_id: str) -> str:
 
 
 def sampled_in(raw_player_id: str, event_type: str, rate: float) -> bool:
-    """Seed 002 sampling as schemas/sampling.yml documents it: HMAC-SHA256 under the sampling secret (derived from
+    """docs/requirements/gameplay.md#sampling sampling as schemas/sampling.yml documents it: HMAC-SHA256 under the
+    sampling secret (derived from
     the id key when no other is configured) of "<raw player id>|<event type>", as a 64-bit fraction, below rate."""
     secret = hmac.new(KEY, b"telemetry sampling secret v1", hashlib.sha256).digest()
     digest = hmac.new(secret, f"{raw_player_id}|{event_type}".encode(), hashlib.sha256).digest()
@@ -151,14 +153,15 @@ def test_sc2_ability_casts_per_player_per_match(built, sc2_truth):
         for r in rows:
             player_key = key_of(r["handle"])
             row = got[(player_key, r["match_id"])]
-            if sampled_in(r["handle"], "ability_cast", 0.5):  # seed 002: combat casts (no tier) sampled at 50%
+            if sampled_in(r["handle"], "ability_cast", 0.5):  # docs/requirements/gameplay.md#events: combat casts (no tier) sampled at 50%
                 kept += 1
                 assert row["ability_casts"] == r["casts"]
                 assert row["ability_casts_estimated"] == pytest.approx(r["casts"] / 0.5)
             else:
                 assert row["ability_casts"] == 0
     assert kept > 0
-    # the seed 001 summaries are not sampled: every cast is there, per player and match (summary ts = leave time)
+    # the docs/requirements/ability.md#sampling summaries are not sampled: every cast is there, per player and match
+    # (summary ts = leave time)
     summaries = query(built, f"""
         select player_key, cast(epoch(max(occurred_at)) as bigint) as ended_s, sum(metrics.casts) as casts
         from read_parquet('{built}/lake/events/event_type=ability_metric_summary/*/*.parquet', hive_partitioning = true)
@@ -199,7 +202,7 @@ def test_chat_text_never_lands(built):
 # --- WAVES, from the TSV ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def waves_truth():
-    """Per WAVES session: events emitted by the documented mapping and the eight seed 004 features."""
+    """Per WAVES session: events emitted by the documented mapping and the eight docs/requirements/learning.md#features features."""
     path = require_shared_data("waves") / WAVES
     frame = pl.read_csv(path, separator="\t", infer_schema_length=0)
     data = [json.loads(text) for text in frame["event_data"]]

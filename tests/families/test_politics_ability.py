@@ -1,4 +1,4 @@
-"""Politics (seed 000) and ability metrics (seed 001) end to end.
+"""Politics (docs/requirements/politics.md) and ability metrics (docs/requirements/ability.md) end to end.
 
 1. The per-event rules at ingest, on hand-written lines: each anti-abuse / hard-fail rule gets its reason code.
 2. Integration: the generator writes a small five-family data set with faults; it is ingested as nightly batches
@@ -65,9 +65,9 @@ def vote(**changes) -> dict:
 
 
 @pytest.mark.parametrize("event, reason, pointer, keyword", [
-    (vote(seatWeight=0), "schema_violation", "/seatWeight", "exclusiveMinimum"),        # seed 000 §9 seatWeight > 0
+    (vote(seatWeight=0), "schema_violation", "/seatWeight", "exclusiveMinimum"),  # politics.md#anti-abuse: > 0
     (vote(seatWeight=-2.5), "schema_violation", "/seatWeight", "exclusiveMinimum"),
-    (vote(billId="HB-9999"), "unknown_reference", "/billId", "enum"),                    # seed 000 §9 bill must exist
+    (vote(billId="HB-9999"), "unknown_reference", "/billId", "enum"),  # politics.md#anti-abuse: bill exists
     (vote(createdAt="2024-11-24T12:06:00Z"), "future_timestamp", "/createdAt", "maximum"),  # > as-of + 5 min
     (vote(favouriteColour="blue"), "schema_violation", "/favouriteColour", "additionalProperties"),  # strict (§3)
     (vote(type="CAMPAIGN_DONATION"), "unknown_event_type", "/type", "enum"),
@@ -118,12 +118,12 @@ def summary(**changes) -> dict:
     (summary(metrics={"casts": 1.5}), "schema_violation", "/metrics/casts", "type"),     # a counter is an integer
     (summary(meta={"tier": 1, "sample_rates": {"reflect_count": 0}}), "schema_violation",
      "/meta/sample_rates/reflect_count", "exclusiveMinimum"),
-    # no `v` at all: the family's declared default version applies (seed 001 §7; tests/conformance)
+    # no `v` at all: the family's declared default version applies (docs/requirements/ability.md#wire-format; tests/conformance)
     (summary(v=2), "unknown_schema_version", "/v", "const"),
     (summary(ts=1732442400 + 3 * 3600), "future_timestamp", "/ts", "maximum"),
 ])
 def test_ability_rules_at_ingest(registry, tmp_path, event, reason, pointer, keyword):
-    """seed 001 §11: the central registry hard-fails unknown metric keys and namespaces."""
+    """docs/requirements/ability.md#registry: the central registry hard-fails unknown metric keys and namespaces."""
     result, rows = ingest_lines(registry, tmp_path, [summary(), event])
     assert (result.landed, result.quarantined) == (1, 1)
     [(got_reason, errors)] = rows
@@ -155,9 +155,9 @@ class Generated:
 
     def events(self, family: str) -> list[dict]:
         """Valid, non-duplicate events of ``family`` as they land: opted-out players' politics events are dropped,
-        their ability summaries land without a player (seed 001 §10: ``player`` set to None here); a
+        their ability summaries land without a player (docs/requirements/ability.md#privacy: ``player`` set to None here); a
         LOBBY_ATTEMPT beyond 5 of its user in (t − 60 s, t] among those accepted earlier in the same file (one
-        ingest batch) is rejected at ingest (seed 000 §9)."""
+        ingest batch) is rejected at ingest (docs/requirements/politics.md#anti-abuse)."""
         out = []
         for file in self.expected["files"]:
             if file["family"] != family:
@@ -261,7 +261,7 @@ def politics_events(built) -> pl.DataFrame:
 
 def unbacked_momentum(events: pl.DataFrame) -> set[tuple[str | None, datetime]]:
     """(player_key, occurred_at) of MOMENTUM_SHIFT events without a poll margin change of their company in the
-    hour before (seed 000 §9)."""
+    hour before (docs/requirements/politics.md#anti-abuse)."""
     polls: dict[str, list[tuple[datetime, str, float]]] = defaultdict(list)
     for row in events.filter(pl.col("event_type") == "poll_interval").iter_rows(named=True):
         if row["company_id"] is not None:
@@ -428,7 +428,7 @@ def test_observed_and_reweighted_totals_equal_polars(built, ability_rows):
             entry[0] += 1
             entry[1] += value
             entry[2] += value / rate
-    gauges = {"participants"}  # seed 001 §3 type gauge: mean and max, never summed
+    gauges = {"participants"}  # docs/requirements/ability.md#metric-keys type gauge: mean and max, never summed
     expected = pl.DataFrame([{"event_date": k[0], "entry": k[1], "tier": k[2], "metric_key": k[3],
                               "summaries_reporting": v[0],
                               "observed_total": None if k[3] in gauges else v[1],

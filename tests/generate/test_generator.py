@@ -158,7 +158,7 @@ def test_each_file_has_every_fault_kind_of_its_family(dataset):
         assert set(file["faults_by_kind"]) == generic | kinds[file["family"]], file["path"]
         assert file["records"] == file["landed"] + file["quarantined"] + file["duplicates"] + file["dropped"]
     assert expected["dropped_by_reason"]["opted_out"] > 0
-    assert expected["dropped_by_reason"]["sampled_out"] > 0  # gameplay heartbeats etc. (seed 002 sampling)
+    assert expected["dropped_by_reason"]["sampled_out"] > 0  # gameplay heartbeats etc. (docs/requirements/gameplay.md#sampling)
 
 
 def test_opt_out_list_names_players_that_play(dataset):

@@ -1,5 +1,5 @@
-"""The lists that must agree across the registry, the dbt seeds and the macros (seed 001 §11: one metric
-registry, hard-fail unknown; seed 000 §2: nine politics types)."""
+"""The lists that must agree across the registry, the dbt seeds and the macros (docs/requirements/ability.md#registry: one metric
+registry, hard-fail unknown; docs/requirements/politics.md#events: nine politics types)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_metric_registry_seed_equals_the_schema_metric_keys():
         prop = metrics["properties"][row["metric_key"]]
         assert prop["type"] == ("integer" if row["metric_type"] == "counter" else "number"), row
         assert 0 < float(row["default_sample_rate"]) <= 1
-    # seed 001 §6 defaults
+    # docs/requirements/ability.md#sampling defaults
     defaults = {row["metric_key"]: float(row["default_sample_rate"]) for row in registry}
     assert (defaults["damage_total"], defaults["meteor_count"], defaults["reflect_count"], defaults["clone_count"],
             defaults["pull_events"]) == (1.0, 1.0, 0.5, 0.75, 0.5)
@@ -75,8 +75,9 @@ def test_achievements_and_rules_name_real_types():
 def test_retention_windows_follow_the_seeds():
     politics = json.loads((ROOT / "schemas/politics/_family.json").read_text(encoding="utf-8"))
     ability = json.loads((ROOT / "schemas/ability/_family.json").read_text(encoding="utf-8"))
-    # seed 000 §4, in the shape ingest/lifecycle/retention.py reads (aggregates per grain of agg_politics_<grain>)
+    # docs/requirements/politics.md#retention, in the shape ingest/lifecycle/retention.py reads (aggregates per grain
+    # of agg_politics_<grain>)
     assert politics["retention_days"] == {"raw": 14, "aggregates": {"daily": 180, "weekly": 365}}
     assert (ability["retention_days"]["hot"], ability["retention_days"]["warm"], ability["retention_days"]["cold"]) \
-        == (1, 14, 90)  # seed 001 §8
+        == (1, 14, 90)  # docs/requirements/ability.md#retention
     assert ability["retention_days"]["raw"] == 14  # the lake holds the warm layer

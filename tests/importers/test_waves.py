@@ -1,7 +1,7 @@
 """Tests of the WAVES importer (ingest/importers/waves.py; mapping in docs/importers/waves.md).
 
 Expected numbers are computed here with polars from the TSV (../shared/data/README.md rule), with the mapping
-rules the docs state, never read back from the importer. Includes the seed 004 batch limit through the real
+rules the docs state, never read back from the importer. Includes the docs/requirements/learning.md#batch batch limit through the real
 ingest: a batch of 1,001 events is quarantined whole.
 """
 

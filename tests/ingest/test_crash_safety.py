@@ -1,4 +1,5 @@
-"""Crash safety (DESIGN §4): SIGKILL mid-batch, re-run, every event landed exactly once; concurrent ingests."""
+"""Crash safety (docs/requirements/design.md#exactly-once): SIGKILL mid-batch, re-run, every event landed exactly once;
+concurrent ingests."""
 
 from __future__ import annotations
 

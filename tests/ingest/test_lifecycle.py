@@ -71,7 +71,7 @@ def test_erase_dry_run_changes_nothing(tmp_path):
 
 
 def test_retention_drops_expired_partitions_and_logs_them(tmp_path):
-    # recsys: raw 90 days, errors 30 days (seed 003)
+    # recsys: raw 90 days, errors 30 days (docs/requirements/recsys.md#retention)
     error = {"event_type": "error", "schema_version": "1.0", "timestamp_ms": T0 - 40 * DAY, "component": "ranker",
              "severity": "error", "error_code": "E"}
     ingest(tmp_path, "a.jsonl", [request("a", 1, T0 - 100 * DAY), request("b", 2, T0 - 80 * DAY), error])

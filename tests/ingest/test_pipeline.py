@@ -55,7 +55,8 @@ def ingest(registry, lake_root: Path, *paths: Path, backfill: bool = False, work
 
 
 def quarantine(lake_root: Path) -> list[dict]:
-    """Quarantine rows with the sealed line and messages opened (they are encrypted at rest, DESIGN §14)."""
+    """Quarantine rows with the sealed line and messages opened (they are encrypted at rest,
+    docs/requirements/design.md#privacy-at-rest)."""
     query = f"select * from read_parquet('{lake_root}/quarantine/*.parquet') order by source_file, line_number"
     rows = duckdb.sql(query).to_arrow_table().to_pylist()
     return [opened(row) for row in rows]

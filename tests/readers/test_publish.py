@@ -1,4 +1,4 @@
-"""Published marts (DESIGN §10): every built mart is copied to ``marts/<mart>.parquet`` row for row, empty marts
+"""Published marts (docs/requirements/design.md#readers): every built mart is copied to ``marts/<mart>.parquet`` row for row, empty marts
 publish as zero-row files with their columns, and a notebook can read them while ``dbt build`` holds the lock."""
 
 from __future__ import annotations

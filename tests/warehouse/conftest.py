@@ -76,7 +76,7 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 PARTITION = pa.struct([("event_type", pa.string()), ("event_date", pa.date32()), ("landed", pa.int64()),
                        ("duplicates", pa.int64())])
-SESSION_CLOSE_SCHEMA = pa.schema([  # sessions closed by seed 004's close call (lake/_closes/)
+SESSION_CLOSE_SCHEMA = pa.schema([  # sessions closed by the docs/requirements/learning.md#apis close call (lake/_closes/)
     ("session_id", pa.string()), ("started_at", pa.timestamp("us")), ("ended_at", pa.timestamp("us")),
     ("events", pa.int64()), ("closed_at", pa.timestamp("us")),
 ])

@@ -1,7 +1,7 @@
-"""The designer-slice marts (seed 002 dashboards): combat success rate by encounter tier and XP velocity, per
+"""The designer-slice marts (docs/requirements/gameplay.md dashboards): combat success rate by encounter tier and XP velocity, per
 day × class × region × playstyle, equal figures computed here with polars from the generated JSONL files — the
 documented definitions (engage_enemy outcomes; sessions from session_start to session_end / session_crash; XP
-of the xp_gain events the seed 002 sampling rule keeps; the slices of the player's first session) — never from
+of the xp_gain events the docs/requirements/gameplay.md#sampling sampling rule keeps; the slices of the player's first session) — never from
 the pipeline."""
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def player_key(raw_id: str) -> str:
 
 
 def sampled_in(raw_player_id: str, event_type: str, rate: float) -> bool:
-    """Seed 002 sampling as schemas/sampling.yml documents it: HMAC-SHA256 under the sampling secret (derived from
+    """docs/requirements/gameplay.md#sampling sampling as schemas/sampling.yml documents it: HMAC-SHA256 under the
+    sampling secret (derived from
     the id key) of "<raw player id>|<event type>", as a 64-bit fraction, below rate."""
     secret = hmac.new(GAMEPLAY_KEY, b"telemetry sampling secret v1", hashlib.sha256).digest()
     digest = hmac.new(secret, f"{raw_player_id}|{event_type}".encode(), hashlib.sha256).digest()

@@ -1,4 +1,5 @@
-"""dq_recsys_daily on the tiny lake (conftest.py): seed 003's rates per event type and day, hand-computed from the
+"""dq_recsys_daily on the tiny lake (conftest.py): the docs/requirements/recsys.md#data-quality rates per event type
+and day, hand-computed from the
 scenario, before and after the late batch.
 
 The scenario's request ids are UUID v5 (validity asks for v4), errors without a request are not judged for join

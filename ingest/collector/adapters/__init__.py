@@ -1,4 +1,4 @@
-"""Transport adapters: each SDK's own wire format → registry wire events (DESIGN §12; docs/sdks.md).
+"""Transport adapters: each SDK's own wire format → registry wire events (docs/requirements/design.md#server-fills; docs/sdks.md).
 
 An adapter only parses its SDK's payload into :class:`~.common.SdkEvent` values; :class:`~.common.WireMapper`
 turns those into wire events of a registry family, so every SDK lands through the same registry and ingest.

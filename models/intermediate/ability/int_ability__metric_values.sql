@@ -1,5 +1,5 @@
-{#- The metric unpivot (DESIGN flow): one row per (summary, metric key it reports), with the sample rate that
-    applied and the reweighted value (seed 001 §6: value ÷ rate estimates the unsampled count). The rate is the
+{#- The metric unpivot (docs/requirements/design.md#flow): one row per (summary, metric key it reports), with the sample rate that
+    applied and the reweighted value (docs/requirements/ability.md#sampling: value ÷ rate estimates the unsampled count). The rate is the
     source rate the line states in meta.sample_rates, else the registry default (seed ability_metric_registry),
     times the ingest sample rate of the envelope. -#}
 
@@ -20,7 +20,7 @@ summaries as (
         {{ key }}_stated_sample_rate{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('stg_ability__metric_summary') }}
-    where is_counted  -- ticks of an activation with a final snapshot are not counted again (seed 001 §5)
+    where is_counted  -- ticks of an activation with a final snapshot are not counted again (docs/requirements/ability.md#emission-timing)
 ),
 
 registry as (

@@ -2,7 +2,7 @@
 {{ reprocess_depends_on() }}
 
 {#- Player-day activity per entry and tier: weekly distinct players are counted from it, never summed from
-    daily distinct counts (DESIGN §8). Persisted (incremental) so it outlives the raw retention. -#}
+    daily distinct counts (docs/requirements/design.md#incremental). Persisted (incremental) so it outlives the raw retention. -#}
 
 with
 

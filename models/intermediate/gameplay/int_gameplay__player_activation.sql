@@ -1,6 +1,6 @@
 {#- One row per player: activation (first gameplay session), cohort attributes and onboarding milestones, from
     the persisted facts only (fct_gameplay_sessions, fct_player_daily_activity), so the marts built on it keep
-    their history when raw partitions expire (DESIGN §7). -#}
+    their history when raw partitions expire (docs/requirements/design.md#retention). -#}
 {%- set onboarding_days = 7 -%}
 
 with

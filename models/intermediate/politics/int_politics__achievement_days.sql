@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='event_date') }}
 {{ reprocess_depends_on() }}
 
-{#- Achievement progress made per user and day (seed 000 §7): the events that count toward each achievement
+{#- Achievement progress made per user and day (docs/requirements/politics.md#apis): the events that count toward each achievement
     of seed politics_achievements (its type; successful only when requires_success; value ≥ min_value when
     set). Persisted so lifetime progress outlives the 14-day raw retention. -#}
 

@@ -27,7 +27,7 @@ with
         batch_id
     from {{ ref('stg_politics__' ~ event_type) }}
     {%- if event_type == 'momentum_shift' %}
-    -- seed 000 §9: a shift without a backing poll change does not count (it stays in fct_politics_abuse_flags)
+    -- docs/requirements/politics.md#anti-abuse: a shift without a backing poll change does not count (it stays in fct_politics_abuse_flags)
     where is_backed_by_poll_change is not false
     {%- endif %}
 ),

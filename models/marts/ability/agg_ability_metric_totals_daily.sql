@@ -29,7 +29,7 @@ final as (
         cast(metric_type as string) as metric_type,
         cast(unit as string) as unit,
         cast(count(*) as bigint) as summaries_reporting,
-        -- a gauge (participants, seed 001 §3) is not additive: mean and max, never a sum
+        -- a gauge (participants, docs/requirements/ability.md#metric-keys) is not additive: mean and max, never a sum
         cast(case when metric_type = 'gauge' then null else sum(metric_value) end as double) as observed_total,
         cast(case when metric_type = 'gauge' then null else sum(estimated_value) end as double) as estimated_total,
         cast(avg(metric_value) as double) as observed_mean,

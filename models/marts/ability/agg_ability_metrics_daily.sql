@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
 {{ reprocess_depends_on() }}
 
-{#- KPI inputs are reweighted totals (Σ value ÷ sample rate, seed 001 §6), so a sampled metric does not bias a
+{#- KPI inputs are reweighted totals (Σ value ÷ sample rate, docs/requirements/ability.md#sampling), so a sampled metric does not bias a
     ratio; they equal the observed sums for metrics sampled at 1.0 (all KPI inputs by default). A total is null
     when no summary of the row reported the metric. -#}
 
@@ -18,7 +18,7 @@ summaries as (
         player_key,
         tags
     from {{ ref('stg_ability__metric_summary') }}
-    where is_counted  -- an activation once: its final snapshot, or its ticks when it has none (seed 001 §5)
+    where is_counted  -- an activation once: its final snapshot, or its ticks when it has none (docs/requirements/ability.md#emission-timing)
         and {{ reprocess_filter('event_date') }}
 ),
 

@@ -1,4 +1,4 @@
-{#- The alert thresholds of seed 001 §9, evaluated for each daily (entry, tier) row of agg_ability_metrics_daily
+{#- The alert thresholds of docs/requirements/ability.md#alerts, evaluated for each daily (entry, tier) row of agg_ability_metrics_daily
     over the rule's trailing window: the window_days days ending on that row's date (1 = the day alone).
     Rules (seed ability_alert_rules): a KPI, a comparator (> or <), a threshold that is absolute or a multiple
     of the tier baseline (seed ability_tier_baselines), a minimum number of casts in the window (a rolling count

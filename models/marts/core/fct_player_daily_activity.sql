@@ -1,5 +1,5 @@
-{#- One row per player and UTC day with activity in any family that has players. Families: gameplay (seed 002),
-    learning (seed 004), recsys (seed 003) and politics (seed 000); a family joins by adding its CTE to
+{#- One row per player and UTC day with activity in any family that has players. Families: gameplay (docs/requirements/gameplay.md),
+    learning (docs/requirements/learning.md), recsys (docs/requirements/recsys.md) and politics (docs/requirements/politics.md); a family joins by adding its CTE to
     `family_days` and its name to `families` (the ability family has no staging model yet). -#}
 {%- set families = ['gameplay', 'learning', 'recsys', 'politics'] -%}
 {{ config(materialized='incremental', unique_key='activity_date', on_schema_change='append_new_columns') }}

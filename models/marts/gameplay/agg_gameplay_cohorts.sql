@@ -1,4 +1,4 @@
-{#- Designer cohort slices (seed 002: class, region, playstyle): one row per activation week and slice, with the
+{#- Designer cohort slices (docs/requirements/gameplay.md#goals: class, region, playstyle): one row per activation week and slice, with the
     onboarding funnel and classic D1/D7/D30 retention of the slice's players. Class and region come from the
     player's first session; playstyle is the one the client reported there, else the dominant activity
     (combat, progression, social: most sample-reweighted events) of the sessions started in the first 7 days. -#}

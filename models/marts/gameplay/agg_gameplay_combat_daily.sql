@@ -4,7 +4,7 @@
           'reprocess': {'families': ['gameplay'], 'spill_before': 7, 'spill_after': 7}}) }}
 {{ reprocess_depends_on() }}
 
-{#- Combat success rate (seed 002 designer dashboards) per day, encounter tier and cohort slice: engage_enemy
+{#- Combat success rate (docs/requirements/gameplay.md#sampling designer dashboards) per day, encounter tier and cohort slice: engage_enemy
     events and those with outcome `win`, observed and sample-reweighted (Σ 1/sample_rate). The slices (class,
     region, playstyle) are the player's, from int_gameplay__player_activation (the first session), as in
     agg_gameplay_cohorts; `unknown` when the event has no player or the player no session yet. -#}

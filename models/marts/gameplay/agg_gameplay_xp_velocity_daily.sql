@@ -4,7 +4,7 @@
           'reprocess': {'families': ['gameplay'], 'spill_before': 7, 'spill_after': 7}}) }}
 {{ reprocess_depends_on() }}
 
-{#- XP velocity (seed 002 designer dashboards) per day and cohort slice, from the sessions that started that day
+{#- XP velocity (docs/requirements/gameplay.md designer dashboards) per day and cohort slice, from the sessions that started that day
     (fct_gameplay_sessions, dated by start like agg_gameplay_daily): the XP those sessions gained and the time
     they lasted (started_at → ended_at; an open session counts up to its last event so far, and its XP so far).
     The slices are the player's, from int_gameplay__player_activation (the first session), as in

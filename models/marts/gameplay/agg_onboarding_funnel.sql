@@ -1,4 +1,4 @@
-{#- Onboarding funnel per activation cohort (seed 002 product goal): first session → first combat → first combat
+{#- Onboarding funnel per activation cohort (docs/requirements/gameplay.md#goals product goal): first session → first combat → first combat
     win, each within 7 days of activation (the first gameplay session's start). First combat = the first
     engage_enemy, damage_dealt, damage_taken or death event; first combat win = the first engage_enemy with
     outcome win. Step-to-step and overall conversion; null rates when a step has no players. A cohort's

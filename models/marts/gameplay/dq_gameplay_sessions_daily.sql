@@ -1,4 +1,4 @@
-{#- Data quality (seed 002 §Data Quality Monitoring): per UTC day, analytics sessions (fct_gameplay_sessions by
+{#- Data quality (docs/requirements/gameplay.md#data-quality): per UTC day, analytics sessions (fct_gameplay_sessions by
     start date) against authenticated sessions from the operational source (seed
     gameplay_authenticated_sessions: one row per day and source). variance_rate = |analytics − authenticated|
     ÷ authenticated; a day above 3% is flagged (is_flagged), and the warn-level singular test

@@ -1,4 +1,4 @@
-{#- One row per closed learning session with seed 004's eight behavioral features (definitions in
+{#- One row per closed learning session with the docs/requirements/learning.md#features eight behavioral features (definitions in
     _learning__models.yml and docs/families/learning.md), with the counts each one is computed from. -#}
 {#- Redone per session: the sessions fct_learning_sessions rewrote since this table's watermark. -#}
 {{

@@ -1,5 +1,5 @@
-{#- One row per learning session (seed 004 game_sessions): the student, when it started and ended, its events and
-    tasks, and whether it is closed. A session closes when a producer closed it (seed 004's close call, recorded
+{#- One row per learning session (docs/requirements/learning.md#fields game_sessions): the student, when it started and ended, its events and
+    tasks, and whether it is closed. A session closes when a producer closed it (the docs/requirements/learning.md#apis close call, recorded
     in the lake) or after 30 minutes without an event, measured against the ingest clock (the newest received_at
     of the family). -#}
 {%- set inactivity_minutes = 30 -%}

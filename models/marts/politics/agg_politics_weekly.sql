@@ -1,9 +1,9 @@
 {{ config(materialized='incremental', unique_key='week_start', meta={'grain': 'weekly', 'retention_key': 'week_start'}) }}
 {{ reprocess_depends_on() }}
 
-{#- Rolled up from agg_politics_daily, never from raw events (seed 000 §5): counts, sums, sums of squares,
+{#- Rolled up from agg_politics_daily, never from raw events (docs/requirements/politics.md#aggregates): counts, sums, sums of squares,
     min and max are additive over days; distinct users come from the player-day table (distinct counts cannot
-    be summed, DESIGN §8). The weekly mean and stddev are recomputed from the sums, so they equal a direct
+    be summed, docs/requirements/design.md#incremental). The weekly mean and stddev are recomputed from the sums, so they equal a direct
     computation over the week's raw events. -#}
 {%- set week_of_date = period_start('week', 'event_date') %}
 

@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'reprocess': {'families': ['politics'], 'spill_after': 1}}) }}
 {{ reprocess_depends_on() }}
 
-{#- The cross-event anti-abuse rules of seed 000 §9 that ingest cannot check line by line; parameters from
+{#- The cross-event anti-abuse rules of docs/requirements/politics.md#anti-abuse that ingest cannot check line by line; parameters from
     seed politics_abuse_rules. Both look back at most one window (≤ 1 day) before an event, so a date is
     redone when it or the day before was touched (spill_after: 1), and the events of the day before a date are
     read as context. -#}

@@ -1,4 +1,4 @@
-{#- Lifetime achievement progress per user (seed 000 §7), recomputed each run from the persisted per-day
+{#- Lifetime achievement progress per user (docs/requirements/politics.md#apis), recomputed each run from the persisted per-day
     progress (int_politics__achievement_days) and player-day activity (fct_politics_player_days), which both
     outlive raw retention. Every politics user gets a row for every achievement, 0 progress included. -#}
 

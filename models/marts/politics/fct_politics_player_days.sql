@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='event_date') }}
 {{ reprocess_depends_on() }}
 
-{#- The player-day activity table (DESIGN §8): distinct users of a week (agg_politics_weekly) or of any period (the
+{#- The player-day activity table (docs/requirements/design.md#incremental): distinct users of a week (agg_politics_weekly) or of any period (the
     read API's stats) are counted from it, never summed from daily distinct counts. Persisted (incremental) so it
     outlives the 14-day raw retention, and published for the read API.
     This table was int_politics__player_days before; when that older table is still in the warehouse, the first

@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
 {{ reprocess_depends_on() }}
 
-{#- Seed 003's data-quality rates per event type and day (docs/warehouse.md "Data quality in dbt"). Each event
+{#- The docs/requirements/recsys.md#data-quality data-quality rates per event type and day (docs/warehouse.md "Data quality in dbt"). Each event
     is judged on its own (event_date = its own UTC date); its request chain is read whole, so a late partner
     changes the rate of the days it judges (meta.reprocess.chain redoes them). -#}
 {%- set uuid_v4 = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}' -%}

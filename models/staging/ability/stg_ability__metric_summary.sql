@@ -25,7 +25,7 @@ deduplicated as (
     {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
--- seed 001 §5: channels, fields/auras and events emit ticks and a final snapshot; an activation counts once,
+-- docs/requirements/ability.md#emission-timing: channels, fields/auras and events emit ticks and a final snapshot; an activation counts once,
 -- by its final snapshot when one exists that day, else by its ticks. A window within the date partition (not a
 -- self-join of the deduplicated rows), so a filter on event_date still prunes the lake partitions.
 flagged as (

@@ -64,7 +64,7 @@ source as (
 ),
 
 -- within each date partition, like the ingest's own dedup (docs/warehouse.md "Dedup"): a filter on event_date
--- still prunes the lake partitions through this view; then seed 002's dedup tuple (player, client_guid, seq) for
+-- still prunes the lake partitions through this view; then the docs/requirements/gameplay.md#dedup dedup tuple (player, client_guid, seq) for
 -- the events that carry it (an SDK event has no seq, docs/sdks.md: its own event id is its only identity, so the
 -- last partition term keeps each such event in a partition of its own)
 unique_event_ids as (

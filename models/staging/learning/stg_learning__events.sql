@@ -1,4 +1,4 @@
-{#- Every learning event type (seed 004) in one typed relation; all types share the seed's single-event shape. -#}
+{#- Every learning event type (docs/requirements/learning.md#events) in one typed relation; all types share the seed's single-event shape. -#}
 {%- set columns = [
     ['event_id', 'string'],
     ['player_key', 'string'],

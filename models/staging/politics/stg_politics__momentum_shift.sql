@@ -23,7 +23,7 @@ deduplicated as (
     {{ deduplicate('source', partition_by='event_date, event_id', order_by='received_at, batch_id') }}
 ),
 
--- seed 000 §9: a shift is backed when the company's polls in [t − window_seconds, t] show a margin change
+-- docs/requirements/politics.md#anti-abuse: a shift is backed when the company's polls in [t − window_seconds, t] show a margin change
 -- (two snapshots of one poll with different margins); rule parameters from seed politics_abuse_rules
 backing_rule as (
     select window_seconds
