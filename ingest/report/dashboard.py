@@ -139,7 +139,7 @@ def _ingest_daily(source: _Marts, family: str | None) -> pl.DataFrame | None:
 
 
 # --- drawing --------------------------------------------------------------------------------------------------
-def _figure(width: float = 7.2, height: float = 3.2):
+def _figure(width: float = 11.0, height: float = 3.6):
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width, height), dpi=100)
@@ -153,6 +153,24 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def with_gaps(dates: list, values: list) -> tuple[list, list[float]]:
+    """``(dates, values)`` with a NaN point inserted the day after each run of consecutive days that the next
+    observed day does not follow, so a line breaks across days without data instead of bridging them. Dates
+    ascending (``datetime.date``); values numbers or None (drawn as NaN). Non-date x values pass through."""
+    from datetime import date as date_type, timedelta
+
+    xs: list = []
+    ys: list[float] = []
+    for index, (day, value) in enumerate(zip(dates, values)):
+        xs.append(day)
+        ys.append(float("nan") if value is None else float(value))
+        following = dates[index + 1] if index + 1 < len(dates) else None
+        if isinstance(day, date_type) and following is not None and (following - day).days > 1:
+            xs.append(day + timedelta(days=1))
+            ys.append(float("nan"))
+    return xs, ys
+
+
 def _lines(frame: pl.DataFrame, x: str, y: str, series: str | None, ylabel: str, percent: bool = False) -> bytes:
     figure, axes = _figure()
     groups = frame.partition_by(series, as_dict=True, maintain_order=True) if series else {("all",): frame}
@@ -162,7 +180,8 @@ def _lines(frame: pl.DataFrame, x: str, y: str, series: str | None, ylabel: str,
         values = group[y].to_list()
         if percent:
             values = [None if v is None else 100 * v for v in values]
-        axes.plot(group[x].to_list(), values, marker="o", markersize=3, linewidth=1.5, label=label)
+        xs, ys = with_gaps(group[x].to_list(), values)
+        axes.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=label)
     axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0)
     axes.grid(True, alpha=0.3)
@@ -184,7 +203,7 @@ def _lines(frame: pl.DataFrame, x: str, y: str, series: str | None, ylabel: str,
 
 
 def _bars(labels: list[str], values: list[float], xlabel: str) -> bytes:
-    figure, axes = _figure(7.2, max(2.0, 0.32 * len(labels) + 0.9))
+    figure, axes = _figure(11.0, max(2.0, 0.32 * len(labels) + 0.9))
     axes.barh(labels, values, color="#cf6a32")
     axes.invert_yaxis()
     axes.set_xlabel(xlabel)
@@ -251,6 +270,56 @@ def dau_chart(source: _Marts, family: str, data_dir: Path) -> Chart:
             chart.note = "source: the lake (no published fact mart with player_key yet)"
             return chart
     chart.note = f"{NO_DATA}: no {family} events with a player"
+    return chart
+
+
+def funnel_chart(source: _Marts) -> Chart:
+    """Onboarding funnel over every activation cohort: activated → first combat → first combat win (7 days)."""
+    chart = Chart("gameplay-funnel", "Onboarding funnel: players reaching each step within 7 days of activation")
+    frame = source.frame("agg_onboarding_funnel")
+    if frame is None or frame.is_empty() or frame["activated_players"].sum() == 0:
+        chart.note = f"{NO_DATA}: agg_onboarding_funnel has no activated players"
+        return chart
+    steps = ["activated_players", "first_combat_players", "first_combat_win_players"]
+    totals = frame.select(pl.col(steps).sum())
+    chart.data = totals
+    counts = [float(totals[step][0]) for step in steps]
+    chart.png = _bars(["first session", "first combat", "first combat win"], counts, "players")
+    chart.note = "source: agg_onboarding_funnel (summed over activation days)"
+    return chart
+
+
+def combat_success_chart(source: _Marts) -> Chart:
+    """Combat success rate (wins ÷ engagements) per UTC day and encounter tier."""
+    chart = Chart("gameplay-combat", "Combat success rate by encounter tier (wins ÷ engagements per UTC day)")
+    frame = source.frame("agg_gameplay_combat_daily")
+    if frame is None or frame.is_empty():
+        chart.note = f"{NO_DATA}: agg_gameplay_combat_daily is empty"
+        return chart
+    daily = (frame.group_by("event_date", "encounter_tier")
+             .agg(pl.col("wins").sum(), pl.col("engagements").sum())
+             .with_columns((pl.col("wins") / pl.col("engagements")).alias("combat_success_rate"))
+             .sort("event_date", "encounter_tier"))
+    chart.data = daily
+    chart.png = _lines(daily, "event_date", "combat_success_rate", "encounter_tier", "success rate (%)", percent=True)
+    chart.note = "source: agg_gameplay_combat_daily"
+    return chart
+
+
+def xp_velocity_chart(source: _Marts) -> Chart:
+    """XP velocity: XP gained per active hour of play, per UTC day."""
+    chart = Chart("gameplay-xp", "XP velocity (XP gained ÷ active hours per UTC day)")
+    frame = source.frame("agg_gameplay_xp_velocity_daily")
+    if frame is None or frame.is_empty() or frame["active_hours"].sum() == 0:
+        chart.note = f"{NO_DATA}: agg_gameplay_xp_velocity_daily has no active hours"
+        return chart
+    daily = (frame.group_by("event_date").agg(pl.col("xp_gained").sum(), pl.col("active_hours").sum())
+             .filter(pl.col("active_hours") > 0)
+             .with_columns((pl.col("xp_gained") / pl.col("active_hours")).alias("xp_per_active_hour"))
+             .sort("event_date"))
+    chart.data = daily
+    chart.png = _lines(daily, "event_date", "xp_per_active_hour", None, "XP per active hour")
+    chart.note = "source: agg_gameplay_xp_velocity_daily"
     return chart
 
 
@@ -377,6 +446,8 @@ def build_sections(data_dir: Path, registry: Registry | None = None) -> list[Sec
         if family in CTR_FAMILIES:
             charts.append(ctr_chart(source, family))
             charts.append(experiment_chart(source, family))
+        if family == "gameplay":
+            charts += [funnel_chart(source), combat_success_chart(source), xp_velocity_chart(source)]
         if family in ALERT_FAMILIES or any("alert" in n for n in source.of_family(family)):
             charts.append(alerts_chart(source, family))
         charts.append(quarantine_chart(source, family))
