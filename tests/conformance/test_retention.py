@@ -21,7 +21,8 @@ SEED_WINDOWS = {
     "ability": (14, {"agg_ability_metrics_daily": 90, "agg_ability_metrics_weekly": 90,  # docs/requirements/ability.md#retention: warm 14d,
                      "agg_ability_metric_totals_daily": 90}),                        # cold (aggregates) 90d
     "gameplay": (183, {"agg_gameplay_daily": 183, "agg_gameplay_weekly": 183,  # gameplay.md#retention: 6-month warm store
-                       "agg_gameplay_monthly": 183}),
+                       "agg_gameplay_monthly": 183, "agg_gameplay_combat_daily": 183,
+                       "agg_gameplay_xp_velocity_daily": 183}),
     "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_weekly": 400, "agg_recsys_monthly": 400,  # recsys.md#rollups
                "dq_recsys_daily": 400, "fct_recsys_experiment_results": 400}),  # 400 d; DQ rates and readouts too
     "learning": (90, {"fct_learning_sessions": 365, "fct_learning_session_features": 365}),  # docs/requirements/learning.md: 90 d / 1 y
