@@ -96,6 +96,13 @@ def _literal(bound: float | int) -> str:
     return repr(float(bound)) if isinstance(bound, float) else str(int(bound))
 
 
+def _size_checks(node: dict[str, Any], noun: str, size: str) -> list[str]:
+    """``size >= minNoun`` and ``size <= maxNoun`` for the keywords of ``node`` present (``noun``: ``Length`` or
+    ``Items``; ``size``: the SQL length of the value)."""
+    return [f"{size} {op} {int(node[keyword])}"
+            for keyword, op in ((f"min{noun}", ">="), (f"max{noun}", "<=")) if keyword in node]
+
+
 def _bound_check(e: str, op: str, bound: Any) -> str:
     """``value <op> bound`` for a JSON number snippet ``e`` (already known to be a number), exact or false."""
     if isinstance(bound, bool) or not isinstance(bound, (int, float)) or (isinstance(bound, float) and not math.isfinite(bound)):
@@ -139,11 +146,7 @@ def compile_check(node: Any, e: str, depth: int = 0) -> str:
         parts.append(_equals_any(e, [node["const"]]))
     if "enum" in node:
         parts.append(_equals_any(e, list(node["enum"])))
-    string_parts = []
-    if "minLength" in node:
-        string_parts.append(f"length({string_value(e)}) >= {int(node['minLength'])}")
-    if "maxLength" in node:
-        string_parts.append(f"length({string_value(e)}) <= {int(node['maxLength'])}")
+    string_parts = _size_checks(node, "Length", f"length({string_value(e)})")
     if "pattern" in node:
         pattern = node["pattern"]
         if not _SAFE_PATTERN.match(pattern) or re.search(r"\\[^.\-\[\]()|{}+*?^$\\]", pattern):
@@ -156,11 +159,7 @@ def compile_check(node: Any, e: str, depth: int = 0) -> str:
                                         ("exclusiveMaximum", "<")) if keyword in node]
     if number_parts:
         parts.append(f"(not {is_number(e)} or ({' and '.join(number_parts)}))")
-    array_parts = []
-    if "minItems" in node:
-        array_parts.append(f"json_array_length({e}) >= {int(node['minItems'])}")
-    if "maxItems" in node:
-        array_parts.append(f"json_array_length({e}) <= {int(node['maxItems'])}")
+    array_parts = _size_checks(node, "Items", f"json_array_length({e})")
     if "items" in node:
         if depth > 0:
             raise Unsupported("nested arrays")

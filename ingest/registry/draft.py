@@ -14,6 +14,7 @@ minor version cannot fix (a missing required field, a wrong type) is listed for 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from genson import SchemaBuilder
@@ -25,16 +26,24 @@ DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 FIRST_VERSION = "1.0"
 
 
-def _strict(node: Any) -> None:
-    """``additionalProperties: false`` on every object node (the registry's rule), in place."""
+def _each_object(node: Any, visit: Callable[[dict[str, Any]], None]) -> Any:
+    """Call ``visit`` on every dict inside ``node`` (a JSON Schema), depth first, parents before children."""
     if isinstance(node, dict):
-        if node.get("type") == "object" and "properties" in node:
-            node.setdefault("additionalProperties", False)
+        visit(node)
         for value in node.values():
-            _strict(value)
+            _each_object(value, visit)
     elif isinstance(node, list):
         for value in node:
-            _strict(value)
+            _each_object(value, visit)
+    return node
+
+
+def _strict(node: Any) -> None:
+    """``additionalProperties: false`` on every object node (the registry's rule), in place."""
+    def close(schema: dict[str, Any]) -> None:
+        if schema.get("type") == "object" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+    _each_object(node, close)
 
 
 def _example(sample: dict[str, Any], annotation: dict[str, Any]) -> dict[str, Any]:
@@ -114,18 +123,13 @@ def draft_schema(registry: Registry, event_type: str, samples: list[dict[str, An
 
 def _bounded(node: Any) -> Any:
     """Storage bounds on every inferred integer and number (``schemas check`` asks for them), in place."""
-    if isinstance(node, dict):
-        kind = node.get("type")
+    def bound(schema: dict[str, Any]) -> None:
+        kind = schema.get("type")
         if isinstance(kind, str) and kind in STORAGE_LIMITS:
             low, high = STORAGE_LIMITS[kind]
-            node.setdefault("minimum", low)
-            node.setdefault("maximum", high)
-        for value in node.values():
-            _bounded(value)
-    elif isinstance(node, list):
-        for value in node:
-            _bounded(value)
-    return node
+            schema.setdefault("minimum", low)
+            schema.setdefault("maximum", high)
+    return _each_object(node, bound)
 
 
 def draft_minor_version(schema: EventSchema, samples: list[dict[str, Any]]
