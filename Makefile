@@ -81,7 +81,7 @@ bench: $(STAMP)
 
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --extra lint --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra collector --extra quality --extra importers --extra test --extra lint --python-version 3.11 --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) $(BI_VENV) *.egg-info target logs

@@ -74,6 +74,27 @@ class ConfigError(UsageError):
 
 
 @dataclass
+class MissingExtra(UsageError, ImportError):
+    """An optional part of the package is used without the extra that installs its dependencies
+    (:mod:`ingest.extras`). Also an ``ImportError``, so code that probes an optional import keeps working.
+
+    Attributes:
+        feature: the part, e.g. ``the HTTP collector (telemetry serve)``.
+        module: the module that is not installed.
+        extra: the extra that installs it, e.g. ``collector``.
+        install: the command that installs it.
+    """
+
+    feature: str
+    module: str
+    extra: str
+    install: str
+
+    def __str__(self) -> str:
+        return f"{self.feature} needs {self.module}, which is not installed: {self.install}"
+
+
+@dataclass
 class RegistryError(UsageError):
     """A schema file or family manifest in ``schemas/`` is unusable.
 

@@ -13,6 +13,7 @@ import errno
 import click
 
 from ..errors import EXIT_INTERNAL, EXIT_TRANSIENT, TelemetryError
+from ..extras import DISTRIBUTION
 from .alerts import alerts
 from .demo import demo
 from .generate import generate_command
@@ -60,7 +61,7 @@ class TelemetryGroup(click.Group):
 
 
 @click.group(cls=TelemetryGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="game-telemetry-warehouse")
+@click.version_option(package_name=DISTRIBUTION)
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def main(debug: bool) -> None:
     """Game-telemetry warehouse: registry, ingest to the Parquet lake, dbt warehouse, readers.

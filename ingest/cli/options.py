@@ -21,7 +21,7 @@ def data_dir_option(function):
 
 
 def schemas_option(function):
-    """``--schemas`` (env ``TELEMETRY_SCHEMAS_DIR``, default the repository's ``schemas/``)."""
+    """``--schemas`` (env ``TELEMETRY_SCHEMAS_DIR``, default the project folder's ``schemas/``, :mod:`ingest.config`)."""
     return click.option(
         "--schemas", "schemas_dir", type=click.Path(file_okay=False, path_type=Path), envvar="TELEMETRY_SCHEMAS_DIR",
         default=SCHEMAS_DIR, show_default=True, help="Schema registry folder.")(function)

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from ..collector.config import CollectorConfig
-from ..collector.protocol import MAX_HEADER_BYTES
 from ..collector.spool import land_all
 from ..collector.tokens import TOKENS_FILE_ENV, TokenStore, tokens_file
+from ..extras import require
 from ..pipeline.service import batch_summary, ingest_settings
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
 
@@ -59,7 +59,10 @@ def serve(host: str, port: int, workers: int, data_dir: Path, schemas_dir: Path,
     """
     import ipaddress
 
+    require("collector")
     import uvicorn
+
+    from ..collector.protocol import MAX_HEADER_BYTES
 
     for proxy in trusted_proxies:
         try:

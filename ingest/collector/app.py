@@ -22,13 +22,19 @@ from typing import Any, Union, get_args, get_origin
 from collections.abc import AsyncIterator, Callable
 
 import orjson
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 
 from ..errors import SpoolWriteFailed, TelemetryError
+from ..extras import missing
+
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.responses import Response
+except ModuleNotFoundError as error:  # installed without the collector extra
+    raise missing("collector", error.name or "fastapi") from error
+
 from ..registry.schema import Registry
 from .adapters import amplitude, mixpanel, posthog, segment, snowplow
 from .adapters.common import AdapterError, SdkEvent, WireMapper

@@ -69,7 +69,7 @@ class ClientCountry:
         self.proxies = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
         try:
             from iptocc import country_code
-        except ImportError:  # pragma: no cover - a declared dependency
+        except ImportError:  # pragma: no cover - part of the collector extra
             log.warning("iptocc is not installed: no country is derived from client addresses")
             country_code = None
         self._lookup: Callable[[str], str | None] | None = country_code

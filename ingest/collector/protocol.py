@@ -13,9 +13,15 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import h11
 import orjson
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ..extras import missing
+
+try:
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+except ModuleNotFoundError as error:  # installed without the collector extra
+    raise missing("collector", error.name or "uvicorn") from error
 
 MAX_HEADER_BYTES = 64 << 10
 """Largest request line plus headers ``telemetry serve`` accepts (bytes; uvicorn's

@@ -45,6 +45,7 @@ from typing import Any
 import orjson
 
 from ..errors import SourceFileError
+from ..extras import import_optional, require
 from ..lake.atomic import write_lines_atomic
 
 __all__ = [
@@ -268,8 +269,9 @@ def load_replay(path: Path) -> Any:
 
     Raises:
         SourceFileError: the file is missing, not a replay, or sc2reader cannot parse it.
+        MissingExtra: sc2reader is not installed (the ``importers`` extra).
     """
-    import sc2reader
+    sc2reader = import_optional("sc2reader", "importers")
 
     try:
         return sc2reader.load_replay(str(path), load_level=4)
@@ -307,7 +309,9 @@ def convert_replay(path: Path, out_dir: Path, *, summaries: bool = True) -> Sc2R
     Raises:
         SourceFileError: unreadable replay, unknown game speed, or a computed length that disagrees with
             sc2reader's ``real_length`` by more than :data:`MAX_CLOCK_DRIFT_SECONDS`.
+        MissingExtra: sc2reader is not installed (the ``importers`` extra).
     """
+    require("importers")
     from sc2reader.events.game import PlayerLeaveEvent
     from sc2reader.events.message import ChatEvent
     from sc2reader.events.tracker import PlayerStatsEvent, UnitDiedEvent

@@ -47,6 +47,7 @@ from typing import Any
 import duckdb
 
 from ..errors import MissingInput
+from ..extras import import_optional, require
 from ..lake.atomic import atomic_path, write_text_atomic
 from ..lake.layout import Lake, SCHEMA_SENTINEL_DATE
 from ..registry.schema import EventSchema, Registry
@@ -405,7 +406,7 @@ def _mart_targets(data_dir: Path, registry: Registry, ledger: list[dict]) -> lis
 # --- running GX ----------------------------------------------------------------------------------------------
 def _context(root: Path):
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    gx = import_optional("great_expectations", "quality")
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="file", project_root_dir=str(root))
@@ -457,14 +458,16 @@ def run_dq(data_dir: Path | str | None = None, *, registry: Registry | None = No
 
     Raises:
         MissingInput: there is no lake under ``data_dir``.
+        MissingExtra: Great Expectations is not installed (the ``quality`` extra).
     """
+    require("quality")
     data_dir = Path(data_dir if data_dir is not None else default_data_dir()).resolve()
     if not (data_dir / "lake").is_dir():
         raise MissingInput(f"the lake {data_dir / 'lake'}", "ingest something first")
     registry = registry or Registry.load(SCHEMAS_DIR)
     targets, skipped = build_targets(data_dir, registry, seeds_dir)
 
-    import great_expectations as gx
+    gx = import_optional("great_expectations", "quality")
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 

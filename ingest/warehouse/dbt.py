@@ -1,9 +1,10 @@
 """Running dbt on the warehouse from Python: same project, same data directory, no network.
 
-``dbt`` runs as a subprocess from the repository root so that it finds ``dbt_project.yml`` and
-``profiles.yml``, with ``TELEMETRY_DATA_DIR`` set to an absolute path (the profile and the lake sources read
-it). Target and logs go under ``<data_dir>/dbt/``. dbt's node-by-node log is ``<data_dir>/dbt/logs/dbt.log``;
-:meth:`DbtRun.summary` is the one line a person reads.
+``dbt`` runs as a subprocess from the project folder (:data:`ingest.config.PROJECT_ROOT`: the checkout, or the
+copy an installed wheel carries) so that it finds ``dbt_project.yml`` and ``profiles.yml``, with
+``TELEMETRY_DATA_DIR`` set to an absolute path (the profile and the lake sources read it). Target and logs go
+under ``<data_dir>/dbt/``, so the project folder may be read-only. dbt's node-by-node log is
+``<data_dir>/dbt/logs/dbt.log``; :meth:`DbtRun.summary` is the one line a person reads.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ..config import DATA_DIR_ENV, PROJECT_ROOT
 from ..errors import CheckFailed
+from ..extras import require
 from .publish import publish_marts
 
 PUBLISHING_COMMANDS = ("build",)
@@ -73,6 +75,16 @@ def dbt_environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def dbt_target(args: list[str]) -> str | None:
+    """The profile target named by ``--target NAME`` / ``-t NAME`` / ``--target=NAME`` in dbt arguments, else None."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+        if arg in ("--target", "-t") and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
 def _statuses(target: Path, since: float) -> Counter:
     """Node statuses from ``run_results.json`` when it was written by this run, else empty."""
     path = target / "run_results.json"
@@ -100,8 +112,11 @@ def run_dbt(args: list[str], data_dir: Path, *, check: bool = True, quiet: bool 
 
     Raises:
         CheckFailed: dbt failed and ``check`` is true.
+        MissingExtra: ``--target spark`` without the ``spark`` extra.
         MissingInput, ResourceBusy: the build succeeded but publishing failed.
     """
+    if dbt_target(args) == "spark":
+        require("spark")
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     target, logs = data_dir / "dbt" / "target", data_dir / "dbt" / "logs"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ingest"
 LAYERS = {
-    "config": 0, "errors": 0,
+    "config": 0, "errors": 0, "extras": 0,
     "registry": 1,
     "lake": 2, "privacy": 2, "importers": 2,
     "pipeline": 3, "generate": 3,
