@@ -50,6 +50,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
     Each file is one batch: valid events land as Parquet under lake/events/event_type=…/event_date=…,
     rejected lines go to lake/quarantine with a reason, duplicates (by event_id) are dropped, and a ledger row
     records read = landed + quarantined + duplicates + dropped. A file already in the ledger is skipped.
+    When anything landed, partitions are then compacted as their storage tier asks (docs/lake.md).
     A file that cannot be read, a FIFO, socket or device, or a folder that cannot be listed is reported and
     left out; the rest is ingested and the run exits 2. A file growing meanwhile is read as it was when opened.
     """
