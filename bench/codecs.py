@@ -60,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             size = write = read = scan = 0.0
             for name, table in tables.items():
                 path = folder / f"{name}.parquet"
-                write += min(_timed(lambda t=table, p=path: pq.write_table(t, p, compression=codec))
+                write += min(_timed(lambda t=table, p=path, c=codec: pq.write_table(t, p, compression=c))
                              for _ in range(args.repeat))
                 read += min(_timed(lambda p=path: pq.read_table(p)) for _ in range(args.repeat))
-                query = (f"select event_date, count(*), sum(length(event_id)) from read_parquet('{path}') "
-                         "group by event_date")
+                query = (f"select cast(occurred_at as date), count(*), sum(length(event_id)) "
+                         f"from read_parquet('{path}') group by 1")
                 with duckdb.connect() as con:
                     scan += min(_timed(lambda q=query, c=con: c.execute(q).fetchall()) for _ in range(args.repeat))
                 size += path.stat().st_size
