@@ -10,7 +10,7 @@ from ..lake.layout import Lake
 from ..lifecycle import retention as policy
 from ..lake.storage import (DEFAULT_MIN_SMALL_FILES, DEFAULT_TARGET_BYTES, MAX_FILE_BYTES, MIB, MIN_FILE_BYTES,
                             StoragePolicy)
-from ..lifecycle.compaction import compact
+from ..lake.compaction import compact
 from ..lifecycle.erasure import erase_and_rebuild
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
 

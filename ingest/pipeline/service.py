@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from ..errors import InputError
 from ..lake.layout import Lake
 from ..lake.storage import DEFAULT_POLICY, StoragePolicy
-from ..lifecycle.compaction import CompactionReport, compact
+from ..lake.compaction import CompactionReport, compact
 from ..privacy.keys import Keyring
 from ..privacy.opt_out import opted_out_keys
 from ..registry.schema import Registry
@@ -184,7 +184,7 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
             recorded in ``report.refused`` and the run goes on; False = the error is raised.
         on_refused: called with ``(path, why)`` for each file refused with ``keep_going``.
         compaction: after the last batch, when anything landed, compact the lake's partitions as their tier
-            asks (:func:`ingest.lifecycle.compaction.compact`: hot partitions once they hold 8 small files,
+            asks (:func:`ingest.lake.compaction.compact`: hot partitions once they hold 8 small files,
             warm and cold ones fully), ages measured from the run's clock (the latest per-file clock with
             ``as_of``); it does not wait for other processes' batches (skipped while they run; the next
             run catches up). None = no compaction (``telemetry ingest --no-compact``).

@@ -17,7 +17,7 @@ from conformance_support import FIXTURES, TEST_KEY, balanced, ingest, keyed_hash
 from ingest.collector.spool import land_all, spool_dir
 from ingest.generate.synthetic import recsys_events
 from ingest.lake import Lake
-from ingest.lifecycle.compaction import compact
+from ingest.lake.compaction import compact
 from ingest.pipeline import IngestSettings
 from ingest.registry import Registry
 from ingest.warehouse.publish import publish_marts

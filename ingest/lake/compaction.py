@@ -48,9 +48,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..lake.atomic import write_parquet_atomic
-from ..lake.layout import Lake
-from ..lake.storage import DEFAULT_TARGET_BYTES, StoragePolicy, Tier, tier_days, tier_name
+from .atomic import write_parquet_atomic
+from .layout import Lake
+from .storage import DEFAULT_TARGET_BYTES, StoragePolicy, Tier, tier_days, tier_name
 from ..registry.schema import Registry
 
 __all__ = ["COMPACT_PREFIX", "DEFAULT_TARGET_BYTES", "CompactionReport", "PartitionPlan", "PartitionResult",
