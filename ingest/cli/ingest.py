@@ -10,7 +10,7 @@ import click
 
 from ..errors import InputsRefused, RejectedInput
 from ..pipeline.settings import DEFAULT_MAX_LINE_BYTES
-from ..pipeline.service import batch_summary, ingest_files, ingest_settings, input_files
+from ..pipeline.service import IngestReport, batch_summary, ingest_files, ingest_settings, input_files
 from ..pipeline.writer import ROWS_PER_FILE
 from ..lake.storage import DEFAULT_MIN_SMALL_FILES, StoragePolicy
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
@@ -119,7 +119,7 @@ def ingest(paths: tuple[Path, ...], data_dir: Path, schemas_dir: Path, as_of: st
         raise RejectedInput(report.quarantined, len(report.damaged))
 
 
-def _say_compaction(report) -> None:
+def _say_compaction(report: IngestReport) -> None:
     """One stderr line when the compaction after landing merged anything or was skipped."""
     if report.compaction is not None and (report.compaction.partitions or report.compaction.busy):
         click.echo(report.compaction.summary(), err=True)
