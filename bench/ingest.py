@@ -317,7 +317,9 @@ def run_ingest(jsonl: Path, events: int, workers: int, workdir: Path, reference:
 
 
 def ceiling_sql(source: Path, target: Path) -> str:
-    """The no-validation reference: DuckDB read_json → partitioned Parquet (zstd, like the lake)."""
+    """The no-validation reference: DuckDB read_json → partitioned Parquet (the lake's raw codec, Snappy)."""
+    from ingest.lake.storage import CODECS
+
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in CEILING_COLUMNS.items()) + "}"
     source_text, target_text = str(source).replace("'", "''"), str(target).replace("'", "''")
     return f"""
@@ -327,7 +329,7 @@ def ceiling_sql(source: Path, target: Path) -> str:
                 'recsys_' || event_type as event_type,
                 cast(epoch_ms(timestamp_ms) as date) as event_date,
             from read_json('{source_text}', format = 'newline_delimited', columns = {columns})
-        ) to '{target_text}' (format parquet, partition_by (event_type, event_date), compression zstd)
+        ) to '{target_text}' (format parquet, partition_by (event_type, event_date), compression {CODECS['raw']})
     """
 
 

@@ -8,7 +8,9 @@ import click
 
 from ..lake.layout import Lake
 from ..lifecycle import retention as policy
-from ..lifecycle.compaction import DEFAULT_TARGET_BYTES, compact
+from ..lake.storage import (DEFAULT_MIN_SMALL_FILES, DEFAULT_TARGET_BYTES, MAX_FILE_BYTES, MIB, MIN_FILE_BYTES,
+                            StoragePolicy)
+from ..lake.compaction import compact
 from ..lifecycle.erasure import erase_and_rebuild
 from .options import data_dir_option, key_options, keyring, load_registry, parse_as_of, schemas_option
 
@@ -40,12 +42,21 @@ def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_ru
 @data_dir_option
 @schemas_option
 @click.option("--family", "families", multiple=True, metavar="F", help="Only this family (repeatable; default: all).")
-@click.option("--target-mb", type=click.IntRange(min=1), default=DEFAULT_TARGET_BYTES // (1024 * 1024),
-              show_default=True, help="Largest file to write; files under half of it count as small.")
+@click.option("--as-of", "as_of", metavar="T", help="Measure partition ages (tiers) from this date (default: today, UTC).")
+@click.option("--target-mb", type=click.IntRange(MIN_FILE_BYTES // MIB, MAX_FILE_BYTES // MIB),
+              default=DEFAULT_TARGET_BYTES // MIB, show_default=True,
+              help="Hot and warm tiers: largest file to write; files under half of it count as small.")
+@click.option("--cold-target-mb", type=click.IntRange(MIN_FILE_BYTES // MIB, MAX_FILE_BYTES // MIB),
+              default=MAX_FILE_BYTES // MIB, show_default=True, help="Cold tier: largest file to write.")
+@click.option("--min-files", type=click.IntRange(min=2), default=DEFAULT_MIN_SMALL_FILES, show_default=True,
+              help="Hot tier: small files of one compaction level that make a partition compacted.")
 @click.option("--dry-run", is_flag=True, help="Print what would be merged; change nothing.")
-def compact_command(data_dir: Path, schemas_dir: Path, families: tuple[str, ...], target_mb: int, dry_run: bool) -> None:
-    """Merge each partition's small Parquet files into files of about the target size
-    (docs/requirements/recsys.md#partitioning: 128 MB–1 GB).
+def compact_command(data_dir: Path, schemas_dir: Path, families: tuple[str, ...], as_of: str | None, target_mb: int,
+                    cold_target_mb: int, min_files: int, dry_run: bool) -> None:
+    """Merge each partition's small Parquet files into files of about the target size, as the partition's
+    storage tier asks (docs/requirements/recsys.md#partitioning: 128 MB–1 GB; #retention: hot/warm/cold):
+    hot (up to 30 days old) once it holds --min-files small files of one level, warm (31–90 days) and cold
+    (older) fully, cold to --cold-target-mb. `telemetry ingest` does the same after landing.
 
     Readers see the old partition or the new one (an atomic folder swap); rows, batch ids, the ledger and
     deduplication are unchanged. Waits for running ingest batches to finish.
@@ -58,10 +69,15 @@ def compact_command(data_dir: Path, schemas_dir: Path, families: tuple[str, ...]
             raise click.BadParameter(f"unknown family {', '.join(unknown)}; known: {', '.join(sorted(registry.families))}",
                                      param_hint="--family")
         event_types = [t for t, s in registry.lake_types().items() if s.family in families]
-    report = compact(Lake(data_dir / "lake"), event_types=event_types, target_bytes=target_mb * 1024 * 1024,
-                     dry_run=dry_run)
-    for plan in report.partitions:
-        click.echo(f"{plan.path.parent.name}/{plan.path.name}: {plan.files_before} → {plan.files_after} file(s)")
+    try:
+        policy = StoragePolicy(target_mb * MIB, cold_target_mb * MIB, min_files)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--cold-target-mb") from None
+    report = compact(Lake(data_dir / "lake"), event_types=event_types, policy=policy,
+                     as_of=parse_as_of(as_of).date(), registry=registry, dry_run=dry_run)
+    for result in report.partitions:
+        click.echo(f"{result.path.parent.name}/{result.path.name}: {result.tier.name}, {result.files_before} → "
+                   f"{result.files_after} file(s)")
     click.echo(report.summary())
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from ..errors import InputError, SpoolWriteFailed
+from ..lake.storage import DEFAULT_POLICY, StoragePolicy
 from ..pipeline.settings import IngestSettings
 from ..pipeline.service import IngestReport, ingest_files
 from ..registry.schema import Registry
@@ -309,12 +310,13 @@ def sealed_files(root: Path) -> list[Path]:
 
 
 def land(files: list[Path], settings: IngestSettings, data_dir: Path, registry: Registry,
-         on_batch: Callable | None = None) -> IngestReport:
+         on_batch: Callable | None = None, compaction: StoragePolicy | None = DEFAULT_POLICY) -> IngestReport:
     """Land sealed spool files through the one ingest path, then remove them.
 
     Each file is one batch, judged with the clock of its last append (its modification time), which is within
     one rotation interval of when its requests were answered. A file already in the ledger is skipped (its
-    events landed before a crash between landing and removal) and removed too.
+    events landed before a crash between landing and removal) and removed too. After each file the lake is
+    compacted as :func:`ingest.pipeline.service.ingest_files` does (``compaction``; None = off).
     """
     report = IngestReport(lake_root=Path(data_dir) / "lake")
     for path in files:
@@ -322,21 +324,26 @@ def land(files: list[Path], settings: IngestSettings, data_dir: Path, registry: 
             clock = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             # one call per file: another lander (the server's, or `ingest --spool`) may take a file meanwhile
             part = ingest_files([path], replace(settings, as_of=clock, collector_notes=True), data_dir,
-                                registry=registry, workers=1, on_batch=on_batch)
+                                registry=registry, workers=1, on_batch=on_batch, compaction=compaction)
         except (FileNotFoundError, InputError):
             if path.exists():
                 raise
             continue  # landed and removed by the other lander
         report.batches += part.batches
+        if part.compaction is not None:
+            if report.compaction is None:
+                report.compaction = part.compaction
+            else:
+                report.compaction.partitions += part.compaction.partitions
         path.unlink(missing_ok=True)
         _fsync_dir(path.parent)
     return report
 
 
 def land_all(data_dir: Path, settings: IngestSettings, registry: Registry,
-             on_batch: Callable | None = None) -> IngestReport:
+             on_batch: Callable | None = None, compaction: StoragePolicy | None = DEFAULT_POLICY) -> IngestReport:
     """What ``telemetry ingest --spool`` does: recover a killed server's open files, then land every sealed
     file of the spool."""
     root = spool_dir(data_dir)
     recover(root)
-    return land(sealed_files(root), settings, data_dir, registry, on_batch=on_batch)
+    return land(sealed_files(root), settings, data_dir, registry, on_batch=on_batch, compaction=compaction)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .storage import CODECS, Layer
+
 TEMP_SUFFIX = ".tmp"
 
 
@@ -61,7 +63,8 @@ def write_lines_atomic(path: Path, lines: Iterable[bytes]) -> None:
             out.write(b"\n")
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` as zstd-compressed Parquet, atomically."""
+def write_parquet_atomic(table: pa.Table, path: Path, *, layer: Layer = "raw") -> None:
+    """Write ``table`` to ``path`` as Parquet, atomically, compressed with its layer's codec
+    (:data:`ingest.lake.storage.CODECS`: the lake is ``raw``, Snappy)."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression=CODECS[layer])

@@ -218,11 +218,16 @@ class Lake:
             yield
 
     @contextmanager
-    def maintenance_lock(self, *, exclusive: bool = True) -> Iterator[None]:
+    def maintenance_lock(self, *, exclusive: bool = True, wait: bool = True) -> Iterator[None]:
         """The lake-wide lock: ingest batches hold it shared; compaction, erasure and retention hold it
         exclusive, so files are never rewritten while a batch is still writing into the same partitions. An
-        exclusive holder first settles every pending batch (:meth:`recover`), so what it rewrites is complete."""
-        with self._flock("lake.lock", fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH):
+        exclusive holder first settles every pending batch (:meth:`recover`), so what it rewrites is complete.
+
+        Raises:
+            BlockingIOError: ``wait`` is False and another process holds the lock in a conflicting mode.
+        """
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        with self._flock("lake.lock", mode if wait else mode | fcntl.LOCK_NB):
             if exclusive:
                 self._recover()
             yield

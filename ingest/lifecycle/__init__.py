@@ -1,6 +1,6 @@
 """Data lifecycle: retention windows per family and layer, compaction of small files, erasure end to end."""
 
-from .compaction import CompactionReport, compact
+from ..lake.compaction import CompactionReport, compact
 from .erasure import compact_warehouse, erase_and_rebuild, warehouse_rows
 from .retention import Drop, apply, plan
 

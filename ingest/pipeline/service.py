@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 
 from ..errors import InputError
 from ..lake.layout import Lake
+from ..lake.storage import DEFAULT_POLICY, StoragePolicy
+from ..lake.compaction import CompactionReport, compact
 from ..privacy.keys import Keyring
 from ..privacy.opt_out import opted_out_keys
 from ..registry.schema import Registry
@@ -52,11 +54,13 @@ class IngestReport:
         lake_root: the lake the batches landed in.
         refused: ``(path, why)`` of each input left out (with ``keep_going``): unreadable, not a regular
             file, changed while read.
+        compaction: what the compaction after landing did (None when it was off or nothing landed).
     """
 
     batches: list[BatchResult] = field(default_factory=list)
     lake_root: Path | None = None
     refused: list[tuple[str, str]] = field(default_factory=list)
+    compaction: CompactionReport | None = None
 
     def _total(self, name: str) -> int:
         return sum(getattr(b, name) for b in self.batches if not b.skipped)
@@ -158,7 +162,8 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
                  registry: Registry | None = None, workers: int = 1, rows_per_file: int = ROWS_PER_FILE,
                  as_of: Callable[[Path], datetime] | None = None, progress: Callable[[int], None] | None = None,
                  on_batch: Callable[[BatchResult], None] | None = None, columnar: bool = True,
-                 keep_going: bool = False, on_refused: Callable[[str, str], None] | None = None) -> IngestReport:
+                 keep_going: bool = False, on_refused: Callable[[str, str], None] | None = None,
+                 compaction: StoragePolicy | None = DEFAULT_POLICY) -> IngestReport:
     """Ingest each file as one batch into ``<data_dir>/lake`` (docs/requirements/design.md#nothing-lost,
     docs/requirements/design.md#exactly-once, docs/requirements/design.md#time, docs/requirements/design.md#privacy).
 
@@ -178,6 +183,11 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
         keep_going: a file that cannot be ingested (unreadable, not a regular file, rewritten while read) is
             recorded in ``report.refused`` and the run goes on; False = the error is raised.
         on_refused: called with ``(path, why)`` for each file refused with ``keep_going``.
+        compaction: after the last batch, when anything landed, compact the lake's partitions as their tier
+            asks (:func:`ingest.lake.compaction.compact`: hot partitions once they hold 8 small files,
+            warm and cold ones fully), ages measured from the run's clock (the latest per-file clock with
+            ``as_of``); it does not wait for other processes' batches (skipped while they run; the next
+            run catches up). None = no compaction (``telemetry ingest --no-compact``).
 
     Returns:
         The report; ``report.balanced`` always holds.
@@ -193,12 +203,14 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
     lake.recover()  # batches an interrupted run left: publish the committed ones, remove the rest
     report = IngestReport(lake_root=lake.root)
     runner: BatchIngest | None = None
+    clocks = [settings.received_at()] if as_of is None else []
     try:
         for path in paths:
             if runner is None or as_of is not None:
                 if runner is not None:
                     runner.close()
                 file_settings = settings if as_of is None else replace(settings, as_of=as_of(Path(path)))
+                clocks.append(file_settings.received_at())
                 runner = BatchIngest(registry, lake, file_settings, workers=workers, progress=progress,
                                      rows_per_file=rows_per_file, columnar=columnar)
             try:
@@ -216,4 +228,7 @@ def ingest_files(paths: Iterable[Path], settings: IngestSettings, data_dir: Path
     finally:
         if runner is not None:
             runner.close()
+    if compaction is not None and report.landed:
+        report.compaction = compact(lake, policy=compaction, as_of=max(clocks).date(), registry=registry,
+                                    wait=False)
     return report

@@ -1,6 +1,7 @@
 """Publishing the marts as Parquet under ``<data_dir>/marts/`` (docs/requirements/design.md#readers).
 
-After a build the marts are copied, one Parquet file each, to <data_dir>/marts/ so that notebooks, the DQ
+After a build the marts are copied, one Parquet file each (Gzip, the rollup layer's codec:
+:data:`ingest.lake.storage.CODECS`), to <data_dir>/marts/ so that notebooks, the DQ
 report and the dashboard read them while a later `dbt build` holds DuckDB's single-writer lock on
 warehouse.duckdb (a second process cannot even open the file read-only then).
 
@@ -23,6 +24,7 @@ import duckdb
 from ..config import PROJECT_ROOT, default_data_dir
 from ..errors import MissingInput, ResourceBusy
 from ..lake.atomic import atomic_path, write_text_atomic
+from ..lake.storage import CODECS
 
 MARTS_FOLDER = "marts"
 CATALOG_FILE = "_catalog.json"
@@ -116,7 +118,7 @@ def discover_marts(data_dir: Path | str | None = None, con: duckdb.DuckDBPyConne
 
 def _copy_atomic(con: duckdb.DuckDBPyConnection, relation: str, target: Path) -> None:
     with atomic_path(target) as tmp:
-        con.execute(f"copy (select * from {relation}) to '{tmp}' (format parquet, compression zstd)")
+        con.execute(f"copy (select * from {relation}) to '{tmp}' (format parquet, compression {CODECS['rollup']})")
 
 
 def publish_marts(data_dir: Path | str | None = None) -> list[PublishedMart]:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from ingest.cli import main
 from ingest.generate.synthetic import recsys_events
 from ingest.lake import Lake
-from ingest.lifecycle.compaction import compact
+from ingest.lake.compaction import compact
 from ingest.pipeline import IngestSettings, ingest_files
 from ingest.privacy import IdentityHasher, Keyring, erase_player
 from support import ROOT
