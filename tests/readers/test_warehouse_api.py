@@ -53,7 +53,7 @@ def test_sql_runs_over_the_published_marts_and_matches_polars(built):
 
 def test_describe_gives_grain_and_columns(built):
     text = warehouse.describe("agg_recsys_daily", built.data_dir)
-    assert "Grain: one row per (event_date, experiment_id, bucket)." in text
+    assert "Grain: one row per (event_date, experiment_id, bucket)\n" in text
     assert "ctr" in text and "DOUBLE" in text and "Click-through rate" in text
 
 
