@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = [pytest.mark.dbt]
 
-SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]
+SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_positions_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]
 KEY = "erasure-test-key-0123456789abcdef"
 
 
