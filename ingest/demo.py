@@ -50,11 +50,11 @@ class Showcase:
 
 FAMILY_SHOWCASES = (
     Showcase("agg_politics_daily, scope all, last day (docs/requirements/politics.md#aggregates)", """
-        select event_type, event_count, distinct_users, round(success_rate, 3) as success_rate,
+        select event_type, events, distinct_players, round(success_rate, 3) as success_rate,
                round(value_avg, 2) as value_avg, round(value_min, 2) as value_min, round(value_max, 2) as value_max
         from agg_politics_daily
         where scope = 'all' and event_date = (select max(event_date) from agg_politics_daily)
-        order by event_count desc"""),
+        order by events desc"""),
     Showcase("fct_politics_abuse_flags (docs/requirements/politics.md#anti-abuse)", """
         select rule_id, count(*) as flagged_events, count(distinct player_key) as users
         from fct_politics_abuse_flags group by rule_id order by rule_id"""),
@@ -63,7 +63,7 @@ FAMILY_SHOWCASES = (
                max(event_date) as last_date
         from fct_ability_alerts group by rule_id order by rule_id"""),
     Showcase("agg_gameplay_daily, latest days (docs/requirements/gameplay.md)", """
-        select event_date, dau, sessions, round(session_seconds_p50, 1) as session_p50_s, combat_events,
+        select event_date, distinct_players as dau, sessions, round(session_seconds_p50, 1) as session_p50_s, combat_events,
                round(combat_events_estimated, 1) as combat_est, deaths, kills
         from agg_gameplay_daily order by event_date desc limit 5"""),
     Showcase("fct_learning_session_features, first sessions (docs/requirements/learning.md#features)", """
@@ -77,7 +77,7 @@ OBD_SHOWCASES = (
         select event_date, bucket, sum(impressions) as impressions, sum(clicks) as clicks,
                round(sum(clicks) / nullif(sum(impressions), 0), 5) as ctr
         from agg_recsys_daily
-        where position = 0 and experiment_id = 'obd-all'  -- the all-positions row of each day and bucket
+        where experiment_id = 'obd-all'
         group by event_date, bucket order by event_date, bucket"""),
     Showcase("Experiment readout, Open Bandit sample, whole sample (fct_recsys_experiment_results): did bts beat "
              "random?", """

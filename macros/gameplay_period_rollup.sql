@@ -1,10 +1,9 @@
 {#- Body of agg_gameplay_weekly / agg_gameplay_monthly: one row per <period>_start (ISO week from Monday, or
-    calendar month). Additive measures are summed from agg_gameplay_daily (aggregates outlive raw data, docs/requirements/design.md#retention, docs/requirements/design.md#incremental); active players (WAU / MAU) are counted distinct over the period from fct_player_daily_activity and
+    calendar month). Additive measures are summed from agg_gameplay_daily (aggregates outlive raw data, docs/requirements/design.md#retention, docs/requirements/design.md#incremental); distinct players (WAU / MAU: `distinct_players`) are counted over the period from fct_player_daily_activity and
     the session-length percentiles are recomputed from fct_gameplay_sessions over the whole period, never
     averaged from daily values. Incremental: reads only the days of the periods this run redoes (reprocess_filter). -#}
 {% macro gameplay_period_rollup(period) %}
 {%- set period_column = period ~ '_start' -%}
-{%- set active_column = {'week': 'wau', 'month': 'mau'}[period] -%}
 with
 
 daily as (
@@ -71,10 +70,10 @@ session_lengths as (
     group by period_start
 ),
 
-active_players as (
+period_players as (
     select
         period_start,
-        count(distinct player_key) as active_players
+        count(distinct player_key) as period_players
     from player_days
     group by period_start
 ),
@@ -82,7 +81,7 @@ active_players as (
 final as (
     select
         cast(daily_totals.period_start as date) as {{ period_column }},
-        cast(coalesce(active_players.active_players, 0) as bigint) as {{ active_column }},
+        cast(coalesce(period_players.period_players, 0) as bigint) as distinct_players,
         cast(daily_totals.new_players as bigint) as new_players,
         cast(daily_totals.sessions as bigint) as sessions,
         cast(daily_totals.sessions_ended_by_crash as bigint) as sessions_ended_by_crash,
@@ -91,7 +90,7 @@ final as (
         cast(daily_totals.session_seconds as double) as session_seconds,
         cast(session_lengths.session_seconds_p50 as double) as session_seconds_p50,
         cast(session_lengths.session_seconds_p90 as double) as session_seconds_p90,
-        {{ safe_divide('daily_totals.sessions', 'active_players.active_players') }} as sessions_per_player,
+        {{ safe_divide('daily_totals.sessions', 'period_players.period_players') }} as sessions_per_player,
         cast(daily_totals.events as bigint) as events,
         cast(daily_totals.events_estimated as double) as events_estimated,
         cast(daily_totals.combat_events as bigint) as combat_events,
@@ -113,8 +112,8 @@ final as (
     from daily_totals
     left join session_lengths
         on daily_totals.period_start = session_lengths.period_start
-    left join active_players
-        on daily_totals.period_start = active_players.period_start
+    left join period_players
+        on daily_totals.period_start = period_players.period_start
 )
 
 select * from final

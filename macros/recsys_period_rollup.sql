@@ -1,5 +1,5 @@
 {#- Body of agg_recsys_weekly / agg_recsys_monthly: one row per (<period>_start, experiment_id, bucket), exact.
-    Additive counts are summed from agg_recsys_daily's position-0 rows (aggregates outlive raw data, docs/requirements/design.md#retention, docs/requirements/design.md#incremental) and the ratios recomputed from those sums; latency percentiles come from fct_recsys_requests and
+    Additive counts are summed from agg_recsys_daily (one row per day, experiment and bucket) (aggregates outlive raw data, docs/requirements/design.md#retention, docs/requirements/design.md#incremental) and the ratios recomputed from those sums; latency percentiles come from fct_recsys_requests and
     distinct items shown / mean dwell from fct_recsys_impressions over the whole period, never averaged from
     daily values. Incremental: reads only the days of the periods this run redoes (reprocess_filter). -#}
 {% macro recsys_period_rollup(period) %}
@@ -18,8 +18,7 @@ daily as (
         errors,
         catalog_items
     from {{ ref('agg_recsys_daily') }}
-    where position = 0
-        and {{ reprocess_filter('event_date', period=period) }}
+    where {{ reprocess_filter('event_date', period=period) }}
 ),
 
 requests as (

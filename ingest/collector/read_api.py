@@ -500,7 +500,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
                                             "scopeId": shown_id, "count": 0, "outcomeCount": 0,
                                             "successCount": 0, "valueCount": 0, "valueSum": 0.0,
                                             "valueSumSquares": 0.0, "min": None, "max": None})
-            total["count"] += row["event_count"] or 0
+            total["count"] += row["events"] or 0
             total["outcomeCount"] += row["outcome_count"] or 0
             total["successCount"] += row["success_count"] or 0
             total["valueCount"] += row["value_count"] or 0
@@ -511,7 +511,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
                 if value is not None:
                     total[name] = value if total[name] is None else pick(total[name], value)
             daily.append({"date": row["event_date"], "type": seed_type(row["event_type"]), "scopeId": shown_id,
-                          "count": row["event_count"], "distinctUsers": row["distinct_users"],
+                          "count": row["events"], "distinctUsers": row["distinct_players"],
                           "successRate": row["success_rate"], "avg": row["value_avg"],
                           "variance": row.get("value_variance"), "stdDev": row["value_stddev"],
                           "min": row["value_min"], "max": row["value_max"]})

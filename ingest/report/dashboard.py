@@ -10,7 +10,8 @@ DAU                         distinct ``player_key`` per day: from a player-day a
                             ``<family>_events`` column, else a fact mart of the family with (event_date,
                             player_key), else the family's lake events
 CTR by bucket               a family mart with (event_date, bucket, impressions, clicks): clicks ÷
-                            impressions per day per bucket (``position = 0`` rows when there is a position)
+                            impressions per day per bucket (summed over the mart's other columns, e.g.
+                            experiments)
 experiment readout          ``fct_recsys_experiment_results``: cumulative relative lift of each experiment's
                             primary metric per treatment bucket and week (lift, 95 % CI, p, SRM in the data)
 KPI alerts                  a family mart whose name contains ``alert``: alerts per day by KPI/rule/severity
@@ -330,8 +331,6 @@ def ctr_chart(source: _Marts, family: str) -> Chart:
         frame = source.frame(name)
         if frame is None or not needed <= set(frame.columns) or frame.is_empty():
             continue
-        if "position" in frame.columns:
-            frame = frame.filter(pl.col("position") == 0)
         daily = (frame.group_by("event_date", "bucket")
                  .agg(pl.col("clicks").sum(), pl.col("impressions").sum())
                  .with_columns((pl.col("clicks") / pl.col("impressions")).alias("ctr"))
@@ -339,7 +338,7 @@ def ctr_chart(source: _Marts, family: str) -> Chart:
         if not daily.is_empty():
             chart.data = daily.sort("event_date", "bucket")
             chart.png = _lines(daily, "event_date", "ctr", "bucket", "CTR (%)", percent=True)
-            chart.note = f"source: {name}" + (" (position = 0 rows)" if "position" in frame.columns else "")
+            chart.note = f"source: {name}"
             return chart
     chart.note = f"{NO_DATA}: no published {family} mart with event_date, bucket, impressions and clicks"
     return chart

@@ -4,7 +4,7 @@ Readers (docs/readers.md)::
 
     from ingest import warehouse
     daily = warehouse.read("agg_recsys_daily")
-    warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily where position = 0 group by 1")
+    warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily group by 1")
 """
 
 from ..config import PROJECT_ROOT, default_data_dir

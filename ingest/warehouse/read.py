@@ -4,7 +4,7 @@ They never touch ``warehouse.duckdb``, so they work while a ``dbt build`` holds 
 
     from ingest import warehouse
     daily = warehouse.read("agg_recsys_daily")
-    warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily where position = 0 group by 1")
+    warehouse.sql("select bucket, sum(clicks) / sum(impressions) from agg_recsys_daily group by 1")
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def sql(query: str, data_dir: Path | str | None = None, params: list | dict | No
     Example::
 
         warehouse.sql("select event_date, bucket, sum(clicks) / sum(impressions) as ctr "
-                      "from agg_recsys_daily where position = 0 group by all order by all")
+                      "from agg_recsys_daily group by all order by all")
 
     Returns:
         The result as a polars DataFrame.

@@ -98,7 +98,7 @@ def write_marts(data_dir, keys_of) -> None:
         (day2, "politics_lobby_attempt", "company", "co-a", 2, 1, 2, 2, 2, 300.0, 45000.0, 140.0, 160.0),
         (day1, "politics_lobby_attempt", "company", "co-b", 1, 1, 1, 0, 1, 50.0, 2500.0, 50.0, 50.0),
     ]
-    names = ["event_date", "event_type", "scope", "scope_id", "event_count", "distinct_users", "outcome_count",
+    names = ["event_date", "event_type", "scope", "scope_id", "events", "distinct_players", "outcome_count",
              "success_count", "value_count", "value_sum", "value_sum_squares", "value_min", "value_max"]
     table = pa.Table.from_pylist([dict(zip(names, r)) for r in rows])
     table = table.append_column("success_rate", pa.array([r[7] / r[6] for r in rows]))

@@ -111,7 +111,7 @@ def lake(make_client, tokens, tmp_path):
         for scope, scope_id in (("all", "all"), ("company", company), ("user", player)):
             if scope_id is not None:
                 daily.append({"event_date": day, "event_type": lake_type, "scope": scope, "scope_id": scope_id,
-                              "event_count": 1, "distinct_users": 1, "outcome_count": 0, "success_count": 0,
+                              "events": 1, "distinct_players": 1, "outcome_count": 0, "success_count": 0,
                               "value_count": 1, "value_sum": 1.0, "value_sum_squares": 1.0, "value_min": 1.0,
                               "value_max": 1.0, "success_rate": None, "value_avg": 1.0, "value_stddev": None})
     pq.write_table(pa.Table.from_pylist(daily), marts / "agg_politics_daily.parquet")

@@ -23,8 +23,9 @@ SEED_WINDOWS = {
     "gameplay": (183, {"agg_gameplay_daily": 183, "agg_gameplay_weekly": 183,  # gameplay.md#retention: 6-month warm store
                        "agg_gameplay_monthly": 183, "agg_gameplay_combat_daily": 183,
                        "agg_gameplay_xp_velocity_daily": 183}),
-    "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_weekly": 400, "agg_recsys_monthly": 400,  # recsys.md#rollups
-               "dq_recsys_daily": 400, "fct_recsys_experiment_results": 400}),  # 400 d; DQ rates and readouts too
+    "recsys": (90, {"agg_recsys_daily": 400, "agg_recsys_positions_daily": 400, "agg_recsys_weekly": 400,  # recsys.md
+               "agg_recsys_monthly": 400, "dq_recsys_daily": 400,  # #rollups: 400 d; DQ rates and readouts too
+               "fct_recsys_experiment_results": 400}),
     "learning": (90, {"fct_learning_sessions": 365, "fct_learning_session_features": 365}),  # docs/requirements/learning.md: 90 d / 1 y
 }
 LAKE_TYPE = {"politics": "politics_bill_vote", "ability": "ability_metric_summary", "gameplay": "gameplay_session_start",

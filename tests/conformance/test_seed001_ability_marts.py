@@ -40,9 +40,9 @@ def test_s5_ticks_and_final_count_once_and_s3_gauge_is_mean_and_max(tmp_path):
     run_dbt(["build", "--select", "+agg_ability_metrics_daily", "+agg_ability_metric_totals_daily",
              "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"], data, quiet=True)
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        daily = con.sql("select summaries, casts, damage_total from main.agg_ability_metrics_daily "
+        daily = con.sql("select events, casts, damage_total from main.agg_ability_metrics_daily "
                         "where entry = 'ability.flame_channel'").fetchall()
-        gauge = con.sql("select summaries_reporting, observed_total, estimated_total, observed_mean, observed_max "
+        gauge = con.sql("select events_reporting, observed_total, estimated_total, observed_mean, observed_max "
                         "from main.agg_ability_metric_totals_daily "
                         "where entry = 'ability.flame_channel' and metric_key = 'participants'").fetchall()
         damage = con.sql("select observed_total from main.agg_ability_metric_totals_daily "

@@ -1,5 +1,6 @@
--- In agg_recsys_daily, the position rows (p >= 1) of a (day, experiment, bucket) add up to its all-positions
--- row (position 0) for the additive impression measures: impressions and clicks.
+-- The position rows of agg_recsys_positions_daily for a (day, experiment, bucket) add up to that day's row of
+-- agg_recsys_daily for the additive impression measures, impressions and clicks; a day with impressions has
+-- position rows and a day of position rows has its daily row.
 with
 
 daily as (
@@ -7,10 +8,19 @@ daily as (
         event_date,
         experiment_id,
         bucket,
-        position,
         impressions,
         clicks
     from {{ ref('agg_recsys_daily') }}
+),
+
+positions as (
+    select
+        event_date,
+        experiment_id,
+        bucket,
+        impressions,
+        clicks
+    from {{ ref('agg_recsys_positions_daily') }}
 ),
 
 by_position as (
@@ -20,30 +30,27 @@ by_position as (
         bucket,
         sum(impressions) as impressions,
         sum(clicks) as clicks
-    from daily
-    where position > 0
+    from positions
     group by event_date, experiment_id, bucket
 ),
 
 final as (
     select
-        all_positions.event_date,
-        all_positions.experiment_id,
-        all_positions.bucket,
-        all_positions.impressions,
-        coalesce(by_position.impressions, 0) as impressions_by_position,
-        all_positions.clicks,
-        coalesce(by_position.clicks, 0) as clicks_by_position
-    from daily as all_positions
-    left join by_position
-        on all_positions.event_date = by_position.event_date
-        and all_positions.experiment_id = by_position.experiment_id
-        and all_positions.bucket = by_position.bucket
-    where all_positions.position = 0
-        and (
-            all_positions.impressions != coalesce(by_position.impressions, 0)
-            or all_positions.clicks != coalesce(by_position.clicks, 0)
-        )
+        coalesce(daily.event_date, by_position.event_date) as event_date,
+        coalesce(daily.experiment_id, by_position.experiment_id) as experiment_id,
+        coalesce(daily.bucket, by_position.bucket) as bucket,
+        daily.impressions,
+        by_position.impressions as impressions_by_position,
+        daily.clicks,
+        by_position.clicks as clicks_by_position
+    from daily
+    full outer join by_position
+        on daily.event_date = by_position.event_date
+        and daily.experiment_id = by_position.experiment_id
+        and daily.bucket = by_position.bucket
+    where daily.event_date is null
+        or coalesce(by_position.impressions, 0) != daily.impressions
+        or coalesce(by_position.clicks, 0) != daily.clicks
 )
 
 select * from final

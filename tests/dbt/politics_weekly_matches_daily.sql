@@ -10,7 +10,7 @@ daily as (
         event_type,
         scope,
         scope_id,
-        sum(event_count) as event_count,
+        sum(events) as events,
         sum(coalesce(outcome_count, 0)) as outcome_count,
         sum(coalesce(success_count, 0)) as success_count,
         sum(value_count) as value_count
@@ -25,7 +25,7 @@ weekly as (
         event_type,
         scope,
         scope_id,
-        event_count,
+        events,
         coalesce(outcome_count, 0) as outcome_count,
         coalesce(success_count, 0) as success_count,
         value_count
@@ -39,15 +39,15 @@ final as (
         coalesce(weekly.event_type, daily.event_type) as event_type,
         coalesce(weekly.scope, daily.scope) as scope,
         coalesce(weekly.scope_id, daily.scope_id) as scope_id,
-        weekly.event_count as weekly_event_count,
-        daily.event_count as daily_event_count
+        weekly.events as weekly_event_count,
+        daily.events as daily_event_count
     from weekly
     full outer join daily
         on weekly.week_start = daily.week_start
         and weekly.event_type = daily.event_type
         and weekly.scope = daily.scope
         and weekly.scope_id = daily.scope_id
-    where weekly.event_count is distinct from daily.event_count
+    where weekly.events is distinct from daily.events
         or weekly.outcome_count is distinct from daily.outcome_count
         or weekly.success_count is distinct from daily.success_count
         or weekly.value_count is distinct from daily.value_count

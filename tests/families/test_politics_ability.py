@@ -298,8 +298,8 @@ def politics_rollup(events: pl.DataFrame, period: str) -> pl.DataFrame:
     ])
     has_outcome = pl.col("event_type") == "lobby_attempt"
     return scoped.group_by(period, "event_type", "scope", "scope_id").agg(
-        pl.len().alias("event_count"),
-        pl.col("player_key").n_unique().alias("distinct_users"),
+        pl.len().alias("events"),
+        pl.col("player_key").n_unique().alias("distinct_players"),
         pl.col("is_success").sum().alias("success_count"),
         pl.col("is_success").mean().alias("success_rate"),
         pl.col("value").count().alias("value_count"),
@@ -328,8 +328,8 @@ def test_agg_politics_weekly_equals_a_direct_computation_over_the_weeks_raw_even
     _, _, tables = built
     expected = politics_rollup(counted(politics_events), "week_start")
     weekly = tables["agg_politics_weekly"]
-    assert weekly.filter(pl.col("scope") == "all")["distinct_users"].sum() < \
-        tables["agg_politics_daily"].filter(pl.col("scope") == "all")["distinct_users"].sum()  # not summed from days
+    assert weekly.filter(pl.col("scope") == "all")["distinct_players"].sum() < \
+        tables["agg_politics_daily"].filter(pl.col("scope") == "all")["distinct_players"].sum()  # not summed from days
     assert_frames_match(weekly, expected, ["week_start", "event_type", "scope", "scope_id"], rel=1e-7)
 
 
@@ -398,7 +398,7 @@ def test_agg_ability_metrics_daily_equals_polars(built, ability_rows):
                               for k in KPI_INPUTS}} for r in ability_rows],
                          schema_overrides={k: pl.Float64 for k in KPI_INPUTS})
     totals = frame.group_by("event_date", "entry", "tier").agg(
-        pl.len().alias("summaries"),
+        pl.len().alias("events"),
         pl.col("player_key").drop_nulls().n_unique().alias("distinct_players"),
         *[pl.when(pl.col(k).count() > 0).then(pl.col(k).sum()).alias(k) for k in KPI_INPUTS],
     )
@@ -430,7 +430,7 @@ def test_observed_and_reweighted_totals_equal_polars(built, ability_rows):
             entry[2] += value / rate
     gauges = {"participants"}  # docs/requirements/ability.md#metric-keys type gauge: mean and max, never summed
     expected = pl.DataFrame([{"event_date": k[0], "entry": k[1], "tier": k[2], "metric_key": k[3],
-                              "summaries_reporting": v[0],
+                              "events_reporting": v[0],
                               "observed_total": None if k[3] in gauges else v[1],
                               "estimated_total": None if k[3] in gauges else v[2],
                               "observed_mean": v[1] / v[0]}

@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = [pytest.mark.dbt]
 
-SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]
+SELECT = ["--select", "+agg_recsys_daily", "+agg_recsys_positions_daily", "+agg_recsys_weekly", "+agg_recsys_monthly"]
 KEY = "erasure-test-key-0123456789abcdef"
 
 
@@ -39,7 +39,7 @@ def test_erased_player_is_nowhere_and_rollups_follow(tmp_path, monkeypatch):
     database = data / "warehouse.duckdb"
     assert sum(warehouse_rows(database, [key]).values()) > 0
     with duckdb.connect(str(database), read_only=True) as con:
-        before = con.sql("select sum(requests) from agg_recsys_daily where position = 0").fetchall()[0][0]
+        before = con.sql("select sum(requests) from agg_recsys_daily").fetchall()[0][0]
 
     erased = CliRunner().invoke(main, ["erase", "--player", victim, "--data-dir", str(data), "--no-build"])
     assert erased.exit_code == 0, erased.output
@@ -53,5 +53,5 @@ def test_erased_player_is_nowhere_and_rollups_follow(tmp_path, monkeypatch):
             assert key.encode() not in content and b'"user-7"' not in content, path
     assert sum(warehouse_rows(database, [key]).values()) == 0
     with duckdb.connect(str(database), read_only=True) as con:
-        after = con.sql("select sum(requests) from agg_recsys_daily where position = 0").fetchall()[0][0]
+        after = con.sql("select sum(requests) from agg_recsys_daily").fetchall()[0][0]
     assert before - after == victim_requests

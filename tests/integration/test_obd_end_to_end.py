@@ -1,4 +1,5 @@
-"""The real Open Bandit sample through the whole spine: import → ingest → dbt build → agg_recsys_daily.
+"""The real Open Bandit sample through the whole spine: import → ingest → dbt build → agg_recsys_daily (and
+agg_recsys_positions_daily).
 
 Expected clicks, impressions and CTR per bucket per day (and per position) are computed here with polars
 straight from the CSVs in ../shared/data/obd, never from the pipeline.
@@ -34,8 +35,8 @@ def obd_warehouse(tmp_path_factory):
     settings = ingest_settings(data, registry, Keyring.single(IdentityHasher.demo()), datetime.now(timezone.utc),
                                backfill=True)
     results = ingest_files(sorted((data / "import").glob("*.jsonl")), settings, data, registry=registry).batches
-    run_dbt(["build", "--select", "+agg_recsys_daily", "+agg_recsys_weekly", "+agg_recsys_monthly",
-             "+fct_recsys_experiment_results"], data, quiet=True)
+    run_dbt(["build", "--select", "+agg_recsys_daily", "+agg_recsys_positions_daily", "+agg_recsys_weekly",
+             "+agg_recsys_monthly", "+fct_recsys_experiment_results"], data, quiet=True)
     return sample, data, results
 
 
@@ -73,7 +74,7 @@ def test_ctr_per_bucket_per_day(obd_warehouse):
     sample, data, _ = obd_warehouse
     expected = expected_from_csv(sample, by_position=False)
     got = actual(data, "select event_date, bucket, impressions, clicks, ctr from agg_recsys_daily "
-                       "where position = 0 and experiment_id = 'obd-all' order by event_date, bucket")
+                       "where experiment_id = 'obd-all' order by event_date, bucket")
     assert got.height == expected.height == 14  # 7 days × 2 buckets
     assert got.select("event_date", "bucket", "impressions", "clicks").rows() == \
         expected.select("event_date", "bucket", "impressions", "clicks").rows()
@@ -83,8 +84,8 @@ def test_ctr_per_bucket_per_day(obd_warehouse):
 def test_ctr_per_bucket_per_day_per_position(obd_warehouse):
     sample, data, _ = obd_warehouse
     expected = expected_from_csv(sample, by_position=True)
-    got = actual(data, "select event_date, bucket, position, impressions, clicks, ctr from agg_recsys_daily "
-                       "where position > 0 order by event_date, bucket, position")
+    got = actual(data, "select event_date, bucket, position, impressions, clicks, ctr "
+                       "from agg_recsys_positions_daily order by event_date, bucket, position")
     assert got.select("event_date", "bucket", "position", "impressions", "clicks").rows() == \
         expected.select("event_date", "bucket", "position", "impressions", "clicks").rows()
     assert got["ctr"].to_list() == pytest.approx(expected["ctr"].to_list(), rel=1e-12)

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2024, 12, 1, tzinfo=timezone.utc)
 KEY = b"readers-test-key-0123456789"
-SELECT = "+agg_recsys_daily +fct_recsys_impressions +dq_ingest_daily"
+SELECT = "+agg_recsys_daily +agg_recsys_positions_daily +fct_recsys_impressions +dq_ingest_daily"
 """The marts the readers need (with their seeds); built without dbt tests, which tests/warehouse/ covers."""
 NO_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 BUILT_MARTS = ("agg_recsys_daily", "dq_ingest_daily", "fct_recsys_impressions", "fct_recsys_requests")

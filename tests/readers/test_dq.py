@@ -100,7 +100,7 @@ def test_expectations_come_from_the_registry_seeds_and_ledger(dq_run, built):
     with duckdb.connect() as con:
         total = con.execute(f"select sum(landed) from read_parquet('{built.data_dir}/lake/_ledger/*.parquet')").fetchone()[0]
     assert landed["kwargs"]["min_value"] == landed["observed_value"] == total
-    unique = {tuple(r["column"]) for r in by_asset["mart.agg_recsys_daily"]["results"]
+    unique = {tuple(r["column"]) for r in by_asset["mart.agg_recsys_positions_daily"]["results"]
               if r["expectation"] == "expect_compound_columns_to_be_unique"}
     assert ("event_date", "experiment_id", "bucket", "position") in unique, "from the dbt manifest's tests"
 

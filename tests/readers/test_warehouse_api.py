@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.dbt]
 def test_read_returns_the_mart_as_polars(built):
     daily = warehouse.read("agg_recsys_daily", built.data_dir)
     assert isinstance(daily, pl.DataFrame)
-    assert {"event_date", "experiment_id", "bucket", "position", "impressions", "clicks", "ctr"} <= set(daily.columns)
+    assert {"event_date", "experiment_id", "bucket", "impressions", "clicks", "ctr"} <= set(daily.columns)
+    assert "position" not in daily.columns  # the breakdown by slot is agg_recsys_positions_daily
     assert daily.schema["event_date"] == pl.Date
     assert warehouse.read("agg_recsys_daily", built.data_dir, columns=["bucket", "clicks"]).columns == ["bucket", "clicks"]
 
@@ -32,11 +33,10 @@ def test_sql_runs_over_the_published_marts_and_matches_polars(built):
     by_sql = warehouse.sql("""
         select bucket, sum(clicks) as clicks, sum(impressions) as impressions, sum(clicks) / sum(impressions) as ctr
         from agg_recsys_daily
-        where position = 0
         group by bucket
         order by bucket
     """, built.data_dir)
-    by_polars = (warehouse.read("agg_recsys_daily", built.data_dir).filter(pl.col("position") == 0)
+    by_polars = (warehouse.read("agg_recsys_daily", built.data_dir)
                  .group_by("bucket").agg(pl.col("clicks").sum(), pl.col("impressions").sum()).sort("bucket"))
     assert by_sql["bucket"].to_list() == by_polars["bucket"].to_list() == ["control", "treatment"]
     assert by_sql["clicks"].to_list() == by_polars["clicks"].to_list()
@@ -45,13 +45,15 @@ def test_sql_runs_over_the_published_marts_and_matches_polars(built):
     facts = warehouse.sql("select count(*) as n from fct_recsys_impressions", built.data_dir)
     assert sum(by_sql["impressions"]) == facts["n"][0] == 5 * 180
     joined = warehouse.sql("select count(*) as n from fct_recsys_requests inner join agg_recsys_daily using (event_date, "
-                           "experiment_id, bucket) where position = ?", built.data_dir, params=[0])
+                           "experiment_id, bucket) where requests >= ?", built.data_dir, params=[1])
     assert joined["n"][0] == 180
+    slots = warehouse.sql("select sum(impressions) as n from agg_recsys_positions_daily", built.data_dir)
+    assert slots["n"][0] == 5 * 180
 
 
 def test_describe_gives_grain_and_columns(built):
     text = warehouse.describe("agg_recsys_daily", built.data_dir)
-    assert "Grain: one row per (event_date, experiment_id, bucket, position)" in text
+    assert "Grain: one row per (event_date, experiment_id, bucket)\n" in text
     assert "ctr" in text and "DOUBLE" in text and "Click-through rate" in text
 
 

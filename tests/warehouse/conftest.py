@@ -350,7 +350,7 @@ class Snapshot:
     tables: dict[str, pl.DataFrame]
 
 
-MARTS = ("agg_recsys_daily", "agg_recsys_weekly", "agg_recsys_monthly", "fct_recsys_requests",
+MARTS = ("agg_recsys_daily", "agg_recsys_positions_daily", "agg_recsys_weekly", "agg_recsys_monthly", "fct_recsys_requests",
          "fct_recsys_impressions", "dq_ingest_daily", "dq_recsys_daily", "fct_recsys_experiment_results")
 
 

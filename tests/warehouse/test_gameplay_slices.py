@@ -60,7 +60,7 @@ def test_combat_success_rate_by_tier_and_slice(gameplay_warehouse, events, slice
     engaged = (events.filter(pl.col("event_type") == "engage_enemy").drop(SLICES)
                .join(slices, on="player_key", how="left"))
     expected = (engaged.group_by("event_date", "encounter_tier", *SLICES)
-                .agg(pl.col("player_key").n_unique().alias("engaged_players"),
+                .agg(pl.col("player_key").n_unique().alias("distinct_players"),
                      pl.len().cast(pl.Int64).alias("engagements"),
                      (pl.col("outcome") == "win").sum().cast(pl.Int64).alias("wins"))
                 .with_columns((pl.col("wins") / pl.col("engagements")).alias("combat_success_rate"),
@@ -71,7 +71,7 @@ def test_combat_success_rate_by_tier_and_slice(gameplay_warehouse, events, slice
     assert 0 < expected["combat_success_rate"].mean() < 1
     got = mart(gameplay_warehouse, "agg_gameplay_combat_daily")
     keys = ["event_date", "encounter_tier", *SLICES]
-    assert_frames_match(got, expected.with_columns(pl.col("engaged_players").cast(pl.Int64)), keys)
+    assert_frames_match(got, expected.with_columns(pl.col("distinct_players").cast(pl.Int64)), keys)
     boss = got.filter(pl.col("encounter_tier") == "boss")
     assert (boss["wins"].sum() / boss["engagements"].sum()) < (got["wins"].sum() / got["engagements"].sum())
 
@@ -93,7 +93,7 @@ def test_xp_velocity_by_slice(gameplay_warehouse, events, slices):
                                  ((pl.col("ended_at") - pl.col("started_at")).dt.total_milliseconds() / 3_600_000)
                                  .alias("hours")))
     expected = (per_session.group_by("event_date", *SLICES)
-                .agg(pl.col("player_key").n_unique().cast(pl.Int64).alias("active_players"),
+                .agg(pl.col("player_key").n_unique().cast(pl.Int64).alias("distinct_players"),
                      pl.len().cast(pl.Int64).alias("sessions"),
                      pl.col("xp").sum().alias("xp_gained"),
                      (pl.col("xp").sum() / 0.3).alias("xp_gained_estimated"),
@@ -107,8 +107,8 @@ def test_xp_velocity_by_slice(gameplay_warehouse, events, slices):
 
 
 def test_slices_are_the_cohort_slices_of_the_first_session(gameplay_warehouse, slices):
-    """Both marts read their slices where agg_gameplay_cohorts does (int_gameplay__player_activation)."""
-    activation = mart(gameplay_warehouse, "int_gameplay__player_activation").select("player_key", *SLICES)
+    """Both marts read their slices where agg_gameplay_cohorts does (dim_gameplay_players)."""
+    activation = mart(gameplay_warehouse, "dim_gameplay_players").select("player_key", *SLICES)
     assert_frames_match(activation, slices, ["player_key"])
     combat = mart(gameplay_warehouse, "agg_gameplay_combat_daily")
     assert set(combat.select(SLICES).unique().rows()) <= set(slices.select(SLICES).unique().rows())

@@ -89,6 +89,7 @@ def reference_facts(events: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.Data
 
 
 def reference_daily(events: list[dict[str, Any]]) -> pl.DataFrame:
+    """agg_recsys_daily: every measure of a (day, experiment, bucket) over all positions."""
     requests, impressions, errors = reference_facts(events)
     request_totals = requests.group_by(KEYS).agg(
         pl.len().alias("requests"), pl.col("catalog_size").max().alias("catalog_items"), *_percentiles("latency_ms"))
@@ -100,21 +101,24 @@ def reference_daily(events: list[dict[str, Any]]) -> pl.DataFrame:
     groups = pl.concat([t.select(KEYS) for t in (request_totals, impression_totals, error_totals)]).unique()
     all_positions = (groups.join(request_totals, on=KEYS, how="left").join(impression_totals, on=KEYS, how="left")
                      .join(error_totals, on=KEYS, how="left")
-                     .with_columns(pl.lit(0).alias("position"),
-                                   *[pl.col(c).fill_null(0) for c in ("requests", "impressions", "clicks",
+                     .with_columns(*[pl.col(c).fill_null(0) for c in ("requests", "impressions", "clicks",
                                                                       "items_shown", "errors")]))
-    by_position = impressions.group_by([*KEYS, "position"]).agg(
+    columns = [*KEYS, "requests", "impressions", "clicks", "items_shown", "catalog_items", "errors",
+               "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mean_dwell_ms"]
+    return _with_ratios(all_positions.select(columns).cast({c: pl.Int64 for c in COUNTS}))
+
+
+def reference_positions(events: list[dict[str, Any]]) -> pl.DataFrame:
+    """agg_recsys_positions_daily: the impression measures per slot; requests = requests that showed an item there."""
+    _, impressions, _ = reference_facts(events)
+    counts = ["requests", "impressions", "clicks", "items_shown", "catalog_items", "position"]
+    return impressions.group_by([*KEYS, "position"]).agg(
         pl.col("request_id").n_unique().alias("requests"), pl.len().alias("impressions"),
         pl.col("is_clicked").sum().alias("clicks"), pl.col("canonical_id").n_unique().alias("items_shown"),
         pl.col("catalog_size").max().alias("catalog_items"),
         pl.col("dwell_ms").filter(pl.col("is_clicked")).mean().alias("mean_dwell_ms"),
-    ).with_columns(*[pl.lit(None, dtype=pl.Float64).alias(f"latency_p{p}_ms") for p in (50, 95, 99)],
-                   pl.lit(None, dtype=pl.Int64).alias("errors"))
-    columns = [*KEYS, "position", "requests", "impressions", "clicks", "items_shown", "catalog_items", "errors",
-               "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mean_dwell_ms"]
-    daily = pl.concat([all_positions.select(columns).cast({c: pl.Int64 for c in COUNTS + ["position"]}),
-                       by_position.select(columns).cast({c: pl.Int64 for c in COUNTS + ["position"]})])
-    return _with_ratios(daily)
+    ).cast({c: pl.Int64 for c in counts}).with_columns(ctr=_ratio("clicks", "impressions"),
+                                                       coverage=_ratio("items_shown", "catalog_items"))
 
 
 def period_start(day: date, period: str) -> date:
@@ -192,8 +196,23 @@ def test_tiny_lake_columns_match_the_ingest_writer(tiny_lake_schemas):
 # --- pass 1 --------------------------------------------------------------------------------------------------
 @pytest.mark.dbt
 def test_daily_matches_independent_computation(built_lake: Snapshot):
-    assert_frames_match(built_lake.tables["agg_recsys_daily"], reference_daily(built_lake.events),
+    assert_frames_match(built_lake.tables["agg_recsys_daily"], reference_daily(built_lake.events), KEYS)
+
+
+@pytest.mark.dbt
+def test_positions_match_independent_computation(built_lake: Snapshot):
+    assert_frames_match(built_lake.tables["agg_recsys_positions_daily"], reference_positions(built_lake.events),
                         [*KEYS, "position"])
+
+
+@pytest.mark.dbt
+def test_daily_has_one_row_per_group_so_sums_count_once(built_lake: Snapshot):
+    """No grain column to filter: summing agg_recsys_daily over its rows gives each impression once."""
+    daily = built_lake.tables["agg_recsys_daily"]
+    assert "position" not in daily.columns
+    assert daily.select(KEYS).is_unique().all()
+    assert daily["impressions"].sum() == reference_facts(built_lake.events)[1].height
+    assert built_lake.tables["agg_recsys_positions_daily"]["impressions"].sum() == daily["impressions"].sum()
 
 
 @pytest.mark.dbt
@@ -208,7 +227,7 @@ def test_daily_hand_checked_values(built_lake: Snapshot):
     daily = built_lake.tables["agg_recsys_daily"]
     # 2024-01-01 control: r1 (3 impressions, i2 clicked, 3000 ms) and r2 (2 impressions, i1 clicked at 00:00:10
     # on 01-02 — still r2's day); r1's ranking resent in b2 with latency 999 is a duplicate and ignored
-    control = one(daily, event_date=date(2024, 1, 1), bucket="control", position=0)
+    control = one(daily, event_date=date(2024, 1, 1), bucket="control")
     assert (control["requests"], control["impressions"], control["clicks"]) == (2, 5, 2)
     assert control["ctr"] == pytest.approx(0.4)
     assert control["latency_p50_ms"] == pytest.approx(50.0)  # median of 40 and 60
@@ -217,18 +236,19 @@ def test_daily_hand_checked_values(built_lake: Snapshot):
     assert control["mean_dwell_ms"] == pytest.approx(2000.0)  # (3000 + 1000) / 2
     assert control["errors"] == 0 and control["error_rate"] == 0.0
     assert control["impressions_per_request"] == pytest.approx(2.5)
-    first_slot = one(daily, event_date=date(2024, 1, 1), bucket="control", position=1)
+    first_slot = one(built_lake.tables["agg_recsys_positions_daily"], event_date=date(2024, 1, 1), bucket="control",
+                     position=1)
     assert (first_slot["requests"], first_slot["impressions"], first_slot["clicks"]) == (2, 2, 1)
-    assert first_slot["ctr"] == pytest.approx(0.5) and first_slot["latency_p50_ms"] is None
+    assert first_slot["ctr"] == pytest.approx(0.5) and "latency_p50_ms" not in first_slot
     # treatment: r3 showed 2 of 3 items, no click; its error e1 counts; ctr 0, error rate 1
-    treatment = one(daily, event_date=date(2024, 1, 1), bucket="treatment", position=0)
+    treatment = one(daily, event_date=date(2024, 1, 1), bucket="treatment")
     assert (treatment["requests"], treatment["impressions"], treatment["clicks"], treatment["errors"]) == (1, 2, 0, 1)
     assert treatment["ctr"] == 0.0 and treatment["error_rate"] == 1.0 and treatment["mean_dwell_ms"] is None
     # e2 names no request and no experiment: its own row, ctr and error_rate undefined
     orphan = one(daily, event_date=date(2024, 1, 1), bucket="(unattributed)")
     assert (orphan["requests"], orphan["errors"], orphan["ctr"], orphan["error_rate"]) == (0, 1, None, None)
     # 2024-01-02 treatment: r4 clicked twice, one click without dwell → mean dwell over the one that has it
-    r4 = one(daily, event_date=date(2024, 1, 2), bucket="treatment", position=0)
+    r4 = one(daily, event_date=date(2024, 1, 2), bucket="treatment")
     assert (r4["clicks"], r4["ctr"], r4["mean_dwell_ms"]) == (2, 1.0, 5000.0)
 
 
@@ -280,8 +300,9 @@ def _stamps(frame: pl.DataFrame, column: str) -> dict[date, set[datetime]]:
 
 @pytest.mark.dbt
 def test_incremental_pass_matches_independent_computation(incremental_lake: Snapshot):
-    assert_frames_match(incremental_lake.tables["agg_recsys_daily"], reference_daily(incremental_lake.events),
-                        [*KEYS, "position"])
+    assert_frames_match(incremental_lake.tables["agg_recsys_daily"], reference_daily(incremental_lake.events), KEYS)
+    assert_frames_match(incremental_lake.tables["agg_recsys_positions_daily"],
+                        reference_positions(incremental_lake.events), [*KEYS, "position"])
     for period in ("week", "month"):
         assert_frames_match(incremental_lake.tables[f"agg_recsys_{period}ly"],
                             reference_period(incremental_lake.events, period),
@@ -304,9 +325,9 @@ def test_incremental_pass_recomputes_only_touched_dates(built_lake: Snapshot, in
         assert daily_stamps[untouched] == {B2_FINISHED}
         assert same_rows(before["agg_recsys_daily"], after["agg_recsys_daily"], event_date=untouched)
     # the late request r8 and r5's error on 01-02; r1's late click on 01-01
-    control_0102 = one(after["agg_recsys_daily"], event_date=date(2024, 1, 2), bucket="control", position=0)
+    control_0102 = one(after["agg_recsys_daily"], event_date=date(2024, 1, 2), bucket="control")
     assert (control_0102["requests"], control_0102["clicks"], control_0102["errors"]) == (2, 1, 1)
-    control_0101 = one(after["agg_recsys_daily"], event_date=date(2024, 1, 1), bucket="control", position=0)
+    control_0101 = one(after["agg_recsys_daily"], event_date=date(2024, 1, 1), bucket="control")
     assert (control_0101["clicks"], control_0101["ctr"]) == (3, pytest.approx(0.6))
     assert one(after["fct_recsys_requests"], request_id=request_uuid("r1"))["clicks"] == 2
 
@@ -336,8 +357,8 @@ def same_values(before: pl.DataFrame, after: pl.DataFrame, **filters: Any) -> No
 def test_full_refresh_refused_once_history_expired(incremental_lake: Snapshot, refused_full_refresh: Snapshot):
     assert refused_full_refresh.result.returncode != 0
     assert "would lose history" in refused_full_refresh.result.stdout
-    assert refused_full_refresh.tables["agg_recsys_daily"].sort(KEYS + ["position"]).equals(
-        incremental_lake.tables["agg_recsys_daily"].sort(KEYS + ["position"]))
+    assert refused_full_refresh.tables["agg_recsys_daily"].sort(KEYS).equals(
+        incremental_lake.tables["agg_recsys_daily"].sort(KEYS))
 
 
 # --- an empty lake ------------------------------------------------------------------------------------------

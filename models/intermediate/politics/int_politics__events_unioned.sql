@@ -25,10 +25,12 @@ with
         cast({{ value }} as double) as value,
         {{ 'is_success' if event_type == 'lobby_attempt' else 'cast(null as boolean)' }} as is_success,
         batch_id
-    from {{ ref('stg_politics__' ~ event_type) }}
     {%- if event_type == 'momentum_shift' %}
+    from {{ ref('int_politics__momentum_shifts') }}
     -- docs/requirements/politics.md#anti-abuse: a shift without a backing poll change does not count (it stays in fct_politics_abuse_flags)
     where is_backed_by_poll_change is not false
+    {%- else %}
+    from {{ ref('stg_politics__' ~ event_type) }}
     {%- endif %}
 ),
 

@@ -28,7 +28,7 @@ final as (
         cast(metric_key as string) as metric_key,
         cast(metric_type as string) as metric_type,
         cast(unit as string) as unit,
-        cast(count(*) as bigint) as summaries_reporting,
+        cast(count(*) as bigint) as events_reporting,
         -- a gauge (participants, docs/requirements/ability.md#metric-keys) is not additive: mean and max, never a sum
         cast(case when metric_type = 'gauge' then null else sum(metric_value) end as double) as observed_total,
         cast(case when metric_type = 'gauge' then null else sum(estimated_value) end as double) as estimated_total,

@@ -44,7 +44,7 @@ summary_counts as (
         namespace,
         entry_id,
         tier,
-        count(*) as summaries,
+        count(*) as events,
         count(distinct player_key) as distinct_players
     from summaries
     group by event_date, entry, namespace, entry_id, tier
@@ -95,7 +95,7 @@ joined as (
         summary_counts.namespace,
         summary_counts.entry_id,
         summary_counts.tier,
-        summary_counts.summaries,
+        summary_counts.events,
         summary_counts.distinct_players,
         tag_lists.entry_tags,
         {%- for key in ability_kpi_input_metrics() %}
@@ -120,7 +120,7 @@ final as (
         cast(joined.entry_id as string) as entry_id,
         cast(joined.tier as bigint) as tier,
         cast(joined.entry_tags as string) as entry_tags,
-        cast(joined.summaries as bigint) as summaries,
+        cast(joined.events as bigint) as events,
         cast(joined.distinct_players as bigint) as distinct_players,
         {%- for key in ability_kpi_input_metrics() %}
         cast(joined.{{ key }} as double) as {{ key }},

@@ -14,7 +14,7 @@ daily as (
         namespace,
         entry_id,
         tier,
-        summaries,
+        events,
         {%- for key in ability_kpi_input_metrics() %}
         {{ key }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -39,7 +39,7 @@ weekly_totals as (
         namespace,
         entry_id,
         tier,
-        sum(summaries) as summaries,
+        sum(events) as events,
         {%- for key in ability_kpi_input_metrics() %}
         sum({{ key }}) as {{ key }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -64,7 +64,7 @@ final as (
         cast(weekly_totals.namespace as string) as namespace,
         cast(weekly_totals.entry_id as string) as entry_id,
         cast(weekly_totals.tier as bigint) as tier,
-        cast(weekly_totals.summaries as bigint) as summaries,
+        cast(weekly_totals.events as bigint) as events,
         cast(coalesce(weekly_players.distinct_players, 0) as bigint) as distinct_players,
         {%- for key in ability_kpi_input_metrics() %}
         cast(weekly_totals.{{ key }} as double) as {{ key }},

@@ -19,7 +19,7 @@ players as (
         has_combat_in_window,
         has_combat_win_in_window,
         last_observed_date
-    from {{ ref('int_gameplay__player_activation') }}
+    from {{ ref('dim_gameplay_players') }}
 ),
 
 active_days as (

@@ -1,4 +1,4 @@
-{#- A player's slices (int_gameplay__player_activation) can change while data of their first 7 days lands (a
+{#- A player's slices (dim_gameplay_players) can change while data of their first 7 days lands (a
     late session_start, the derived playstyle): the 7 days either side of each touched date are redone too. -#}
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date',
           'reprocess': {'families': ['gameplay'], 'spill_before': 7, 'spill_after': 7}}) }}
@@ -6,7 +6,7 @@
 
 {#- Combat success rate (docs/requirements/gameplay.md#sampling designer dashboards) per day, encounter tier and cohort slice: engage_enemy
     events and those with outcome `win`, observed and sample-reweighted (Σ 1/sample_rate). The slices (class,
-    region, playstyle) are the player's, from int_gameplay__player_activation (the first session), as in
+    region, playstyle) are the player's, from dim_gameplay_players (the first session), as in
     agg_gameplay_cohorts; `unknown` when the event has no player or the player no session yet. -#}
 
 with
@@ -29,7 +29,7 @@ players as (
         character_class,
         region,
         playstyle
-    from {{ ref('int_gameplay__player_activation') }}
+    from {{ ref('dim_gameplay_players') }}
 ),
 
 sliced as (
@@ -54,7 +54,7 @@ totals as (
         character_class,
         region,
         playstyle,
-        count(distinct player_key) as engaged_players,
+        count(distinct player_key) as distinct_players,
         count(*) as engagements,
         sum(1.0 / sample_rate) as engagements_estimated,
         sum(case when outcome = 'win' then 1 else 0 end) as wins,
@@ -70,7 +70,7 @@ final as (
         cast(character_class as string) as character_class,
         cast(region as string) as region,
         cast(playstyle as string) as playstyle,
-        cast(engaged_players as bigint) as engaged_players,
+        cast(distinct_players as bigint) as distinct_players,
         cast(engagements as bigint) as engagements,
         cast(wins as bigint) as wins,
         {{ safe_divide('wins', 'engagements') }} as combat_success_rate,

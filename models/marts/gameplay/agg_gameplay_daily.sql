@@ -39,7 +39,7 @@ activations as (
     select
         activation_date,
         player_key
-    from {{ ref('int_gameplay__player_activation') }}
+    from {{ ref('dim_gameplay_players') }}
     where {{ reprocess_filter('activation_date') }}
 ),
 
@@ -84,7 +84,7 @@ session_totals as (
 player_totals as (
     select
         activity_date as event_date,
-        count(distinct player_key) as dau
+        count(distinct player_key) as distinct_players
     from player_days
     group by activity_date
 ),
@@ -108,7 +108,7 @@ days as (
 final as (
     select
         cast(days.event_date as date) as event_date,
-        cast(coalesce(player_totals.dau, 0) as bigint) as dau,
+        cast(coalesce(player_totals.distinct_players, 0) as bigint) as distinct_players,
         cast(coalesce(activation_totals.new_players, 0) as bigint) as new_players,
         cast(coalesce(session_totals.sessions, 0) as bigint) as sessions,
         cast(coalesce(session_totals.sessions_ended_by_crash, 0) as bigint) as sessions_ended_by_crash,
@@ -117,7 +117,7 @@ final as (
         cast(coalesce(session_totals.session_seconds, 0) as double) as session_seconds,
         cast(session_totals.session_seconds_p50 as double) as session_seconds_p50,
         cast(session_totals.session_seconds_p90 as double) as session_seconds_p90,
-        {{ safe_divide('session_totals.sessions', 'player_totals.dau') }} as sessions_per_player,
+        {{ safe_divide('session_totals.sessions', 'player_totals.distinct_players') }} as sessions_per_player,
         cast(coalesce(event_totals.events, 0) as bigint) as events,
         cast(coalesce(event_totals.events_estimated, 0) as double) as events_estimated,
         cast(coalesce(event_totals.combat_events, 0) as bigint) as combat_events,

@@ -1,7 +1,7 @@
 {#- Classic N-day retention (D1, D7, D30) per activation cohort: a player of the cohort activated on day C is
     retained on day N when they have gameplay activity on exactly day C + N (not "on or after": that would be
     rolling / unbounded retention). A rate is null until day C + N has been observed (C + N after the last
-    day with gameplay activity). A table over persisted facts (int_gameplay__player_activation,
+    day with gameplay activity). A table over persisted facts (dim_gameplay_players,
     fct_player_daily_activity): rebuilt whole each run, exact under late data, and it keeps the history of
     cohorts whose raw events have expired. -#}
 {%- set days = [1, 7, 30] -%}
@@ -13,7 +13,7 @@ players as (
         player_key,
         activation_date,
         last_observed_date
-    from {{ ref('int_gameplay__player_activation') }}
+    from {{ ref('dim_gameplay_players') }}
 ),
 
 active_days as (

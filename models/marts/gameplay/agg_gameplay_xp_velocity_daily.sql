@@ -1,4 +1,4 @@
-{#- A player's slices (int_gameplay__player_activation) can change while data of their first 7 days lands (a
+{#- A player's slices (dim_gameplay_players) can change while data of their first 7 days lands (a
     late session_start, the derived playstyle): the 7 days either side of each touched date are redone too. -#}
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date',
           'reprocess': {'families': ['gameplay'], 'spill_before': 7, 'spill_after': 7}}) }}
@@ -7,7 +7,7 @@
 {#- XP velocity (docs/requirements/gameplay.md designer dashboards) per day and cohort slice, from the sessions that started that day
     (fct_gameplay_sessions, dated by start like agg_gameplay_daily): the XP those sessions gained and the time
     they lasted (started_at → ended_at; an open session counts up to its last event so far, and its XP so far).
-    The slices are the player's, from int_gameplay__player_activation (the first session), as in
+    The slices are the player's, from dim_gameplay_players (the first session), as in
     agg_gameplay_cohorts. -#}
 
 with
@@ -29,7 +29,7 @@ players as (
         character_class,
         region,
         playstyle
-    from {{ ref('int_gameplay__player_activation') }}
+    from {{ ref('dim_gameplay_players') }}
 ),
 
 sliced as (
@@ -53,7 +53,7 @@ totals as (
         character_class,
         region,
         playstyle,
-        count(distinct player_key) as active_players,
+        count(distinct player_key) as distinct_players,
         count(*) as sessions,
         sum(coalesce(xp_gained, 0)) as xp_gained,
         sum(coalesce(xp_gained_estimated, 0)) as xp_gained_estimated,
@@ -68,7 +68,7 @@ final as (
         cast(character_class as string) as character_class,
         cast(region as string) as region,
         cast(playstyle as string) as playstyle,
-        cast(active_players as bigint) as active_players,
+        cast(distinct_players as bigint) as distinct_players,
         cast(sessions as bigint) as sessions,
         cast(xp_gained as double) as xp_gained,
         cast(xp_gained_estimated as double) as xp_gained_estimated,

@@ -15,7 +15,7 @@ players as (
         first_combat_at,
         first_combat_win_at,
         activated_at
-    from {{ ref('int_gameplay__player_activation') }}
+    from {{ ref('dim_gameplay_players') }}
 ),
 
 cohorts as (

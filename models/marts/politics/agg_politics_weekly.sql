@@ -15,7 +15,7 @@ daily as (
         event_type,
         scope,
         scope_id,
-        event_count,
+        events,
         outcome_count,
         success_count,
         value_count,
@@ -43,7 +43,7 @@ weekly_sums as (
         event_type,
         scope,
         scope_id,
-        sum(event_count) as event_count,
+        sum(events) as events,
         sum(outcome_count) as outcome_count,
         sum(success_count) as success_count,
         sum(value_count) as value_count,
@@ -61,7 +61,7 @@ week_start,
 event_type,
 'all' as scope,
 'all' as scope_id,
-count(distinct player_key) as distinct_users
+count(distinct player_key) as distinct_players
     from player_days
     group by week_start, event_type
 
@@ -72,7 +72,7 @@ count(distinct player_key) as distinct_users
 event_type,
 'company' as scope,
 company_id as scope_id,
-count(distinct player_key) as distinct_users
+count(distinct player_key) as distinct_players
     from player_days
     where company_id is not null
     group by week_start, event_type, company_id
@@ -84,7 +84,7 @@ week_start,
 event_type,
 'user' as scope,
 player_key as scope_id,
-1 as distinct_users
+1 as distinct_players
     from player_days
     group by week_start, event_type, player_key
 ),
@@ -95,8 +95,8 @@ final as (
         cast(weekly_sums.event_type as string) as event_type,
         cast(weekly_sums.scope as string) as scope,
         cast(weekly_sums.scope_id as string) as scope_id,
-        cast(weekly_sums.event_count as bigint) as event_count,
-        cast(coalesce(weekly_users.distinct_users, 0) as bigint) as distinct_users,
+        cast(weekly_sums.events as bigint) as events,
+        cast(coalesce(weekly_users.distinct_players, 0) as bigint) as distinct_players,
         cast(weekly_sums.outcome_count as bigint) as outcome_count,
         cast(weekly_sums.success_count as bigint) as success_count,
         {{ safe_divide('weekly_sums.success_count', 'weekly_sums.outcome_count') }} as success_rate,

@@ -20,8 +20,6 @@ impressions as (
         event_date,
         experiment_id,
         bucket,
-        request_id,
-        position,
         canonical_id,
         catalog_size,
         is_clicked,
@@ -96,13 +94,12 @@ bucket
 from error_totals
 ),
 
--- position 0: the whole request funnel of the day, every measure defined
+-- the whole request funnel of the day over every position; per-position rows are agg_recsys_positions_daily
 all_positions as (
     select
         groups.event_date,
         groups.experiment_id,
         groups.bucket,
-        0 as position,
         coalesce(request_totals.requests, 0) as requests,
         coalesce(impression_totals.impressions, 0) as impressions,
         coalesce(impression_totals.clicks, 0) as clicks,
@@ -128,40 +125,11 @@ all_positions as (
         and groups.bucket = error_totals.bucket
 ),
 
--- position p ≥ 1: the impressions shown at slot p and the requests that showed one; request-level measures
--- (latency, errors) belong to position 0 only
-by_position as (
-    select
-        event_date,
-        experiment_id,
-        bucket,
-        position,
-        count(distinct request_id) as requests,
-        count(*) as impressions,
-        sum(case when is_clicked then 1 else 0 end) as clicks,
-        count(distinct canonical_id) as items_shown,
-        max(catalog_size) as catalog_items,
-        cast(null as double) as latency_p50_ms,
-        cast(null as double) as latency_p95_ms,
-        cast(null as double) as latency_p99_ms,
-        cast(null as bigint) as errors,
-        avg(case when is_clicked then dwell_ms end) as mean_dwell_ms
-    from impressions
-    group by event_date, experiment_id, bucket, position
-),
-
-unioned as (
-    select * from all_positions
-    union all
-    select * from by_position
-),
-
 final as (
     select
         cast(event_date as date) as event_date,
         cast(experiment_id as string) as experiment_id,
         cast(bucket as string) as bucket,
-        cast(position as bigint) as position,
         cast(requests as bigint) as requests,
         cast(impressions as bigint) as impressions,
         cast(clicks as bigint) as clicks,
@@ -177,7 +145,7 @@ final as (
         {{ safe_divide('impressions', 'requests') }} as impressions_per_request,
         cast(mean_dwell_ms as double) as mean_dwell_ms,
         {{ ledger_stamp(['fct_recsys_requests', 'fct_recsys_impressions']) }} as _ledger_finished_at_max
-    from unioned
+    from all_positions
 )
 
 select * from final
