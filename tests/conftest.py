@@ -32,32 +32,21 @@ def hash_key(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def gameplay_warehouse(tmp_path_factory):
+def warehouses(tmp_path_factory):
+    """The session's warehouse factory (``support.WarehouseFactory``): ``warehouses.get(spec)`` builds a
+    ``support.WarehouseSpec`` once and shares it read-only; ``warehouses.copy(spec, path)`` for a test that
+    changes it."""
+    from support import WarehouseFactory
+
+    return WarehouseFactory(tmp_path_factory.mktemp("warehouses"))
+
+
+@pytest.fixture(scope="session")
+def gameplay_warehouse(warehouses):
     """Generated gameplay events (``ingest.generate``, 20 players over 4 days, ingested with the real pipeline)
-    and the gameplay marts built and published with ``run_dbt`` (their data tests run too). Shared by the mart
-    tests and the report test. Returns ``support.GeneratedWarehouse``."""
-    from datetime import datetime, timezone
+    and the gameplay marts built and published with ``run_dbt`` (their data tests run too): ``support.GAMEPLAY``.
+    Returns ``support.GeneratedWarehouse``."""
+    from support import GAMEPLAY, GeneratedWarehouse
 
-    from ingest.generate import GenerateConfig, generate
-    from ingest.pipeline import IngestSettings, ingest_files
-    from ingest.registry import Registry
-    from ingest.warehouse import run_dbt
-    from support import GAMEPLAY_KEY, GAMEPLAY_MARTS, GeneratedWarehouse
-
-    root = tmp_path_factory.mktemp("gameplay")
-    out = root / "generated"
-    generate(GenerateConfig(players=20, days=4, seed=7, out=out, families=("gameplay",), hash_key=GAMEPLAY_KEY))
-    files = sorted((out / "gameplay").glob("*.jsonl"))
-    data_dir = root / "data"
-    registry = Registry.load(ROOT / "schemas")
-    settings = IngestSettings(registry.root, GAMEPLAY_KEY, "k-test", datetime(2026, 1, 1, tzinfo=timezone.utc),
-                              backfill=True)
-    batches = ingest_files(files, settings, data_dir, registry=registry).batches
-    assert all(b.quarantined == 0 for b in batches)
-    # the marts and every parent; other families' staging tests are theirs (their sources are empty here)
-    others = [f"resource_type:test,path:{p}" for p in ("models/staging/recsys", "models/staging/politics",
-                                                      "models/staging/ability", "models/staging/learning",
-                                                      "models/staging/ops", "seeds")]
-    run_dbt(["build", "--select", *(f"+{m}" for m in GAMEPLAY_MARTS), "--indirect-selection", "cautious",
-             "--exclude", *others], data_dir, quiet=True)
-    return GeneratedWarehouse(data_dir, files)
+    built = warehouses.get(GAMEPLAY)
+    return GeneratedWarehouse(built.data_dir, built.landed)

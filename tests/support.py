@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable
+from typing import Any
 
 import polars as pl
 import pytest
@@ -31,6 +33,101 @@ class GeneratedWarehouse:
 
     data_dir: Path
     files: list[Path]
+
+
+@dataclass(frozen=True)
+class WarehouseSpec:
+    """What a test warehouse is built from; equal specs are one warehouse per session (``warehouses`` fixture).
+
+    Attributes:
+        name: the folder's name (under the session's temporary folder).
+        land: ``land(data_dir)`` writes the lake into ``data_dir`` (ingesting with the real pipeline, or by
+            hand) and returns what the tests need to know about the input (files, batch ids, …); a module-level
+            function, so that specs compare by it.
+        builds: dbt argument lists run in turn through ``ingest.warehouse.run_dbt`` (a ``build`` publishes the
+            marts), e.g. ``(("build", "--select", "+agg_recsys_daily"),)``; ``()`` builds nothing.
+    """
+
+    name: str
+    land: Callable[[Path], Any] | None = None
+    builds: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A built data directory (``lake/``, ``warehouse.duckdb``, ``marts/``, ``dbt/target/``) and what its
+    spec's ``land`` returned."""
+
+    data_dir: Path
+    landed: Any = None
+
+
+class WarehouseFactory:
+    """Builds each :class:`WarehouseSpec` once per session under ``root`` and hands the same read-only
+    warehouse to every test that asks for it; a test that changes files asks for a :meth:`copy`.
+
+    dbt parses the project fully once per data directory (its partial parse is keyed by the warehouse path, which
+    the profile and the lake sources embed), so a warehouse built once saves that parse as well as the build.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._built: dict[WarehouseSpec, Warehouse] = {}
+
+    def get(self, spec: WarehouseSpec) -> Warehouse:
+        """The session's warehouse for ``spec``, built on first use. Raises ``CheckFailed`` when a build fails."""
+        if spec not in self._built:
+            from ingest.warehouse import run_dbt
+
+            data_dir = self.root / spec.name
+            if data_dir.exists():  # two specs of one name: keep both
+                data_dir = self.root / f"{spec.name}-{len(self._built)}"
+            data_dir.mkdir(parents=True)
+            landed = spec.land(data_dir) if spec.land is not None else None
+            for args in spec.builds:
+                run_dbt(list(args), data_dir, quiet=True)
+            self._built[spec] = Warehouse(data_dir, landed)
+        return self._built[spec]
+
+    def copy(self, spec: WarehouseSpec, target: Path) -> Warehouse:
+        """A private copy of the session's warehouse for ``spec`` at ``target`` (lake, warehouse, marts, dbt
+        target), for a test that changes it. The copy's views still read the original lake until a dbt run in
+        the copy recreates them."""
+        built = self.get(spec)
+        shutil.copytree(built.data_dir, target, symlinks=True)
+        return Warehouse(target, built.landed)
+
+
+def land_gameplay(data_dir: Path) -> list[Path]:
+    """Generated gameplay events (``ingest.generate``: 20 players over 4 days, seed 7, under ``GAMEPLAY_KEY``),
+    ingested with the real pipeline; returns the generated files (the input, for expected values)."""
+    from datetime import datetime, timezone
+
+    from ingest.generate import GenerateConfig, generate
+    from ingest.pipeline import IngestSettings, ingest_files
+    from ingest.registry import Registry
+
+    out = data_dir.with_name(f"{data_dir.name}-generated")
+    generate(GenerateConfig(players=20, days=4, seed=7, out=out, families=("gameplay",), hash_key=GAMEPLAY_KEY))
+    files = sorted((out / "gameplay").glob("*.jsonl"))
+    registry = Registry.load(ROOT / "schemas")
+    settings = IngestSettings(registry.root, GAMEPLAY_KEY, "k-test", datetime(2026, 1, 1, tzinfo=timezone.utc),
+                              backfill=True)
+    batches = ingest_files(files, settings, data_dir, registry=registry).batches
+    assert all(b.quarantined == 0 for b in batches)
+    return files
+
+
+# the marts and every parent; other families' staging tests are theirs (their sources are empty here)
+_NOT_GAMEPLAY_TESTS = [f"resource_type:test,path:{p}" for p in (
+    "models/staging/recsys", "models/staging/politics", "models/staging/ability", "models/staging/learning",
+    "models/staging/ops", "seeds")]
+GAMEPLAY = WarehouseSpec("gameplay", land_gameplay, (
+    ("build", "--select", *(f"+{m}" for m in GAMEPLAY_MARTS), "--indirect-selection", "cautious",
+     "--exclude", *_NOT_GAMEPLAY_TESTS),))
+"""The ``gameplay_warehouse`` fixture's warehouse: the gameplay marts built and published (data tests too)."""
+PARSED = WarehouseSpec("parsed", None, (("parse",),))
+"""A data directory holding only dbt's parse of the project (``dbt/target/manifest.json``: the models' meta)."""
 
 
 def require_shared_data(name: str) -> Path:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conformance_support import run_cli
+from support import PARSED
 
 AS_OF = date(2026, 11, 20)
 SEED_WINDOWS = {
@@ -101,13 +102,9 @@ def test_quarantine_expires_after_30_days(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def manifest_dir(tmp_path_factory) -> Path:
+def manifest_dir(warehouses) -> Path:
     """A data directory whose dbt manifest describes this project (``dbt parse``: the models' real meta)."""
-    from ingest.warehouse import run_dbt
-
-    data = tmp_path_factory.mktemp("retention")
-    run_dbt(["parse"], data, quiet=True)
-    return data
+    return warehouses.get(PARSED).data_dir
 
 
 @pytest.mark.dbt

@@ -79,6 +79,7 @@ def test_sigkill_mid_batch_then_rerun_lands_everything_exactly_once(tmp_path, bi
     assert sorted(p.name for p in (data / "lake" / "_locks").iterdir()) == ["lake.lock"], "no batch lock left"
 
 
+@pytest.mark.slow  # two ingest processes started at once: seconds of interpreter start-up
 def test_two_ingests_at_once_on_different_files(tmp_path, hash_key):
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     expected = write_events(first, 1500, seed=21) + write_events(second, 1500, seed=22)
@@ -92,6 +93,7 @@ def test_two_ingests_at_once_on_different_files(tmp_path, hash_key):
     assert len(ledger) == 2 and sum(entry[2] for entry in ledger) == expected
 
 
+@pytest.mark.slow  # two ingest processes started at once: seconds of interpreter start-up
 def test_the_same_file_twice_at_once_lands_once(tmp_path, hash_key):
     path = tmp_path / "a.jsonl"
     expected = write_events(path, 1000, seed=31)

@@ -52,20 +52,29 @@ def data_files(lake: Lake) -> list[Path]:
     return sorted(lake.events.glob("event_type=*/event_date=*/*.parquet"))
 
 
-@pytest.fixture()
-def lake_of_small_files(tmp_path: Path):
-    """Five batches over the same three days: every partition holds five small files."""
+@pytest.fixture(scope="module")
+def _ingested(tmp_path_factory):
+    """Five batches over the same three days, ingested once per module: every partition holds five small files."""
+    root = tmp_path_factory.mktemp("compaction")
     files = []
     for n in range(5):
-        path = tmp_path / "in" / f"part{n}.jsonl"
+        path = root / "in" / f"part{n}.jsonl"
         path.parent.mkdir(exist_ok=True)
         events = recsys_events(30, seed=n + 1, start_ms=START_MS, span_days=3)
         path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         files.append(path)
-    data_dir = tmp_path / "data"
     settings = IngestSettings(ROOT / "schemas", KEY, "k1", AS_OF, backfill=True)
-    report = ingest_files(files, settings, data_dir)
+    report = ingest_files(files, settings, root / "data")
     assert report.landed > 0 and report.quarantined == 0
+    return root / "data", report
+
+
+@pytest.fixture()
+def lake_of_small_files(_ingested, tmp_path: Path):
+    """A private copy of the module's lake of small files (each test compacts, erases or breaks its own)."""
+    ingested, report = _ingested
+    data_dir = tmp_path / "data"
+    shutil.copytree(ingested, data_dir)
     return data_dir, Lake(data_dir / "lake"), report
 
 

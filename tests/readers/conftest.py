@@ -1,9 +1,9 @@
-"""Fixtures for the reader tests: one small warehouse, built once per session through ``run_dbt``.
+"""Fixtures for the reader tests: one small warehouse, built once per session by the ``warehouses`` factory.
 
-Two synthetic recsys batches (``ingest.synthetic``) are ingested with the real pipeline into a temporary data
-directory, then ``dbt build`` (without its tests) builds the recsys marts and ``dq_ingest_daily`` through
-``ingest.warehouse.run_dbt``, which publishes the marts to ``<data_dir>/marts/``. Tests that change files work
-on copies (``readers_support.copy_data_dir``).
+Two synthetic recsys batches (``ingest.generate.synthetic``) are ingested with the real pipeline into a temporary
+data directory, then ``dbt build`` (without its tests) builds the recsys marts and ``dq_ingest_daily`` through
+``ingest.warehouse.run_dbt``, which publishes the marts to ``<data_dir>/marts/`` (``readers_support.READERS``).
+Tests that change files work on copies (``readers_support.copy_data_dir``, ``warehouses.copy``).
 """
 
 from __future__ import annotations
@@ -13,28 +13,14 @@ import os
 import pytest
 
 from chromium import find_chromium
-from readers_support import AS_OF, KEY, NO_TESTS, ROOT, SELECT, Built, write_lines
+from readers_support import READERS, Built
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Built:
-    from ingest.pipeline import IngestSettings, ingest_files
-    from ingest.registry import Registry
-    from ingest.generate.synthetic import recsys_events
-    from ingest.warehouse import run_dbt
-
-    data_dir = tmp_path_factory.mktemp("readers") / "data"
-    inputs = data_dir.parent / "inputs"
-    inputs.mkdir(parents=True)
-    registry = Registry.load(ROOT / "schemas")
-    first = write_lines(inputs / "a.jsonl", recsys_events(120, seed=1, span_days=2))
-    second = write_lines(inputs / "b.jsonl", recsys_events(60, seed=2, start_ms=1_732_579_200_000, span_days=2),
-                         extra=["{not json", '{"event_type": "click", "schema_version": "9.9"}'])
-    settings = IngestSettings(registry.root, KEY, "k-test", AS_OF, backfill=True)
-    results = ingest_files([first, second], settings, data_dir, registry=registry).batches
-    assert all(r.landed > 0 for r in results)
-    run_dbt(["build", "--select", SELECT, *NO_TESTS], data_dir, quiet=True)
-    return Built(data_dir, (results[0].batch_id, results[1].batch_id), sum(r.quarantined for r in results))
+def built(warehouses) -> Built:
+    warehouse = warehouses.get(READERS)
+    batch_ids, quarantined = warehouse.landed
+    return Built(warehouse.data_dir, batch_ids, quarantined)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from support import WarehouseSpec
+
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2024, 12, 1, tzinfo=timezone.utc)
 KEY = b"readers-test-key-0123456789"
@@ -44,3 +46,26 @@ def copy_data_dir(built: Built, target: Path) -> Path:
     (target / "dbt" / "target").mkdir(parents=True)
     shutil.copy2(manifest, target / "dbt" / "target" / "manifest.json")
     return target
+
+
+def land_readers(data_dir: Path) -> tuple[tuple[str, str], int]:
+    """Two synthetic recsys batches (``ingest.generate.synthetic``; the second has two bad lines) ingested with the
+    real pipeline; returns their batch ids (older first) and the lines quarantined."""
+    from ingest.generate.synthetic import recsys_events
+    from ingest.pipeline import IngestSettings, ingest_files
+    from ingest.registry import Registry
+
+    inputs = data_dir.with_name(f"{data_dir.name}-inputs")
+    inputs.mkdir(parents=True)
+    registry = Registry.load(ROOT / "schemas")
+    first = write_lines(inputs / "a.jsonl", recsys_events(120, seed=1, span_days=2))
+    second = write_lines(inputs / "b.jsonl", recsys_events(60, seed=2, start_ms=1_732_579_200_000, span_days=2),
+                         extra=["{not json", '{"event_type": "click", "schema_version": "9.9"}'])
+    settings = IngestSettings(registry.root, KEY, "k-test", AS_OF, backfill=True)
+    results = ingest_files([first, second], settings, data_dir, registry=registry).batches
+    assert all(r.landed > 0 for r in results)
+    return (results[0].batch_id, results[1].batch_id), sum(r.quarantined for r in results)
+
+
+READERS = WarehouseSpec("readers", land_readers, (("build", "--select", SELECT, *NO_TESTS),))
+"""The readers' warehouse: the recsys marts and ``dq_ingest_daily``, built without dbt tests and published."""

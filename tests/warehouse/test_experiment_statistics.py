@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from scipy import special, stats
+
+from support import PARSED
 
 pytestmark = [pytest.mark.dbt]
 
@@ -30,8 +33,12 @@ def _values(rows: list[float]) -> str:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory) -> dict[str, list[float]]:
+def evaluated(warehouses, tmp_path_factory) -> dict[str, list[float]]:
     work = tmp_path_factory.mktemp("statistics")
+    # the session's parse of the project, reused (dbt's partial parse holds for the same data directory)
+    parsed = warehouses.get(PARSED).data_dir
+    (work / "target").mkdir()
+    shutil.copy2(parsed / "dbt" / "target" / "partial_parse.msgpack", work / "target")
     inline = (
         f"select 'erfc' as fn, n, {{{{ erfc_nonnegative('x') }}}} as v "
         f"from (values {_values(ERFC_POINTS)}) t(n, x) "
@@ -42,7 +49,7 @@ def evaluated(tmp_path_factory) -> dict[str, list[float]]:
         "order by fn, n"
     )
     dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "TELEMETRY_DATA_DIR": str(work), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "TELEMETRY_DATA_DIR": str(parsed), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     done = subprocess.run([str(dbt), "compile", "--quiet", "--inline", inline, "--project-dir", str(REPO),
                            "--profiles-dir", str(REPO), "--target-path", str(work / "target"),
                            "--log-path", str(work / "logs")],
