@@ -1,7 +1,7 @@
 """Shared pytest fixtures: the registry, a hash key, and where ../shared lives. dbt's data tests check every row
 here (TELEMETRY_FULL_TESTS): the suite's lakes are small, so the full check is cheap. dbt's unit tests check
 model logic on fixed inputs, the same whatever the lake: the builds here leave them out (DBT_EXCLUDE_RESOURCE_TYPES)
-and the clean build of tests/integration/test_arrival_order.py runs every one of them once."""
+and the clean build of tests/e2e/test_arrival_order.py runs every one of them once."""
 
 from __future__ import annotations
 
@@ -50,3 +50,28 @@ def gameplay_warehouse(warehouses):
 
     built = warehouses.get(GAMEPLAY)
     return GeneratedWarehouse(built.data_dir, built.landed)
+
+
+@pytest.fixture(scope="session")
+def built(warehouses):
+    """The readers' warehouse (``readers_support.READERS``): two synthetic recsys batches ingested with the real
+    pipeline, the recsys marts and ``dq_ingest_daily`` built and published with ``run_dbt``. Returns
+    ``readers_support.Built``; tests that change files work on copies (``readers_support.copy_data_dir``)."""
+    from readers_support import READERS, Built
+
+    warehouse = warehouses.get(READERS)
+    batch_ids, quarantined = warehouse.landed
+    return Built(warehouse.data_dir, batch_ids, quarantined)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium (or Chrome); skipped with a message when absent, a failure under CI."""
+    from chromium import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium not found: .ci/run installs Debian's chromium so CI runs the screenshot tests")
+        pytest.skip("no Chromium found (install Debian's `chromium`): the screenshot test is skipped")
+    return path

@@ -13,16 +13,13 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readers"))
-from chromium import Chromium, find_chromium  # noqa: E402
-from support import ROOT  # noqa: E402
+from chromium import Chromium, find_chromium
+from support import ROOT
 
 pytestmark = [pytest.mark.bi, pytest.mark.slow, pytest.mark.dbt]
 BI_PYTHON = ROOT / ".venv-bi" / "bin" / "python"

@@ -1,7 +1,7 @@
 """The synthetic-player generator (ingest/generate/): determinism, validity, fault bookkeeping, play shape, memory.
 
 Validity is checked with jsonschema straight from the schema files (not through the ingest code); the ingest's
-own counts are compared with expected.json in tests/families/test_politics_ability.py.
+own counts are compared with expected.json in tests/e2e/test_politics_ability.py.
 """
 
 from __future__ import annotations

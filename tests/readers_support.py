@@ -11,7 +11,7 @@ from pathlib import Path
 
 from support import WarehouseSpec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2024, 12, 1, tzinfo=timezone.utc)
 KEY = b"readers-test-key-0123456789"
 SELECT = "+agg_recsys_daily +agg_recsys_positions_daily +fct_recsys_impressions +dq_ingest_daily"
