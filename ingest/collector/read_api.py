@@ -207,6 +207,14 @@ def seed_type(lake_type: str) -> str:
     return lake_type.removeprefix("politics_").upper()
 
 
+def _keep_members(where: list[str], params: list[Any], column: str, values: list[str] | None) -> None:
+    """Add ``column in values`` (one list parameter) to a query's conditions; no condition when ``values`` is
+    None (no filter asked for)."""
+    if values is not None:
+        where.append(f"{column} in (select unnest(?::varchar[]))")
+        params.append(values)
+
+
 class Reader:
     """Read-only queries over one data directory's lake and published marts."""
 
@@ -305,12 +313,8 @@ class Reader:
         if not files:
             return [], 0
         where, params = ["true"], []
-        if users is not None:
-            where.append("player_key in (select unnest(?::varchar[]))")
-            params.append(users)
-        if companies is not None:
-            where.append("company_id in (select unnest(?::varchar[]))")
-            params.append(companies)
+        _keep_members(where, params, "player_key", users)
+        _keep_members(where, params, "company_id", companies)
         if start is not None:
             where += ["occurred_at >= ?", "event_date >= ?"]
             params += [start, start.date()]
@@ -342,12 +346,8 @@ class Reader:
             return None
         scope_id = {"all": "'all'", "company": "company_id", "user": "player_key"}[scope]
         where, params = [f"{scope_id} is not null"], []
-        if types is not None:
-            where.append("event_type in (select unnest(?::varchar[]))")
-            params.append(types)
-        if scope_ids is not None:
-            where.append(f"{scope_id} in (select unnest(?::varchar[]))")
-            params.append(scope_ids)
+        _keep_members(where, params, "event_type", types)
+        _keep_members(where, params, scope_id, scope_ids)
         if first_day is not None:
             where.append("event_date >= ?")
             params.append(first_day)
@@ -465,12 +465,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
         if type is not None:  # the marts name a type without the family prefix (lobby_attempt)
             where.append("event_type in (?, ?)")
             params += mart_type_names(type)
-        if scope == "company" and company is not None:
-            where.append("scope_id in (select unnest(?::varchar[]))")
-            params.append(company)
-        if scope == "user" and users is not None:
-            where.append("scope_id in (select unnest(?::varchar[]))")
-            params.append(users)
+        _keep_members(where, params, "scope_id", {"company": company, "user": users}.get(scope))
         first_day = start.date() if start is not None else None
         after_last_day = (None if end is None else end.date() if end.time() == time()
                           else end.date() + timedelta(days=1))
@@ -531,9 +526,7 @@ def register(app: FastAPI, collector: Collector, auth: Auth) -> None:
 
     async def progress_rows(token: Token, users: list[str] | None, ids: list[str] | None) -> list[dict] | None:
         where, params = [], []
-        if users is not None:
-            where.append("player_key in (select unnest(?::varchar[]))")
-            params.append(users)
+        _keep_members(where, params, "player_key", users)
         if ids:
             where.append("achievement_id in (select unnest(?::varchar[]))")
             params.append(ids)
