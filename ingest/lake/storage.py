@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 1024 * MIB
 """The largest target compaction accepts (and the cold tier's default)."""
 DEFAULT_TARGET_BYTES = 256 * MIB
 """Hot and warm target: merged files of at most 256 MiB, and (files under half the target being small) over
-128 MiB unless the partition holds less — so the output falls inside the seed's 128 MB–1 GB."""
+128 MiB unless the partition holds less — so the output falls inside the 128 MB–1 GB of the recsys requirements."""
 DEFAULT_MIN_SMALL_FILES = 8
 """Hot tier: a partition is compacted after ingest once it holds this many small files of one compaction level."""
 TIER_DAYS = {"hot": 30, "warm": 90, "cold": 400}
