@@ -21,10 +21,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/telemetry demo --data-dir "$(TELEMETRY_DATA_DIR)"
 
-# Everything but the BI tests, which need their own environment (`make test-bi`).
+# Everything but the BI tests, which need their own environment (`make test-bi`), one test module per worker
+# process (pytest-xdist; TEST_WORKERS=1 runs them one after another).
+TEST_WORKERS ?= logical
 test: $(STAMP)
 	$(BIN)/telemetry schemas check
-	$(BIN)/python -m pytest -q -m "not bi"
+	$(BIN)/python -m pytest -q -m "not bi" -n $(TEST_WORKERS) --dist loadfile
 
 # The inner loop: everything that builds no dbt project and starts no browser (under a minute).
 test-fast: $(STAMP)

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from ingest.generate import GenerateConfig, generate  # noqa: E402
 from ingest.pipeline.service import ingest_files, ingest_settings  # noqa: E402
 from ingest.privacy import IdentityHasher, Keyring  # noqa: E402
 from ingest.registry import Registry  # noqa: E402
+from ingest.warehouse.dbt import invoke_dbt  # noqa: E402
 
 
 def node_seconds(data_dir: Path) -> dict:
@@ -59,12 +59,8 @@ unit tests) unless `--unit-tests`."""
 def dbt_build(data_dir: Path, label: str) -> float:
     """Seconds of one `dbt build` on `data_dir` (its own target and log folders; the run's run_results.json is
     kept as `run_results-<label>.json`); raises when it fails."""
-    dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt), *BUILD_ARGS, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-               "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
     started = time.perf_counter()
-    run = subprocess.run(command, cwd=ROOT, env={**os.environ, "TELEMETRY_DATA_DIR": str(data_dir)},
-                         capture_output=True, text=True)
+    run = invoke_dbt(BUILD_ARGS, data_dir, target_path=data_dir / "target", log_path=data_dir / "logs", capture=True)
     seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise RuntimeError(f"dbt build failed in {data_dir}:\n{run.stdout[-3000:]}")

@@ -38,6 +38,13 @@ SEEDS_DIR = PROJECT_ROOT / "seeds"
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 """The real data sets (Open Bandit, WAVES, StarCraft II replays), beside the project folder when present."""
 DATA_DIR_ENV = "TELEMETRY_DATA_DIR"
+WAREHOUSE_ENV = "TELEMETRY_WAREHOUSE"
+"""Environment variable the dbt profile reads as the database path, when set (else ``$TELEMETRY_DATA_DIR/…``)."""
+WAREHOUSE_FILE = "warehouse.duckdb"
+"""The DuckDB warehouse's file name inside the data directory."""
+DBT_PARSE_CACHE_ENV = "TELEMETRY_DBT_PARSE_CACHE"
+"""Environment variable naming a folder where dbt's parse of the project is kept and shared by every data
+directory (ingest.warehouse.dbt.invoke_dbt): a new data directory's first dbt run then skips the full parse."""
 
 
 def default_data_dir() -> Path:

@@ -6,13 +6,28 @@ and the clean build of tests/e2e/test_arrival_order.py runs every one of them on
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TELEMETRY_FULL_TESTS", "true")
+# one dbt parse of the project, shared by every data directory the suite builds (ingest.warehouse.dbt.invoke_dbt)
+os.environ.setdefault("TELEMETRY_DBT_PARSE_CACHE", str(Path(tempfile.gettempdir()) / f"telemetry-dbt-parse-{os.getuid()}"))
 os.environ.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
 
 from support import ROOT, SHARED, SHARED_DATA, require_shared_data  # noqa: F401  (older imports)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Modules with ``slow`` dbt tests first, then other ``slow`` modules, the rest in their order: `make test`
+    spreads modules over workers (pytest-xdist ``--dist loadfile``), and a long module started last would keep
+    one worker busy alone."""
+    def modules(marker: str) -> set[str]:
+        return {item.module.__name__ for item in items if item.get_closest_marker(marker)}
+
+    slow, dbt = modules("slow"), modules("dbt")
+    items.sort(key=lambda item: (item.module.__name__ not in slow, item.module.__name__ not in dbt))
 
 
 @pytest.fixture(scope="session")

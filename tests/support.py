@@ -66,8 +66,8 @@ class WarehouseFactory:
     """Builds each :class:`WarehouseSpec` once per session under ``root`` and hands the same read-only
     warehouse to every test that asks for it; a test that changes files asks for a :meth:`copy`.
 
-    dbt parses the project fully once per data directory (its partial parse is keyed by the warehouse path, which
-    the profile and the lake sources embed), so a warehouse built once saves that parse as well as the build.
+    dbt's parse of the project is shared by every data directory (``TELEMETRY_DBT_PARSE_CACHE``, set in
+    tests/conftest.py); what a shared warehouse saves is the landing and the build.
     """
 
     def __init__(self, root: Path):

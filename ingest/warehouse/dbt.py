@@ -1,16 +1,21 @@
 """Running dbt on the warehouse from Python: same project, same data directory, no network.
 
-``dbt`` runs as a subprocess from the project folder (:data:`ingest.config.PROJECT_ROOT`: the checkout, or the
-copy an installed wheel carries) so that it finds ``dbt_project.yml`` and ``profiles.yml``, with
-``TELEMETRY_DATA_DIR`` set to an absolute path (the profile and the lake sources read it). Target and logs go
-under ``<data_dir>/dbt/``, so the project folder may be read-only. dbt's node-by-node log is
+``dbt`` runs as a subprocess on the project folder (:data:`ingest.config.PROJECT_ROOT`: the checkout, or the
+copy an installed wheel carries), where it finds ``dbt_project.yml`` and ``profiles.yml``. It runs *in* the data
+directory with ``TELEMETRY_DATA_DIR`` absolute (the lake sources read it) and the profile's database path
+relative (``TELEMETRY_WAREHOUSE``), so the rendered profile does not depend on which data directory it serves:
+dbt's saved parse of one data directory holds for every other but the few files that embed the lake's path,
+and :data:`ingest.config.DBT_PARSE_CACHE_ENV` shares it (docs/parameters.md). Target and logs go under
+``<data_dir>/dbt/``, so the project folder may be read-only. dbt's node-by-node log is
 ``<data_dir>/dbt/logs/dbt.log``; :meth:`DbtRun.summary` is the one line a person reads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,9 +23,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DATA_DIR_ENV, PROJECT_ROOT
+from ..config import DATA_DIR_ENV, DBT_PARSE_CACHE_ENV, PROJECT_ROOT, WAREHOUSE_ENV, WAREHOUSE_FILE
 from ..errors import CheckFailed
 from ..extras import require
+from ..lake.atomic import atomic_path
 from .publish import publish_marts
 
 PUBLISHING_COMMANDS = ("build",)
@@ -68,21 +74,86 @@ class DbtRun:
 
 
 def dbt_environment(data_dir: Path) -> dict[str, str]:
-    """Environment for dbt: absolute ``TELEMETRY_DATA_DIR``, no anonymous usage tracking."""
+    """Environment for dbt run in ``data_dir``: absolute ``TELEMETRY_DATA_DIR`` (the lake sources' paths, which
+    readers of the views resolve from anywhere), ``TELEMETRY_WAREHOUSE=warehouse.duckdb`` (the profile's database
+    path, relative to ``data_dir``), no anonymous usage tracking."""
     env = dict(os.environ)
     env[DATA_DIR_ENV] = str(Path(data_dir).resolve())
+    env[WAREHOUSE_ENV] = WAREHOUSE_FILE
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
 
+def _dbt_option(args: list[str], name: str) -> str:
+    """The value of ``--name VALUE`` / ``--name=VALUE`` in dbt arguments, else ''."""
+    for i, arg in enumerate(args):
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+    return ""
+
+
 def dbt_target(args: list[str]) -> str | None:
     """The profile target named by ``--target NAME`` / ``-t NAME`` / ``--target=NAME`` in dbt arguments, else None."""
-    for i, arg in enumerate(args):
-        if arg.startswith("--target="):
-            return arg.split("=", 1)[1]
-        if arg in ("--target", "-t") and i + 1 < len(args):
-            return args[i + 1]
-    return None
+    return _dbt_option(args, "--target") or _dbt_option(args, "-t") or None
+
+
+_PARSE_FILE = "partial_parse.msgpack"
+
+
+def _parse_cache_file(args: list[str], env: dict[str, str]) -> Path | None:
+    """Where the shared parse for these arguments is kept (``$TELEMETRY_DBT_PARSE_CACHE``), else None.
+
+    One file per project folder, target and ``--vars``: dbt discards a partial parse made with other values of
+    these, so keying by them keeps runs with different values from evicting each other's parse.
+    """
+    folder = env.get(DBT_PARSE_CACHE_ENV)
+    if not folder:
+        return None
+    key = json.dumps([str(PROJECT_ROOT), dbt_target(args) or "", _dbt_option(args, "--vars")])
+    return Path(folder) / f"partial_parse-{hashlib.sha256(key.encode()).hexdigest()[:16]}.msgpack"
+
+
+def invoke_dbt(args: list[str], data_dir: Path, *, target_path: Path | None = None, log_path: Path | None = None,
+               capture: bool = False, quiet: bool = False, env: dict[str, str] | None = None,
+               timeout: float | None = None) -> subprocess.CompletedProcess:
+    """``dbt <args>`` on the project for the warehouse in ``data_dir``, as a subprocess run in ``data_dir``.
+
+    The one way this project starts dbt. Nothing is published (:func:`run_dbt` does that after a build).
+
+    Args:
+        args: dbt's own arguments.
+        data_dir: the data directory (created if missing).
+        target_path, log_path: dbt's target and log folders (default ``<data_dir>/dbt/target`` and ``…/logs``).
+        capture: capture stdout and stderr as text (default: inherit them).
+        quiet: discard stdout (when not capturing).
+        env: extra environment variables for dbt.
+        timeout: seconds before dbt is killed (``subprocess.TimeoutExpired``); default none.
+
+    With ``$TELEMETRY_DBT_PARSE_CACHE`` set, a target folder without a parse starts from the cached one, and a
+    successful run stores its parse there (dbt still checks every file: a stale cache costs a full parse).
+    """
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = Path(target_path) if target_path else data_dir / "dbt" / "target"
+    logs = Path(log_path) if log_path else data_dir / "dbt" / "logs"
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [str(dbt) if dbt.exists() else "dbt", *args]
+    if args and args[0] not in ("deps", "clean", "--version"):
+        command += ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+                    "--target-path", str(target), "--log-path", str(logs)]
+    environment = {**dbt_environment(data_dir), **(env or {})}
+    cached = _parse_cache_file(args, environment)
+    if cached is not None and cached.is_file() and not (target / _PARSE_FILE).exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target / _PARSE_FILE)
+    output = {"capture_output": True, "text": True} if capture else {"stdout": subprocess.DEVNULL if quiet else None}
+    completed = subprocess.run(command, cwd=data_dir, env=environment, timeout=timeout, **output)
+    if cached is not None and completed.returncode == 0 and (target / _PARSE_FILE).is_file():
+        with atomic_path(cached) as tmp:
+            shutil.copyfile(target / _PARSE_FILE, tmp)
+    return completed
 
 
 def _statuses(target: Path, since: float) -> Counter:
@@ -118,16 +189,9 @@ def run_dbt(args: list[str], data_dir: Path, *, check: bool = True, quiet: bool 
     if dbt_target(args) == "spark":
         require("spark")
     data_dir = Path(data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     target, logs = data_dir / "dbt" / "target", data_dir / "dbt" / "logs"
-    dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt) if dbt.exists() else "dbt", *args]
-    if args and args[0] not in ("deps", "clean", "--version"):
-        command += ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
-                    "--target-path", str(target), "--log-path", str(logs)]
     started = time.time()
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=dbt_environment(data_dir),
-                               stdout=subprocess.DEVNULL if quiet else None)
+    completed = invoke_dbt(args, data_dir, quiet=quiet)
     run = DbtRun(list(args), completed.returncode, time.time() - started, logs / "dbt.log", _statuses(target, started))
     if check and not run.ok:
         raise CheckFailed(f"dbt {' '.join(args)}", f"exit code {run.returncode}; see {run.log_file}")

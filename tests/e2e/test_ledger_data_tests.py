@@ -32,6 +32,13 @@ STAGING_TEST = "pass_ratio_stg_gameplay__events_sample_rate__sample_rate_0_and_s
 MART_TEST = "pass_ratio_agg_gameplay_daily_combat_events_estimated__combat_events_estimated_combat_events__1_0"
 
 
+def only(selector: str) -> list[str]:
+    """dbt arguments that build ``selector`` with the data tests of those models alone. The lake fixture built
+    every model once, so the filters still see every incremental reader of the family (a view's filter names the
+    dates some reader has not processed yet)."""
+    return ["--select", selector, "--indirect-selection", "cautious"]
+
+
 def results(data_dir: Path) -> dict[str, dict]:
     """test name → its run result (status, …) in the last invocation."""
     run = json.loads((data_dir / "dbt" / "target" / "run_results.json").read_text())["results"]
@@ -89,7 +96,7 @@ def monkeypatch_module():
 
 
 def test_a_staging_violation_inside_the_new_day_fails(lake):
-    run = run_dbt(["build"], lake["data"], check=False, quiet=True)
+    run = run_dbt(["build", *only("+stg_gameplay__events")], lake["data"], check=False, quiet=True)
     assert run.returncode != 0
     staging = results(lake["data"])[STAGING_TEST]
     assert staging["status"] == "fail", staging["status"]
@@ -98,7 +105,8 @@ def test_a_staging_violation_inside_the_new_day_fails(lake):
 
 
 def test_a_mart_violation_inside_the_new_day_fails(lake):
-    run = run_dbt(["build", "--exclude", STAGING_TEST], lake["data"], check=False, quiet=True)
+    run = run_dbt(["build", *only("+agg_gameplay_daily"), "--exclude", STAGING_TEST], lake["data"], check=False,
+                  quiet=True)
     assert run.returncode != 0
     mart = results(lake["data"])[MART_TEST]
     assert mart["status"] == "fail", mart["status"]

@@ -15,8 +15,6 @@ import decimal
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 from datetime import date, datetime, time as clock, timedelta, timezone
 from pathlib import Path
@@ -29,6 +27,7 @@ from ingest.generate import GenerateConfig, generate
 from ingest.pipeline.service import ingest_files, ingest_settings
 from ingest.privacy import IdentityHasher, Keyring
 from ingest.registry import Registry
+from ingest.warehouse.dbt import invoke_dbt
 
 pytestmark = [pytest.mark.spark, pytest.mark.dbt, pytest.mark.slow]
 
@@ -63,13 +62,9 @@ if missing is not None:
 
 def dbt(args: list[str], data_dir: Path) -> float:
     """`dbt <args>` on the warehouse of `data_dir`; returns the wall-clock seconds it took."""
-    dbt_bin = Path(sys.executable).with_name("dbt")
-    command = [str(dbt_bin), *args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
-               "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
-    env = {**os.environ, "TELEMETRY_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     started = time.monotonic()
-    run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                         timeout=TIMEOUT_SECONDS)
+    run = invoke_dbt(args, data_dir, target_path=data_dir / "target", log_path=data_dir / "logs", capture=True,
+                     timeout=TIMEOUT_SECONDS)
     if run.returncode != 0:
         failures = [line for line in run.stdout.splitlines() if "ERROR" in line or "FAIL" in line]
         raise AssertionError(f"dbt {' '.join(args)} failed:\n" + "\n".join(failures[:40]) + "\n" + run.stdout[-3000:])

@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 import warnings
 from collections import defaultdict
@@ -31,6 +30,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ingest.warehouse.dbt import invoke_dbt
 
 REPO = Path(__file__).resolve().parents[2]
 ENVELOPE = [
@@ -309,11 +309,6 @@ def land_late(lake: TinyLake) -> None:
 
 
 # --- dbt ----------------------------------------------------------------------------------------------------
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate if candidate.exists() else REPO / ".venv" / "bin" / "dbt")
-
-
 # The warehouse part these tests cover (the recsys family and the ingest's own tables); other families'
 # models share the project but have their own tests. Tests on these models (and tests/dbt) come with them.
 SELECT = ("staging.recsys", "staging.ops", "intermediate.recsys", "marts.recsys", "marts.ops", "quarantine_reasons",
@@ -323,11 +318,8 @@ SELECT = ("staging.recsys", "staging.ops", "intermediate.recsys", "marts.recsys"
 def run_dbt(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``dbt <args>`` on the repository's project with the lake in ``data_dir``; fails the test on error
     unless ``check`` is false."""
-    env = {**os.environ, "TELEMETRY_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "DO_NOT_TRACK": "1"}
-    command = [dbt_executable(), *args, "--project-dir", str(REPO), "--profiles-dir", str(REPO),
-               "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
+    result = invoke_dbt(list(args), data_dir, target_path=data_dir / "target", log_path=data_dir / "logs",
+                        capture=True, env={"DO_NOT_TRACK": "1"})
     if check and result.returncode != 0:
         pytest.fail(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}")
     return result

@@ -8,10 +8,6 @@ at x = 3.841459 is 0.05) and scipy.special / scipy.stats, to 1e-12 relative (the
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -19,6 +15,7 @@ import pytest
 from scipy import special, stats
 
 from support import PARSED
+from ingest.warehouse.dbt import invoke_dbt
 
 pytestmark = [pytest.mark.dbt]
 
@@ -35,10 +32,7 @@ def _values(rows: list[float]) -> str:
 @pytest.fixture(scope="module")
 def evaluated(warehouses, tmp_path_factory) -> dict[str, list[float]]:
     work = tmp_path_factory.mktemp("statistics")
-    # the session's parse of the project, reused (dbt's partial parse holds for the same data directory)
     parsed = warehouses.get(PARSED).data_dir
-    (work / "target").mkdir()
-    shutil.copy2(parsed / "dbt" / "target" / "partial_parse.msgpack", work / "target")
     inline = (
         f"select 'erfc' as fn, n, {{{{ erfc_nonnegative('x') }}}} as v "
         f"from (values {_values(ERFC_POINTS)}) t(n, x) "
@@ -48,12 +42,8 @@ def evaluated(warehouses, tmp_path_factory) -> dict[str, list[float]]:
         + ", ".join(f"({n}, {x!r}, {df})" for n, (x, df) in enumerate(CHI_POINTS)) + ") t(n, x, df) "
         "order by fn, n"
     )
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "TELEMETRY_DATA_DIR": str(parsed), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    done = subprocess.run([str(dbt), "compile", "--quiet", "--inline", inline, "--project-dir", str(REPO),
-                           "--profiles-dir", str(REPO), "--target-path", str(work / "target"),
-                           "--log-path", str(work / "logs")],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    done = invoke_dbt(["compile", "--quiet", "--inline", inline], parsed, target_path=work / "target",
+                      log_path=work / "logs", capture=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = duckdb.sql(done.stdout).fetchall()
     out: dict[str, list[float]] = {}
