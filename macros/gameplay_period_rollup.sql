@@ -106,9 +106,7 @@ final as (
         cast(daily_totals.loot_drops as bigint) as loot_drops,
         cast(daily_totals.loot_drops_estimated as double) as loot_drops_estimated,
         cast(daily_totals.social_events as bigint) as social_events,
-        cast(daily_totals.social_events_estimated as double) as social_events_estimated,
-        {{ ledger_stamp(['agg_gameplay_daily', 'fct_gameplay_sessions', 'fct_player_daily_activity']) }}
-            as _ledger_finished_at_max
+        cast(daily_totals.social_events_estimated as double) as social_events_estimated
     from daily_totals
     left join session_lengths
         on daily_totals.period_start = session_lengths.period_start

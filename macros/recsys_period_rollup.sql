@@ -98,9 +98,7 @@ final as (
         cast(daily_totals.errors as bigint) as errors,
         {{ safe_divide('daily_totals.errors', 'daily_totals.requests') }} as error_rate,
         {{ safe_divide('daily_totals.impressions', 'daily_totals.requests') }} as impressions_per_request,
-        cast(items.mean_dwell_ms as double) as mean_dwell_ms,
-        {{ ledger_stamp(['agg_recsys_daily', 'fct_recsys_requests', 'fct_recsys_impressions']) }}
-            as _ledger_finished_at_max
+        cast(items.mean_dwell_ms as double) as mean_dwell_ms
     from daily_totals
     left join latency
         on daily_totals.period_start = latency.period_start

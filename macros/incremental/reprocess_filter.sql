@@ -5,8 +5,11 @@
     than the keys' own (e.g. a weekly model reading daily rows: `reprocess_filter('event_date')` on a weekly
     model filters the days of the weeks it redoes). `days_before` widens day keys to the n days before each, for
     rows read as context but not written (a rule that looks back across midnight). `period` ('week', 'month')
-    names the key's period where the caller knows it (the weekly/monthly bodies; default from the unique_key). -#}
+    names the key's period where the caller knows it (the weekly/monthly bodies; default from the unique_key).
+    Calling it is what makes a model follow the engine: it also declares the refs the engine queries
+    (reprocess_depends_on). -#}
 {% macro reprocess_filter(column=none, days_before=0, period=none) %}
+    {%- do reprocess_depends_on() -%}
     {%- set keys = reprocess_keys() -%}
     {%- if keys and days_before > 0 -%}
         {%- set widened = [] -%}

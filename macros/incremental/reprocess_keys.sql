@@ -8,7 +8,8 @@
                     the new batches landed (a late click re-dates its whole request chain);
       keys_from     {model, column}: a non-date key; the `column` values of the events the new batches landed;
       open_where    with keys_from, also the keys of this table's rows matching this condition (open sessions);
-      changed_in    a non-date key: the keys an upstream incremental model rewrote since this model's watermark.
+      changed_in    a non-date key: the keys an upstream incremental model recomputed since this model last ran
+                    (the run manifest, macros/incremental/run_manifest.sql).
     The unique_key names the key column; `week_start` / `month_start` map dates to their period start.
     Steps: (1) the ledger partitions of those families finished after this model's watermark (ledger_watermark);
     (2) their dates, plus chain, spill and `lookback_days` dates (the last N days before the newest date in the
@@ -87,13 +88,29 @@
     {%- set new_batches = new_partitions | map(attribute=0) | unique | sort | list -%}
 
     {%- if spec.changed_in is not none -%}
-        {#- a key an upstream model rewrote since this model's watermark -#}
+        {#- a non-date key: the keys an upstream model recomputed since this model last ran (run manifest); every
+            key of the upstream after a full build of it -#}
         {%- set query -%}
-            select distinct cast({{ column }} as string)
-            from {{ reprocess_relation(spec.changed_in) }}
-            where _ledger_finished_at_max > {{ ledger_watermark() }}
+            select reprocess_keys, full_build
+            from {{ incremental_manifest() }}
+            where model = '{{ spec.changed_in }}'
+                and run_started_at > (
+                    select coalesce(max(run_started_at), cast('1970-01-01 00:00:00' as timestamp))
+                    from {{ incremental_manifest() }}
+                    where model = '{{ this.identifier }}'
+                )
         {%- endset -%}
-        {%- do keys.extend(run_query(query).columns[0].values()) -%}
+        {%- set runs = run_query(query).rows | map('list') | list -%}
+        {%- if runs | map(attribute=1) | select | list | length > 0 -%}
+            {%- set query -%}
+                select distinct cast({{ column }} as string) from {{ reprocess_relation(spec.changed_in) }}
+            {%- endset -%}
+            {%- do keys.extend(run_query(query).columns[0].values()) -%}
+        {%- else -%}
+            {%- for run in runs -%}
+                {%- do keys.extend(fromjson(run[0])) -%}
+            {%- endfor -%}
+        {%- endif -%}
 
     {%- elif spec.keys_from is not none -%}
         {#- a non-date key: the keys of the events the new batches landed (+ this table's open ones) -#}

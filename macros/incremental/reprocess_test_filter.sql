@@ -128,13 +128,13 @@
         {%- set query -%}
             with watermarks as (
                 {%- for found in existing %}
-                select max(_ledger_finished_at_max) as watermark from {{ found }}{{ "\n                union all" if not loop.last }}
+                select {{ ledger_watermark(found.identifier) | trim }} as watermark{{ "\n                union all" if not loop.last }}
                 {%- endfor %}
             )
             select distinct cast(event_date as string)
             from {{ ledger }}
             where event_type in ({{ sql_literals(registry_event_types(families)) }})
-                and finished_at > (select coalesce(min(coalesce(watermark, cast('1970-01-01 00:00:00' as timestamp))), cast('1970-01-01 00:00:00' as timestamp)) from watermarks)
+                and finished_at > (select min(watermark) from watermarks)
         {%- endset -%}
         {%- do result.update({'dates': run_query(query).columns[0].values() | map('string') | list}) -%}
     {%- endif -%}

@@ -231,12 +231,17 @@ def test_clean_build_ran_every_dbt_unit_test(arrival):
 
 
 def test_incremental_passes_kept_rows_of_earlier_passes(arrival):
-    """The passes were incremental: rows written by an early pass are still there, stamped with its watermark."""
+    """The passes were incremental: after the first build, every pass recomputed some keys, not all (run manifest)."""
     with duckdb.connect(str(arrival["incremental"] / "warehouse.duckdb"), read_only=True) as con:
-        for mart in ("agg_recsys_daily", "agg_politics_daily", "agg_ability_metrics_daily", "agg_gameplay_daily",
-                     "fct_learning_sessions", "fct_player_daily_activity"):
-            stamps = con.sql(f"select count(distinct _ledger_finished_at_max) from {mart}").fetchall()[0][0]
-            assert stamps >= 2, f"{mart}: every row rewritten by the last pass"
+        for mart, key in (("agg_recsys_daily", "event_date"), ("agg_politics_daily", "event_date"),
+                          ("agg_ability_metrics_daily", "event_date"), ("agg_gameplay_daily", "event_date"),
+                          ("fct_learning_sessions", "session_id"), ("fct_player_daily_activity", "activity_date")):
+            runs = con.execute("select full_build, reprocess_keys from incremental_manifest where model = ? "
+                               "order by run_started_at", [mart]).fetchall()
+            assert len(runs) >= 2 and runs[0][0], f"{mart}: no first build followed by incremental passes"
+            assert not any(full for full, _ in runs[1:]), f"{mart}: a later pass was a full build"
+            held = con.sql(f"select count(distinct {key}) from {mart}").fetchall()[0][0]
+            assert any(len(json.loads(keys)) < held for _, keys in runs[1:]), f"{mart}: every pass redid every key"
 
 
 def test_lookback_beyond_raw_retention_deletes_nothing_it_cannot_rebuild(arrival, tmp_path):

@@ -343,7 +343,8 @@ class Snapshot:
 
 
 MARTS = ("agg_recsys_daily", "agg_recsys_positions_daily", "agg_recsys_weekly", "agg_recsys_monthly", "fct_recsys_requests",
-         "fct_recsys_impressions", "dq_ingest_daily", "dq_recsys_daily", "fct_recsys_experiment_results")
+         "fct_recsys_impressions", "dq_ingest_daily", "dq_recsys_daily", "fct_recsys_experiment_results",
+         "incremental_manifest")
 
 
 def _snapshot(lake: TinyLake, result: subprocess.CompletedProcess) -> Snapshot:

@@ -6,6 +6,7 @@ Run alone with ``pytest tests/warehouse -m dbt`` (the tests needing dbt) or ``-m
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -291,11 +292,11 @@ def test_dq_ingest_daily(built_lake: Snapshot):
 
 
 # --- pass 2: a late batch about older dates -------------------------------------------------------------------
-def _stamps(frame: pl.DataFrame, column: str) -> dict[date, set[datetime]]:
-    out: dict[date, set[datetime]] = {}
-    for row in frame.select(column, "_ledger_finished_at_max").iter_rows():
-        out.setdefault(row[0], set()).add(row[1])
-    return out
+def _recomputed(snapshot: Snapshot, model: str) -> set[date]:
+    """The keys the newest run of ``model`` recomputed, from the run manifest (incremental_manifest)."""
+    runs = snapshot.tables["incremental_manifest"].filter(pl.col("model") == model).sort("run_started_at")
+    assert not runs["full_build"][-1], f"{model}: the newest run was a full build"
+    return {date.fromisoformat(key) for key in json.loads(runs["reprocess_keys"][-1])}
 
 
 @pytest.mark.dbt
@@ -313,16 +314,12 @@ def test_incremental_pass_matches_independent_computation(incremental_lake: Snap
 def test_incremental_pass_recomputes_only_touched_dates(built_lake: Snapshot, incremental_lake: Snapshot,
                                                        request_uuid):
     before, after = built_lake.tables, incremental_lake.tables
-    daily_stamps = _stamps(after["agg_recsys_daily"], "event_date")
-    # b3 landed in 01-02 only, but one of its clicks belongs to r1 of 01-01: both days are redone
-    assert daily_stamps[date(2024, 1, 1)] == {B3_FINISHED}
-    assert daily_stamps[date(2024, 1, 2)] == {B3_FINISHED}
-    # lookback_days 7 before the newest date in the ledger (03-05): 03-05 is redone as well, to the same values
-    assert daily_stamps[date(2024, 3, 5)] == {B3_FINISHED}
-    same_values(before["agg_recsys_daily"], after["agg_recsys_daily"], event_date=date(2024, 3, 5))
+    # b3 landed in 01-02 only, but one of its clicks belongs to r1 of 01-01: both days are redone; lookback_days 7
+    # before the newest date in the ledger (03-05) redoes 03-05 as well, to the same values
+    assert _recomputed(incremental_lake, "agg_recsys_daily") == {date(2024, 1, 1), date(2024, 1, 2), date(2024, 3, 5)}
+    assert same_rows(before["agg_recsys_daily"], after["agg_recsys_daily"], event_date=date(2024, 3, 5))
     # nothing touched 01-08 and 02-01: their rows are the very rows pass 1 wrote
     for untouched in (date(2024, 1, 8), date(2024, 2, 1)):
-        assert daily_stamps[untouched] == {B2_FINISHED}
         assert same_rows(before["agg_recsys_daily"], after["agg_recsys_daily"], event_date=untouched)
     # the late request r8 and r5's error on 01-02; r1's late click on 01-01
     control_0102 = one(after["agg_recsys_daily"], event_date=date(2024, 1, 2), bucket="control")
@@ -331,25 +328,27 @@ def test_incremental_pass_recomputes_only_touched_dates(built_lake: Snapshot, in
     assert (control_0101["clicks"], control_0101["ctr"]) == (3, pytest.approx(0.6))
     assert one(after["fct_recsys_requests"], request_id=request_uuid("r1"))["clicks"] == 2
 
-    weekly = _stamps(after["agg_recsys_weekly"], "week_start")
-    assert weekly[date(2024, 1, 1)] == {B3_FINISHED} and weekly[date(2024, 3, 4)] == {B3_FINISHED}
-    assert weekly[date(2024, 1, 8)] == {B2_FINISHED} and weekly[date(2024, 1, 29)] == {B2_FINISHED}
+    assert _recomputed(incremental_lake, "agg_recsys_weekly") == {date(2024, 1, 1), date(2024, 3, 4)}
+    assert same_rows(before["agg_recsys_weekly"], after["agg_recsys_weekly"], week_start=date(2024, 1, 8))
     week = one(after["agg_recsys_weekly"], week_start=date(2024, 1, 1), bucket="control")
     assert (week["requests"], week["impressions"], week["clicks"]) == (4, 8, 4)
-    monthly = _stamps(after["agg_recsys_monthly"], "month_start")
-    assert monthly == {date(2024, 1, 1): {B3_FINISHED}, date(2024, 2, 1): {B2_FINISHED},
-                       date(2024, 3, 1): {B3_FINISHED}}
+    assert _recomputed(incremental_lake, "agg_recsys_monthly") == {date(2024, 1, 1), date(2024, 3, 1)}
     assert same_rows(before["agg_recsys_monthly"], after["agg_recsys_monthly"], month_start=date(2024, 2, 1))
+
+
+@pytest.mark.dbt
+def test_run_manifest_watermarks(built_lake: Snapshot, incremental_lake: Snapshot) -> None:
+    """Each run of an incremental model records the newest ledger finish it processed (capped by its upstreams)."""
+    for snapshot, finished in ((built_lake, B2_FINISHED), (incremental_lake, B3_FINISHED)):
+        manifest = snapshot.tables["incremental_manifest"]
+        newest = manifest.sort("run_started_at").group_by("model").last()
+        assert set(newest["model"]) >= {"agg_recsys_daily", "agg_recsys_weekly", "fct_recsys_requests"}
+        assert set(newest["watermark"]) == {finished}
 
 
 def same_rows(before: pl.DataFrame, after: pl.DataFrame, **filters: Any) -> bool:
     return sorted(rows(before, **filters), key=str) == sorted(rows(after, **filters), key=str) and bool(
         rows(before, **filters))
-
-
-def same_values(before: pl.DataFrame, after: pl.DataFrame, **filters: Any) -> None:
-    strip = lambda frame: frame.drop("_ledger_finished_at_max")  # noqa: E731
-    assert same_rows(strip(before), strip(after), **filters)
 
 
 # --- pass 3: retention expired a day, a full refresh would lose it --------------------------------------------
@@ -367,4 +366,8 @@ def test_empty_lake_builds(empty_lake: Snapshot):
     assert "Completed successfully" in empty_lake.result.stdout
     assert "agg_recsys_daily" in empty_lake.result.stdout
     for name, table in empty_lake.tables.items():
-        assert table.height == 0, name
+        assert table.height == 0 or name == "incremental_manifest", name
+    # every incremental model recorded its first, full build, with no ledger batch processed yet (no watermark, or
+    # the epoch when capped by an upstream model's)
+    manifest = empty_lake.tables["incremental_manifest"]
+    assert manifest["full_build"].all() and manifest["watermark"].fill_null(datetime(1970, 1, 1)).max() == datetime(1970, 1, 1)

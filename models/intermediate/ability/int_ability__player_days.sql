@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date') }}
-{{ reprocess_depends_on() }}
 
 {#- Player-day activity per entry and tier: weekly distinct players are counted from it, never summed from
     daily distinct counts (docs/requirements/design.md#incremental). Persisted (incremental) so it outlives the raw retention. -#}
@@ -23,8 +22,7 @@ final as (
         cast(entry as string) as entry,
         cast(tier as bigint) as tier,
         cast(player_key as string) as player_key,
-        cast(count(*) as bigint) as summaries,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        cast(count(*) as bigint) as summaries
     from summaries
     group by event_date, entry, tier, player_key
 )

@@ -2,7 +2,6 @@
     fct_gameplay_sessions read only the lake partitions of the sessions a build touches (every day each touched
     pair has events on), and the newest ingest clock of the family without a scan of the history. -#}
 {{ config(materialized='incremental', unique_key='event_date', meta={'reprocess': {'families': ['gameplay']}}) }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -24,8 +23,7 @@ final as (
         session_id,
         event_date,
         cast(count(*) as bigint) as events,
-        max(received_at) as newest_received_at,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        max(received_at) as newest_received_at
     from events
     group by player_key, session_id, event_date
 )

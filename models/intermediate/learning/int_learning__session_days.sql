@@ -2,7 +2,6 @@
     fct_learning_session_features read only the lake partitions of the sessions they redo, and the family's
     newest ingest clock without a scan of the history. -#}
 {{ config(materialized='incremental', unique_key='event_date', meta={'reprocess': {'families': ['learning']}}) }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -21,8 +20,7 @@ final as (
         session_id,
         event_date,
         cast(count(*) as bigint) as events,
-        max(received_at) as newest_received_at,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        max(received_at) as newest_received_at
     from events
     group by session_id, event_date
 )

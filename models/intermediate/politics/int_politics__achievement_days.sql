@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date') }}
-{{ reprocess_depends_on() }}
 
 {#- Achievement progress made per user and day (docs/requirements/politics.md#apis): the events that count toward each achievement
     of seed politics_achievements (its type; successful only when requires_success; value ≥ min_value when
@@ -45,8 +44,7 @@ final as (
         cast(event_date as date) as event_date,
         cast(player_key as string) as player_key,
         cast(achievement_id as string) as achievement_id,
-        cast(count(*) as bigint) as qualifying_events,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        cast(count(*) as bigint) as qualifying_events
     from qualifying
     group by event_date, player_key, achievement_id
 )

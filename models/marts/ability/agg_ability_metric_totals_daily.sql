@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -35,8 +34,7 @@ final as (
         cast(avg(metric_value) as double) as observed_mean,
         cast(max(metric_value) as double) as observed_max,
         cast(min(sample_rate) as double) as sample_rate_min,
-        cast(max(sample_rate) as double) as sample_rate_max,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        cast(max(sample_rate) as double) as sample_rate_max
     from metric_values
     group by event_date, entry, namespace, tier, metric_key, metric_type, unit
 )

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 {#- KPI inputs are reweighted totals (Σ value ÷ sample rate, docs/requirements/ability.md#sampling), so a sampled metric does not bias a
     ratio; they equal the observed sums for metrics sampled at 1.0 (all KPI inputs by default). A total is null
@@ -125,8 +124,7 @@ final as (
         {%- for key in ability_kpi_input_metrics() %}
         cast(joined.{{ key }} as double) as {{ key }},
         {%- endfor %}
-        {{ ability_kpis('joined') }},
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        {{ ability_kpis('joined') }}
     from joined
 )
 

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='week_start', meta={'grain': 'weekly', 'retention_key': 'week_start'}) }}
-{{ reprocess_depends_on() }}
 
 {#- Rolled up from agg_ability_metrics_daily: the reweighted totals are additive, the KPIs are recomputed from
     the weekly totals (never averaged from daily ratios), distinct players come from the player-day table. -#}
@@ -69,8 +68,7 @@ final as (
         {%- for key in ability_kpi_input_metrics() %}
         cast(weekly_totals.{{ key }} as double) as {{ key }},
         {%- endfor %}
-        {{ ability_kpis('weekly_totals') }},
-        {{ ledger_stamp(['agg_ability_metrics_daily', 'int_ability__player_days']) }} as _ledger_finished_at_max
+        {{ ability_kpis('weekly_totals') }}
     from weekly_totals
     left join weekly_players
         on weekly_totals.week_start = weekly_players.week_start

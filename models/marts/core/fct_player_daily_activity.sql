@@ -3,7 +3,6 @@
     `family_days` and its name to `families` (the ability family has no staging model yet). -#}
 {%- set families = ['gameplay', 'learning', 'recsys', 'politics'] -%}
 {{ config(materialized='incremental', unique_key='activity_date', on_schema_change='append_new_columns') }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -156,8 +155,7 @@ final as (
         cast(player_days.gameplay_kills as bigint) as gameplay_kills,
         cast(player_days.gameplay_deaths as bigint) as gameplay_deaths,
         player_days.first_event_at,
-        player_days.last_event_at,
-        {{ ledger_stamp(['fct_gameplay_sessions']) }} as _ledger_finished_at_max
+        player_days.last_event_at
     from player_days
     left join gameplay_sessions
         on player_days.player_key = gameplay_sessions.player_key

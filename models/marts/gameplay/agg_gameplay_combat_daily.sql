@@ -2,7 +2,6 @@
     late session_start, the derived playstyle): the 7 days either side of each touched date are redone too. -#}
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date',
           'reprocess': {'families': ['gameplay'], 'spill_before': 7, 'spill_after': 7}}) }}
-{{ reprocess_depends_on() }}
 
 {#- Combat success rate (docs/requirements/gameplay.md#sampling designer dashboards) per day, encounter tier and cohort slice: engage_enemy
     events and those with outcome `win`, observed and sample-reweighted (Σ 1/sample_rate). The slices (class,
@@ -76,8 +75,7 @@ final as (
         {{ safe_divide('wins', 'engagements') }} as combat_success_rate,
         cast(engagements_estimated as double) as engagements_estimated,
         cast(wins_estimated as double) as wins_estimated,
-        {{ safe_divide('wins_estimated', 'engagements_estimated') }} as combat_success_rate_estimated,
-        {{ ledger_stamp(['fct_gameplay_sessions']) }} as _ledger_finished_at_max
+        {{ safe_divide('wins_estimated', 'engagements_estimated') }} as combat_success_rate_estimated
     from totals
 )
 

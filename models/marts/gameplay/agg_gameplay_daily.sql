@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -133,8 +132,7 @@ final as (
         cast(coalesce(event_totals.loot_drops, 0) as bigint) as loot_drops,
         cast(coalesce(event_totals.loot_drops_estimated, 0) as double) as loot_drops_estimated,
         cast(coalesce(event_totals.social_events, 0) as bigint) as social_events,
-        cast(coalesce(event_totals.social_events_estimated, 0) as double) as social_events_estimated,
-        {{ ledger_stamp(['fct_gameplay_sessions', 'fct_player_daily_activity']) }} as _ledger_finished_at_max
+        cast(coalesce(event_totals.social_events_estimated, 0) as double) as social_events_estimated
     from days
     left join event_totals
         on days.event_date = event_totals.event_date

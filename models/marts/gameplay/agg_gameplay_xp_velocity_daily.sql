@@ -2,7 +2,6 @@
     late session_start, the derived playstyle): the 7 days either side of each touched date are redone too. -#}
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date',
           'reprocess': {'families': ['gameplay'], 'spill_before': 7, 'spill_after': 7}}) }}
-{{ reprocess_depends_on() }}
 
 {#- XP velocity (docs/requirements/gameplay.md designer dashboards) per day and cohort slice, from the sessions that started that day
     (fct_gameplay_sessions, dated by start like agg_gameplay_daily): the XP those sessions gained and the time
@@ -74,8 +73,7 @@ final as (
         cast(xp_gained_estimated as double) as xp_gained_estimated,
         cast(active_hours as double) as active_hours,
         {{ safe_divide('xp_gained', 'active_hours') }} as xp_per_active_hour,
-        {{ safe_divide('xp_gained_estimated', 'active_hours') }} as xp_per_active_hour_estimated,
-        {{ ledger_stamp(['fct_gameplay_sessions']) }} as _ledger_finished_at_max
+        {{ safe_divide('xp_gained_estimated', 'active_hours') }} as xp_per_active_hour_estimated
     from totals
 )
 

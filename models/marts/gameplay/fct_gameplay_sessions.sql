@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='session_date', on_schema_change='append_new_columns') }}
-{{ reprocess_depends_on() }}
 -- depends_on: {{ ref('stg_gameplay__events') }}
 {#- An incremental run sessionizes only the (player, session id) pairs with events on the dates it redoes, from
     every day those pairs have events on (int_gameplay__session_days): the same sessions as the view over the
@@ -45,8 +44,7 @@ sessions as (
 
 final as (
     select
-        *,
-        {{ ledger_stamp(['int_gameplay__session_days']) }} as _ledger_finished_at_max
+        *
     from sessions
     where {{ reprocess_filter('session_date') }}
 )

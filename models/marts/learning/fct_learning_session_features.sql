@@ -10,7 +10,6 @@
               'reprocess': {'families': ['learning'], 'changed_in': 'fct_learning_sessions'}},
     )
 }}
-{{ reprocess_depends_on() }}
 -- depends_on: {{ ref('int_learning__session_tasks') }}
 -- depends_on: {{ ref('int_learning__failure_recoveries') }}
 {#- the events of the sessions redone, from every day they have events on (int_learning__session_days) -#}
@@ -115,8 +114,7 @@ final as (
         cast(coalesce(counts.collaboration_events, 0) as bigint) as collaboration_indicators,
         cast(coalesce(counts.leadership_events, 0) as bigint) as leadership_indicators,
         cast(coalesce(counts.collaboration_and_help_events, 0) as bigint) as collaboration_and_help_events,
-        cast(coalesce(counts.leadership_and_initiative_events, 0) as bigint) as leadership_and_initiative_events,
-        {{ ledger_stamp(['fct_learning_sessions']) }} as _ledger_finished_at_max
+        cast(coalesce(counts.leadership_and_initiative_events, 0) as bigint) as leadership_and_initiative_events
     from sessions
     left join tasks
         on sessions.session_id = tasks.session_id

@@ -17,7 +17,6 @@
         }},
     )
 }}
-{{ reprocess_depends_on() }}
 {%- set session_days = ref('int_learning__session_days') %}
 {#- the sessions redone, from every day they have events on (the index int_learning__session_days) -#}
 {%- set keys_sql -%}
@@ -109,8 +108,7 @@ final as (
         (
             closes.session_id is not null
             or sessions.ended_at <= {{ dbt.dateadd('minute', -inactivity_minutes, 'clock.newest_received_at') }}
-        ) as is_closed,
-        {{ ledger_stamp(['int_learning__session_days']) }} as _ledger_finished_at_max
+        ) as is_closed
     from sessions
     cross join clock
     left join firsts

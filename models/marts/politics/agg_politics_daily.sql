@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -104,8 +103,7 @@ final as (
         cast(aggregated.value_variance as double) as value_variance,
         cast(aggregated.value_stddev as double) as value_stddev,
         cast(aggregated.value_min as double) as value_min,
-        cast(aggregated.value_max as double) as value_max,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        cast(aggregated.value_max as double) as value_max
     from aggregated
     left join event_types
         on aggregated.event_type = event_types.event_type

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='week_start', meta={'grain': 'weekly', 'retention_key': 'week_start'}) }}
-{{ reprocess_depends_on() }}
 
 {#- Rolled up from agg_politics_daily, never from raw events (docs/requirements/politics.md#aggregates): counts, sums, sums of squares,
     min and max are additive over days; distinct users come from the player-day table (distinct counts cannot
@@ -109,8 +108,7 @@ final as (
         cast({{ stddev_from_sums('weekly_sums.value_count', 'weekly_sums.value_sum', 'weekly_sums.value_sum_squares') }} as double)
             as value_stddev,
         cast(weekly_sums.value_min as double) as value_min,
-        cast(weekly_sums.value_max as double) as value_max,
-        {{ ledger_stamp(['agg_politics_daily', 'fct_politics_player_days']) }} as _ledger_finished_at_max
+        cast(weekly_sums.value_max as double) as value_max
     from weekly_sums
     left join weekly_users
         on weekly_sums.week_start = weekly_users.week_start

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'reprocess': {'families': ['politics'], 'spill_after': 1}}) }}
-{{ reprocess_depends_on() }}
 
 {#- The cross-event anti-abuse rules of docs/requirements/politics.md#anti-abuse that ingest cannot check line by line; parameters from
     seed politics_abuse_rules. Both look back at most one window (≤ 1 day) before an event, so a date is
@@ -160,8 +159,7 @@ final as (
         cast(company_id as string) as company_id,
         cast(occurred_at as timestamp) as occurred_at,
         observed_value,
-        limit_value,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        limit_value
     from flags
     where {{ reprocess_filter('event_date') }}
 )

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date') }}
-{{ reprocess_depends_on() }}
 
 {#- The player-day activity table (docs/requirements/design.md#incremental): distinct users of a week (agg_politics_weekly) or of any period (the
     read API's stats) are counted from it, never summed from daily distinct counts. Persisted (incremental) so it
@@ -42,8 +41,7 @@ final as (
         cast(event_type as string) as event_type,
         cast(company_id as string) as company_id,
         cast(player_key as string) as player_key,
-        cast(events as bigint) as events,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        cast(events as bigint) as events
     from player_days
     {%- if previous is not none %}
 
@@ -54,8 +52,7 @@ final as (
         cast(event_type as string) as event_type,
         cast(company_id as string) as company_id,
         cast(player_key as string) as player_key,
-        cast(events as bigint) as events,
-        cast(_ledger_finished_at_max as timestamp) as _ledger_finished_at_max
+        cast(events as bigint) as events
     from {{ previous }}
     where event_date not in (select distinct event_date from events)
     {%- endif %}

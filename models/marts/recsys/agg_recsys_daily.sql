@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -143,8 +142,7 @@ final as (
         cast(errors as bigint) as errors,
         {{ safe_divide('errors', 'requests') }} as error_rate,
         {{ safe_divide('impressions', 'requests') }} as impressions_per_request,
-        cast(mean_dwell_ms as double) as mean_dwell_ms,
-        {{ ledger_stamp(['fct_recsys_requests', 'fct_recsys_impressions']) }} as _ledger_finished_at_max
+        cast(mean_dwell_ms as double) as mean_dwell_ms
     from all_positions
 )
 

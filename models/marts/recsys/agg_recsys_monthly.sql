@@ -1,4 +1,3 @@
 {{ config(materialized='incremental', unique_key='month_start', meta={'grain': 'monthly', 'retention_key': 'month_start'}) }}
-{{ reprocess_depends_on() }}
 
 {{ recsys_period_rollup('month') }}

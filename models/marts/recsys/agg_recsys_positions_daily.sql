@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 {#- The impression measures of a day broken down by the slot the item was shown in. Request-level measures
     (latency, errors) have no position: they live in agg_recsys_daily only. -#}
@@ -50,8 +49,7 @@ final as (
         cast(items_shown as bigint) as items_shown,
         cast(catalog_items as bigint) as catalog_items,
         {{ safe_divide('items_shown', 'catalog_items') }} as coverage,
-        cast(mean_dwell_ms as double) as mean_dwell_ms,
-        {{ ledger_stamp(['fct_recsys_impressions']) }} as _ledger_finished_at_max
+        cast(mean_dwell_ms as double) as mean_dwell_ms
     from by_position
 )
 

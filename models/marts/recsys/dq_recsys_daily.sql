@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', meta={'grain': 'daily', 'retention_key': 'event_date'}) }}
-{{ reprocess_depends_on() }}
 
 {#- The docs/requirements/recsys.md#data-quality data-quality rates per event type and day (docs/warehouse.md "Data quality in dbt"). Each event
     is judged on its own (event_date = its own UTC date); its request chain is read whole, so a late partner
@@ -315,8 +314,7 @@ final as (
         cast(avg(case when is_valid then 1.0 else 0.0 end) as double) as validity_rate,
         cast(count(is_joined) as bigint) as join_integrity_judged,
         cast(avg(case when is_joined then 1.0 when not is_joined then 0.0 end) as double) as join_integrity_rate,
-        cast(avg(case when is_timely then 1.0 else 0.0 end) as double) as timeliness_rate,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        cast(avg(case when is_timely then 1.0 else 0.0 end) as double) as timeliness_rate
     from in_scope
     group by event_type, event_date
 )

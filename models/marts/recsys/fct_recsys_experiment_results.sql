@@ -1,7 +1,6 @@
 {#- DuckDB only for now: Spark fails to serialise the plan of the inlined normal-CDF arithmetic (docs/scale-out.md) -#}
 {{ config(materialized='incremental', unique_key='week_start', enabled=(target.type != 'spark'),
           meta={'grain': 'weekly', 'retention_key': 'week_start', 'engines': ['duckdb']}) }}
-{{ reprocess_depends_on() }}
 
 {#- Experiment readout: every treatment bucket against its experiment's control, per metric, per week and
     cumulatively since the start (docs/warehouse.md "Experiment readouts"). A cumulative row depends on every
@@ -675,8 +674,7 @@ final as (
                 then 'no units in the control or the treatment bucket'
             when control_value is null or treatment_value is null then 'metric not measured in this period'
             when test = 'none' then 'descriptive: no significance test for this metric'
-        end as string) as readout_note,
-        {{ ledger_stamp(['fct_recsys_requests', 'fct_recsys_impressions']) }} as _ledger_finished_at_max
+        end as string) as readout_note
     from adjusted
 )
 

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', on_schema_change='append_new_columns') }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -34,8 +33,7 @@ impressions as (
 
 final as (
     select
-        *,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        *
     from impressions
 )
 

@@ -1,5 +1,4 @@
 {{ config(materialized='incremental', unique_key='event_date', on_schema_change='append_new_columns') }}
-{{ reprocess_depends_on() }}
 
 with
 
@@ -80,8 +79,7 @@ final as (
         cast(coalesce(impressions_per_request.clicks, 0) as bigint) as clicks,
         cast(coalesce(impressions_per_request.total_dwell_ms, 0) as bigint) as total_dwell_ms,
         cast(coalesce(errors_per_request.errors, 0) as bigint) as errors,
-        requests.is_experiment_consistent,
-        {{ ledger_stamp() }} as _ledger_finished_at_max
+        requests.is_experiment_consistent
     from requests
     left join impressions_per_request
         on requests.request_id = impressions_per_request.request_id
