@@ -5,7 +5,7 @@
     than the keys' own (e.g. a weekly model reading daily rows: `reprocess_filter('event_date')` on a weekly
     model filters the days of the weeks it redoes). `days_before` widens day keys to the n days before each, for
     rows read as context but not written (a rule that looks back across midnight). `period` ('week', 'month')
-    names the key's period where the caller knows it (the weekly/monthly bodies; default from the unique_key).
+    names the key's period where the caller knows it (the weekly/monthly bodies; default reprocess_grain()).
     Calling it is what makes a model follow the engine: it also declares the refs the engine queries
     (reprocess_depends_on). -#}
 {% macro reprocess_filter(column=none, days_before=0, period=none) %}
@@ -31,8 +31,9 @@
     {%- elif keys | length == 0 -%}
         1 = 0
     {%- else -%}
-        {%- set period = period or reprocess_period(key_column) -%}
-        {%- if key_column in ('session_id',) -%}
+        {%- set grain = reprocess_grain() -%}
+        {%- set period = period or grain -%}
+        {%- if grain == 'key' -%}
             {{ column }} in ({{ sql_literals(keys) }})
         {%- elif period == 'day' or column == key_column -%}
             {{ column }} in ({% for key in keys %}cast('{{ key }}' as date){{ ", " if not loop.last }}{% endfor %})

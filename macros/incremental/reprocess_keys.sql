@@ -10,7 +10,8 @@
       open_where    with keys_from, also the keys of this table's rows matching this condition (open sessions);
       changed_in    a non-date key: the keys an upstream incremental model recomputed since this model last ran
                     (the run manifest, macros/incremental/run_manifest.sql).
-    The unique_key names the key column; `week_start` / `month_start` map dates to their period start.
+    The unique_key names the key column and reprocess_grain() its grain: weekly and monthly models map dates to
+    their period start.
     Steps: (1) the ledger partitions of those families finished after this model's watermark (ledger_watermark);
     (2) their dates, plus chain, spill and `lookback_days` dates (the last N days before the newest date in the
     ledger); (3) every date beyond step 1 is kept only when the lake still holds all the partitions the ledger
@@ -47,15 +48,16 @@
 {% endmacro %}
 
 
-{#- 'day', 'week' or 'month': the period of a date key column (`week_start`, `month_start`, else a day). -#}
-{% macro reprocess_period(column) %}
-    {%- if column == 'week_start' -%}
-        {{ return('week') }}
-    {%- elif column == 'month_start' -%}
-        {{ return('month') }}
-    {%- else -%}
-        {{ return('day') }}
+{#- The grain of an incremental model's keys, as its config declares it (`meta`: the model's meta, default this
+    model's): 'key' (ids, e.g. session_id) when meta.reprocess names keys_from or changed_in; else the period of
+    meta.grain — 'week' for weekly, 'month' for monthly, 'day' otherwise. -#}
+{% macro reprocess_grain(meta=none) %}
+    {%- set meta = meta if meta is not none else (config.get('meta') or {}) -%}
+    {%- set spec = meta.get('reprocess') or {} -%}
+    {%- if spec.get('keys_from') is not none or spec.get('changed_in') is not none -%}
+        {{ return('key') }}
     {%- endif -%}
+    {{ return({'weekly': 'week', 'monthly': 'month'}.get(meta.get('grain'), 'day')) }}
 {% endmacro %}
 
 
@@ -179,7 +181,7 @@
         {%- if derived | length > 0 -%}
             {%- do rebuildable.extend(rebuildable_dates(types, derived)) -%}
         {%- endif -%}
-        {%- set period = reprocess_period(column) -%}
+        {%- set period = reprocess_grain() -%}
         {%- for day in new_dates + rebuildable -%}
             {%- set date = modules.datetime.date.fromisoformat(day) -%}
             {%- if period == 'week' -%}

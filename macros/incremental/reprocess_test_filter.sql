@@ -48,7 +48,7 @@
         {%- if key not in cache -%}
             {{ return(none) }}
         {%- endif -%}
-        {{ return(reprocess_key_condition(node.config.unique_key, cache[key], node.config.unique_key == 'session_id')) }}
+        {{ return(reprocess_key_condition(node.config.unique_key, cache[key], reprocess_grain(node.config.meta or {}) == 'key')) }}
     {%- elif materialized == 'view' -%}
         {%- set column = spec.get('column') or (['event_date', 'session_date'] | select('in', node.columns) | first) -%}
         {%- set families = spec.get('families') or ([node.fqn[2]] if node.fqn | length > 3 else []) -%}
