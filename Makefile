@@ -28,9 +28,9 @@ test: $(STAMP)
 	$(BIN)/telemetry schemas check
 	$(BIN)/python -m pytest -q -m "not bi" -n $(TEST_WORKERS) --dist loadfile
 
-# The inner loop: everything that builds no dbt project and starts no browser (under a minute).
+# The inner loop: everything that builds no dbt project and starts no browser, spread over the CPUs.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser and not bi"
+	$(BIN)/python -m pytest -q -m "not dbt and not slow and not browser and not bi" -n $(TEST_WORKERS)
 
 # ruff over the Python, sqlfluff over the dbt models and macros (configs: pyproject.toml, .sqlfluff).
 lint: $(STAMP)
