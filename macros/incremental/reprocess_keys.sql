@@ -90,8 +90,8 @@
     {%- set new_batches = new_partitions | map(attribute=0) | unique | sort | list -%}
 
     {%- if spec.changed_in is not none -%}
-        {#- a non-date key: the keys an upstream model recomputed since this model last ran (run manifest); every
-            key of the upstream after a full build of it -#}
+        {#- a non-date key: the keys an upstream model recomputed since this model last ran (run manifest, and this
+            invocation's run of it); every key of the upstream after a full build of it -#}
         {%- set query -%}
             select reprocess_keys, full_build
             from {{ incremental_manifest() }}
@@ -103,6 +103,12 @@
                 )
         {%- endset -%}
         {%- set runs = run_query(query).rows | map('list') | list -%}
+        {%- set current = invocation_keys(spec.changed_in) -%}
+        {%- if current is none -%}
+            {%- do runs.append([none, true]) -%}
+        {%- elif current != 'not run' -%}
+            {%- do runs.append([tojson(current), false]) -%}
+        {%- endif -%}
         {%- if runs | map(attribute=1) | select | list | length > 0 -%}
             {%- set query -%}
                 select distinct cast({{ column }} as string) from {{ reprocess_relation(spec.changed_in) }}

@@ -6,7 +6,8 @@
       watermark       the newest ledger `finished_at` the model has processed (ledger_stamp);
       reprocess_keys  the keys the run recomputed, a JSON list of strings; null for a full build (every key);
       full_build      true for a first build or a --full-refresh.
-    Created by on-run-start (dbt_project.yml) and written by the post-hook of every incremental model. -#}
+    Created by on-run-start (dbt_project.yml); every incremental model's post-hook notes its run, and on-run-end
+    writes the notes. -#}
 {% macro create_incremental_manifest() %}
     create table if not exists {{ target.schema }}.incremental_manifest (
         model string,
@@ -29,32 +30,63 @@
 {% endmacro %}
 
 
-{#- Post-hook of every incremental model (dbt_project.yml): records this run in the manifest. The keys are the
-    ones reprocess_keys() computed for the model's body in this invocation; a run that computed none is a full
-    build. Renders nothing for views and tables. -#}
+{#- Post-hook of every incremental model (dbt_project.yml): notes this run for the manifest — its watermark
+    (ledger_stamp, queried now) and the keys reprocess_keys() computed for its body in this invocation (none: a
+    full build). The rows are written together at the end of the invocation (write_incremental_manifest,
+    on-run-end): dbt runs models on several threads, and concurrent inserts into one Parquet table collide on
+    Spark. Until then, models later in the same invocation read these notes (ledger_watermark, changed_in). A
+    run whose row is lost (dbt killed before the end) only makes the next run redo its keys. Renders nothing. -#}
 {% macro record_incremental_run() %}
     {%- if execute and config.get('materialized') == 'incremental' -%}
-        {%- set cached = graph.get('_reprocess_keys', {}) -%}
-        {%- set cache_key = invocation_id ~ '|' ~ this.schema ~ '.' ~ this.identifier -%}
-        {%- set keys = cached.get(cache_key) -%}
-        insert into {{ incremental_manifest() }}
-        select
-            '{{ this.identifier }}',
-            '{{ invocation_id }}',
-            cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp),
-            {{ ledger_stamp() }},
-            {% if keys is none %}cast(null as string){% else %}'{{ tojson(keys) | replace("'", "''") }}'{% endif %},
-            {{ 'true' if keys is none else 'false' }}
+        {%- set keys = graph.get('_reprocess_keys', {}).get(invocation_id ~ '|' ~ this.schema ~ '.' ~ this.identifier) -%}
+        {%- set watermark = run_query('select cast(' ~ ledger_stamp() ~ ' as string)').columns[0].values()[0] -%}
+        {%- do _invocation_runs().update({this.identifier: {'watermark': watermark, 'keys': keys}}) -%}
     {%- endif -%}
 {% endmacro %}
 
 
-{#- The watermark of incremental model `name` (default: this model): its newest run's watermark in the manifest,
-    1970-01-01 when it has none. A SQL scalar subquery. -#}
+{#- This invocation's notes of incremental runs: model name → {watermark (string or none), keys (list or none)}. -#}
+{% macro _invocation_runs() %}
+    {{ return(graph.setdefault('_incremental_runs', {}).setdefault(invocation_id, {})) }}
+{% endmacro %}
+
+
+{#- on-run-end (dbt_project.yml): writes this invocation's rows into the manifest, in one statement. -#}
+{% macro write_incremental_manifest() %}
+    {%- set runs = _invocation_runs() if execute else {} -%}
+    {%- if runs | length > 0 -%}
+        insert into {{ incremental_manifest() }} values
+        {%- for model, run in runs | dictsort %}
+            ('{{ model }}', '{{ invocation_id }}',
+             cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp),
+             {% if run.watermark is none %}cast(null as timestamp){% else %}cast('{{ run.watermark }}' as timestamp){% endif %},
+             {% if run['keys'] is none %}cast(null as string){% else %}'{{ tojson(run['keys']) | replace("'", "''") }}'{% endif %},
+             {{ 'true' if run['keys'] is none else 'false' }}){{ "," if not loop.last }}
+        {%- endfor %}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- The keys incremental model `name` recomputed in this invocation (a list; none for a full build), or the
+    string 'not run' when it has not run in this invocation. -#}
+{% macro invocation_keys(name) %}
+    {%- set runs = _invocation_runs() -%}
+    {{ return(runs[name]['keys'] if name in runs else 'not run') }}
+{% endmacro %}
+
+
+{#- The watermark of incremental model `name` (default: this model): its watermark from this invocation when it
+    ran in it, else its newest run's in the manifest, 1970-01-01 when it has none. A SQL expression. -#}
 {% macro ledger_watermark(name=none) %}
+    {%- set name = name or this.identifier -%}
+    {%- set runs = _invocation_runs() -%}
+    {%- if name in runs -%}
+        cast('{{ runs[name].watermark or '1970-01-01 00:00:00' }}' as timestamp)
+    {%- else -%}
     (select coalesce(max_by(watermark, run_started_at), cast('1970-01-01 00:00:00' as timestamp))
      from {{ incremental_manifest() }}
-     where model = '{{ name or this.identifier }}')
+     where model = '{{ name }}')
+    {%- endif -%}
 {%- endmacro %}
 
 
