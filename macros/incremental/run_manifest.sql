@@ -31,7 +31,7 @@
 
 
 {#- Post-hook of every incremental model (dbt_project.yml): notes this run for the manifest — its watermark
-    (ledger_stamp, queried now) and the keys reprocess_keys() computed for its body in this invocation (none: a
+    (ledger_stamp) and the keys reprocess_keys() computed for its body in this invocation (none: a
     full build). The rows are written together at the end of the invocation (write_incremental_manifest,
     on-run-end): dbt runs models on several threads, and concurrent inserts into one Parquet table collide on
     Spark. Until then, models later in the same invocation read these notes (ledger_watermark, changed_in). A
@@ -39,8 +39,7 @@
 {% macro record_incremental_run() %}
     {%- if execute and config.get('materialized') == 'incremental' -%}
         {%- set keys = graph.get('_reprocess_keys', {}).get(invocation_id ~ '|' ~ this.schema ~ '.' ~ this.identifier) -%}
-        {%- set watermark = run_query('select cast(' ~ ledger_stamp() ~ ' as string)').columns[0].values()[0] -%}
-        {%- do _invocation_runs().update({this.identifier: {'watermark': watermark, 'keys': keys}}) -%}
+        {%- do _invocation_runs().update({this.identifier: {'watermark': ledger_stamp(), 'keys': keys}}) -%}
     {%- endif -%}
 {% endmacro %}
 
@@ -90,21 +89,32 @@
 {%- endmacro %}
 
 
-{#- The watermark this run records: the newest ledger `finished_at`, capped (`least`) by the watermark of every
-    incremental model upstream of this one (incremental_upstreams). The cap makes a model built without its
-    upstream facts keep an old watermark, so it redoes the same dates once they have caught up. -#}
+{#- The watermark this run records, as a string (none when there is no ledger yet): the newest ledger
+    `finished_at` (queried once per invocation: the ledger table does not change during a build), capped by the
+    watermark of every incremental model upstream of this one (incremental_upstreams: this invocation's note of
+    it, else the manifest). The cap makes a model built without its upstream facts keep an old watermark, so it
+    redoes the same dates once they have caught up. Strings compare as timestamps (one ISO format). -#}
 {% macro ledger_stamp() %}
-    {%- set upstreams = incremental_upstreams() -%}
-    {%- if upstreams | length == 0 -%}
-        (select max(finished_at) from {{ ref('stg_ops__ledger') }})
-    {%- else -%}
-        least(
-            (select max(finished_at) from {{ ref('stg_ops__ledger') }}),
-            {%- for upstream in upstreams %}
-            {{ ledger_watermark(upstream) }}{{ "," if not loop.last }}
-            {%- endfor %}
-        )
+    {%- set newest = graph.setdefault('_ledger_newest_finished_at', {}) -%}
+    {%- if invocation_id not in newest -%}
+        {%- set query = 'select cast(max(finished_at) as string) from ' ~ ref('stg_ops__ledger') -%}
+        {%- do newest.update({invocation_id: run_query(query).columns[0].values()[0]}) -%}
     {%- endif -%}
+    {%- set values = [newest[invocation_id]] -%}
+    {%- set runs = _invocation_runs() -%}
+    {%- set elsewhere = [] -%}
+    {%- for upstream in incremental_upstreams() -%}
+        {%- if upstream in runs -%}
+            {%- do values.append(runs[upstream].watermark or '1970-01-01 00:00:00') -%}
+        {%- else -%}
+            {%- do elsewhere.append('select cast(' ~ ledger_watermark(upstream) ~ ' as string)') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if elsewhere | length > 0 -%}
+        {%- do values.extend(run_query(elsewhere | join(' union all ')).columns[0].values()) -%}
+    {%- endif -%}
+    {%- set present = values | reject('none') | list -%}
+    {{ return(present | min if present | length > 0 else none) }}
 {% endmacro %}
 
 
