@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from .config import SHARED_DATA_DIR, SCHEMAS_DIR
+from .config import SCHEMAS_DIR, SHARED_DATA_DIR, WAREHOUSE_FILE
 from .errors import CheckFailed, MissingExtra
 from .generate import GenerateConfig, generate
 from .importers.obd import import_obd, locate_obd_sample
@@ -194,7 +194,7 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, *, families: b
     echo(f"ingested real data as history: {report.summary()}")
     build = run_dbt(["build"], data_dir, quiet=True)
     echo(build.summary())
-    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(data_dir / WAREHOUSE_FILE), read_only=True) as con:
         for showcase in SHOWCASES if families else OBD_SHOWCASES:
             echo(f"\n{showcase.title}:")
             echo(str(con.sql(showcase.query)))
@@ -209,7 +209,7 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, *, families: b
              + ("" if quality.success else f"; failed: {', '.join(sorted({f['asset'] for f in quality.failed}))}"))
         data_docs = quality.data_docs
     echo(f"lake:            {data_dir / 'lake'}  (quarantine and ledger beside the events)\n"
-         f"warehouse:       {data_dir / 'warehouse.duckdb'}\n"
+         f"warehouse:       {data_dir / WAREHOUSE_FILE}\n"
          f"published marts: {marts_path(data_dir)}  (read them with `from ingest import warehouse`)\n"
          f"Data Docs:       {data_docs}\n"
          f"dashboard:       {build_report(data_dir, registry).path}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..config import WAREHOUSE_FILE
 from ..lake.layout import Lake
 from ..lifecycle import retention as policy
 from ..lake.storage import (DEFAULT_MIN_SMALL_FILES, DEFAULT_TARGET_BYTES, MAX_FILE_BYTES, MIB, MIN_FILE_BYTES,
@@ -29,7 +30,7 @@ def retention_apply(data_dir: Path, schemas_dir: Path, as_of: str | None, dry_ru
     """Drop raw partitions, quarantine files and aggregate rows older than their family's windows. Every drop
     is printed and logged to lake/_maintenance/retention.jsonl. Rollups keep their own (longer) history."""
     registry = load_registry(schemas_dir)
-    drops = policy.apply(registry, Lake(data_dir / "lake"), parse_as_of(as_of).date(), data_dir / "warehouse.duckdb",
+    drops = policy.apply(registry, Lake(data_dir / "lake"), parse_as_of(as_of).date(), data_dir / WAREHOUSE_FILE,
                          dry_run=dry_run)
     verb = "would drop" if dry_run else "dropped"
     for drop in drops:

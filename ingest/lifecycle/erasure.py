@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import WAREHOUSE_FILE
 from ..lake.layout import Lake
 from ..privacy.erasure import ErasureReport, erase_player
 from ..privacy.keys import Keyring
@@ -26,7 +27,7 @@ def erase_and_rebuild(data_dir: Path, keyring: Keyring, player_id: str, *, dry_r
         CheckFailed: the rebuilding ``dbt build`` failed.
     """
     lake = Lake(Path(data_dir) / "lake")
-    database = Path(data_dir) / "warehouse.duckdb"
+    database = Path(data_dir) / WAREHOUSE_FILE
     report = erase_player(lake, keyring, player_id, dry_run=True)
     before = warehouse_rows(database, report.player_keys)
     if dry_run:

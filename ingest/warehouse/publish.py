@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..config import PROJECT_ROOT, default_data_dir
+from ..config import PROJECT_ROOT, WAREHOUSE_FILE, default_data_dir
 from ..errors import MissingInput, ResourceBusy
 from ..lake.atomic import atomic_path, write_text_atomic
 from ..lake.storage import CODECS
@@ -108,7 +108,7 @@ def discover_marts(data_dir: Path | str | None = None, con: duckdb.DuckDBPyConne
     if con is not None:
         names = con.execute(query).fetchall()
     else:
-        database = data_dir / "warehouse.duckdb"
+        database = data_dir / WAREHOUSE_FILE
         if not database.exists():
             return []
         with duckdb.connect(str(database), read_only=True) as own:
@@ -138,7 +138,7 @@ def publish_marts(data_dir: Path | str | None = None) -> list[PublishedMart]:
         ResourceBusy: a running ``dbt build`` holds its lock.
     """
     data_dir = Path(data_dir if data_dir is not None else default_data_dir()).resolve()
-    database = data_dir / "warehouse.duckdb"
+    database = data_dir / WAREHOUSE_FILE
     if not database.exists():
         raise MissingInput(f"the warehouse {database}", "run `telemetry dbt build` first")
     try:

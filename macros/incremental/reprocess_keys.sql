@@ -24,11 +24,22 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set cache = graph.setdefault('_reprocess_keys', {}) -%}
-    {%- set cache_key = invocation_id ~ '|' ~ this.schema ~ '.' ~ this.identifier -%}
+    {%- set cache_key = _reprocess_cache_key(this) -%}
     {%- if cache_key not in cache -%}
         {%- do cache.update({cache_key: _compute_reprocess_keys()}) -%}
     {%- endif -%}
     {{ return(cache[cache_key]) }}
+{% endmacro %}
+
+
+{#- The keys reprocess_keys() computed for `relation` in this invocation (a list), or none when it computed
+    none (no incremental run of it so far: not built yet, or a full build). -#}
+{% macro computed_reprocess_keys(relation) %}
+    {{ return(graph.get('_reprocess_keys', {}).get(_reprocess_cache_key(relation))) }}
+{% endmacro %}
+
+{% macro _reprocess_cache_key(relation) %}
+    {{ return(invocation_id ~ '|' ~ relation.schema ~ '.' ~ relation.identifier) }}
 {% endmacro %}
 
 
@@ -103,11 +114,9 @@
                 )
         {%- endset -%}
         {%- set runs = run_query(query).rows | map('list') | list -%}
-        {%- set current = invocation_keys(spec.changed_in) -%}
-        {%- if current is none -%}
-            {%- do runs.append([none, true]) -%}
-        {%- elif current != 'not run' -%}
-            {%- do runs.append([tojson(current), false]) -%}
+        {%- set current = _invocation_runs().get(spec.changed_in) -%}
+        {%- if current is not none -%}
+            {%- do runs.append([none if current['keys'] is none else tojson(current['keys']), current['keys'] is none]) -%}
         {%- endif -%}
         {%- if runs | map(attribute=1) | select | list | length > 0 -%}
             {%- set query -%}

@@ -43,12 +43,11 @@
     {%- set materialized = node.config.materialized -%}
     {%- set spec = (node.config.meta or {}).get('reprocess') or {} -%}
     {%- if materialized == 'incremental' -%}
-        {%- set cache = graph.get('_reprocess_keys') or {} -%}
-        {%- set key = invocation_id ~ '|' ~ relation.schema ~ '.' ~ relation.identifier -%}
-        {%- if key not in cache -%}
+        {%- set keys = computed_reprocess_keys(relation) -%}
+        {%- if keys is none -%}
             {{ return(none) }}
         {%- endif -%}
-        {{ return(reprocess_key_condition(node.config.unique_key, cache[key], reprocess_grain(node.config.meta or {}) == 'key')) }}
+        {{ return(reprocess_key_condition(node.config.unique_key, keys, reprocess_grain(node.config.meta or {}) == 'key')) }}
     {%- elif materialized == 'view' -%}
         {%- set column = spec.get('column') or (['event_date', 'session_date'] | select('in', node.columns) | first) -%}
         {%- set families = spec.get('families') or ([node.fqn[2]] if node.fqn | length > 3 else []) -%}

@@ -38,8 +38,7 @@
     run whose row is lost (dbt killed before the end) only makes the next run redo its keys. Renders nothing. -#}
 {% macro record_incremental_run() %}
     {%- if execute and config.get('materialized') == 'incremental' -%}
-        {%- set keys = graph.get('_reprocess_keys', {}).get(invocation_id ~ '|' ~ this.schema ~ '.' ~ this.identifier) -%}
-        {%- do _invocation_runs().update({this.identifier: {'watermark': ledger_stamp(), 'keys': keys}}) -%}
+        {%- do _invocation_runs().update({this.identifier: {'watermark': ledger_stamp(), 'keys': computed_reprocess_keys(this)}}) -%}
     {%- endif -%}
 {% endmacro %}
 
@@ -63,14 +62,6 @@
              {{ 'true' if run['keys'] is none else 'false' }}){{ "," if not loop.last }}
         {%- endfor %}
     {%- endif -%}
-{% endmacro %}
-
-
-{#- The keys incremental model `name` recomputed in this invocation (a list; none for a full build), or the
-    string 'not run' when it has not run in this invocation. -#}
-{% macro invocation_keys(name) %}
-    {%- set runs = _invocation_runs() -%}
-    {{ return(runs[name]['keys'] if name in runs else 'not run') }}
 {% endmacro %}
 
 
