@@ -1,9 +1,11 @@
 {#- `select … union all select …` over the lake tables of one source (one table per event type): each branch
     yields `event_type` (the table name), `event_category` (from `categories`, a dict table → category) and the
     requested `columns`, a list of [name, sql_type] pairs. A column the table does not declare in its
-    (generated) source YAML becomes `cast(null as <sql_type>)`, so every branch has the same columns. The
-    source() calls are rendered at parse time too, so dbt records the lineage of every table. -#}
-{% macro union_lake_tables(source_name, categories, columns) %}
+    (generated) source YAML becomes `cast(null as <sql_type>)`, so every branch has the same columns. `where`
+    (a SQL boolean on the lake columns, e.g. reprocess_filter()) filters every branch at its scan, so a date
+    condition prunes each table's hive partitions. The source() calls are rendered at parse time too, so dbt
+    records the lineage of every table. -#}
+{% macro union_lake_tables(source_name, categories, columns, where=none) %}
     {%- for table, category in categories.items() %}
     {%- set relation = source(source_name, table) %}
     {%- set declared = [] %}
@@ -27,6 +29,9 @@
         {%- endif %}
         {%- endfor %}
     from {{ relation }}
+    {%- if where is not none %}
+    where {{ where }}
+    {%- endif %}
     {%- if not loop.last %}
 
     union all

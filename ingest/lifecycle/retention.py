@@ -7,7 +7,11 @@
 - quarantine: batch files received before the window are deleted;
 - aggregates: rows older than the window are deleted from every aggregate model that declares, in its dbt
   ``meta``, its ``family``, ``grain`` (daily, weekly, monthly) and ``retention_key`` (the date column the window
-  applies to); the models are read from the dbt manifest, so a new rollup is covered without a name pattern.
+  applies to); the models are read from the dbt manifest, so a new rollup is covered without a name pattern;
+- staging: a warehouse table that copies raw events (``meta``: ``family``, ``retention: raw``, ``retention_key``;
+  the staging tables) loses the rows of each event type older than the type's raw window, so the warehouse holds
+  no raw event the lake has expired (a type kept longer by value keeps all its rows there until the longer window:
+  no staging table copies such a type today).
 
 Raw data expires before its aggregates, so the rollups keep their history: retention writes no ledger row
 (the incremental models never revisit a dropped date), and the marts refuse a full refresh that would lose
@@ -36,7 +40,8 @@ GRAINS = ("daily", "weekly", "monthly")
 
 @dataclass(frozen=True)
 class AggregateModel:
-    """An aggregate table retention applies to, from its dbt model ``meta``: family, grain, retention key."""
+    """A warehouse table retention applies to, from its dbt model ``meta``: family, grain, retention key; grain
+    ``raw`` for a copy of raw events (``retention: raw``), which follows the raw window."""
 
     table: str
     family: str
@@ -45,9 +50,9 @@ class AggregateModel:
 
 
 def aggregate_models(data_dir: Path) -> list[AggregateModel]:
-    """The models whose ``meta`` declares ``family``, ``grain`` and ``retention_key``, from the newest dbt
-    manifest describing this project (``<data_dir>/dbt/target`` or the repository's ``target/``). Empty
-    without a manifest: dbt has not run, so there are no aggregate tables either."""
+    """The models whose ``meta`` declares ``family``, ``retention_key`` and ``grain`` (or ``retention: raw``),
+    from the newest dbt manifest describing this project (``<data_dir>/dbt/target`` or the repository's
+    ``target/``). Empty without a manifest: dbt has not run, so there are no warehouse tables either."""
     from ..config import PROJECT_ROOT
 
     candidates = [Path(data_dir) / "dbt" / "target" / "manifest.json", PROJECT_ROOT / "target" / "manifest.json"]
@@ -58,18 +63,22 @@ def aggregate_models(data_dir: Path) -> list[AggregateModel]:
     models = []
     for node in manifest.get("nodes", {}).values():
         meta = node.get("config", {}).get("meta") or node.get("meta") or {}
-        if node.get("resource_type") == "model" and {"family", "grain", "retention_key"} <= meta.keys():
-            if meta["grain"] not in GRAINS:
-                raise ValueError(f"model {node['name']}: meta.grain {meta['grain']!r} is not one of {GRAINS}")
-            models.append(AggregateModel(node.get("alias") or node["name"], meta["family"], meta["grain"],
-                                         meta["retention_key"]))
+        if node.get("resource_type") != "model" or not {"family", "retention_key"} <= meta.keys():
+            continue
+        grain = "raw" if meta.get("retention") == "raw" else meta.get("grain")
+        if grain is None:
+            continue
+        if grain not in GRAINS + ("raw",):
+            raise ValueError(f"model {node['name']}: meta.grain {grain!r} is not one of {GRAINS}")
+        models.append(AggregateModel(node.get("alias") or node["name"], meta["family"], grain, meta["retention_key"]))
     return sorted(models, key=lambda m: m.table)
 
 
 @dataclass
 class Drop:
-    """One retention action: ``layer`` raw|quarantine|aggregate, what, the cutoff (kept: dates ≥ cutoff);
-    for an aggregate, ``column`` is the date column the cutoff applies to (the model's retention key)."""
+    """One retention action: ``layer`` raw|raw_rows|quarantine|aggregate|staging, what, the cutoff (kept: dates ≥
+    cutoff); for an aggregate or staging table, ``column`` is the date column the cutoff applies to (the model's
+    retention key); for a staging table, ``event_type`` the type whose rows go."""
 
     layer: str
     family: str
@@ -77,6 +86,7 @@ class Drop:
     cutoff: str
     rows: int | None = None
     column: str | None = None
+    event_type: str | None = None
 
 
 def _window(retention: dict, layer: str, grain: str | None = None) -> int | None:
@@ -134,6 +144,9 @@ def plan(registry: Registry, lake: Lake, as_of: date, database: Path | None = No
                 family = registry.families.get(model.family)
                 if family is None or model.table not in tables:
                     continue
+                if model.grain == "raw":
+                    drops.extend(_staging_drops(con, model, family, as_of))
+                    continue
                 days = _window(family.retention_days, "aggregates", model.grain)
                 if days is None and isinstance(family.retention_days.get("aggregates"), (int, float)):
                     days = int(family.retention_days["aggregates"])
@@ -145,6 +158,31 @@ def plan(registry: Registry, lake: Lake, as_of: date, database: Path | None = No
                 if n:
                     drops.append(Drop("aggregate", family.name, model.table, cutoff.isoformat(), n,
                                       model.retention_key))
+    return drops
+
+
+def _raw_cutoff(retention: dict, event_type: str, as_of: date) -> date | None:
+    """The date before which the lake holds no row of ``event_type`` (None: kept forever): the raw window, or the
+    type's own; for a type kept longer by value (``raw_by_value``), the longer window."""
+    days = retention.get("raw_by_event_type", {}).get(event_type, _window(retention, "raw"))
+    if days is None:
+        return None
+    keep = retention.get("raw_by_value", {}).get(event_type)
+    return as_of - timedelta(days=max(int(days), int(keep["days"]) if keep else 0))
+
+
+def _staging_drops(con, model: AggregateModel, family, as_of: date) -> list[Drop]:
+    """The rows of a copy of raw events (``model``) older than their type's raw cutoff, one drop per type."""
+    drops = []
+    for event_type in family.event_types():
+        cutoff = _raw_cutoff(family.retention_days, event_type, as_of)
+        if cutoff is None:
+            continue
+        n = con.execute(f"select count(*) from {model.table} where event_type = ? and {model.retention_key} < ?",
+                        [event_type, cutoff]).fetchall()[0][0]
+        if n:
+            drops.append(Drop("staging", family.name, model.table, cutoff.isoformat(), n, model.retention_key,
+                              event_type))
     return drops
 
 
@@ -162,7 +200,7 @@ def _carry_out(drops: list[Drop], lake: Lake, database: Path | None, as_of: date
     """Drop, rewrite and delete what :func:`plan` listed, then log every drop."""
     log = lake.root / "_maintenance" / "retention.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
-    aggregate_drops = [d for d in drops if d.layer == "aggregate"]
+    aggregate_drops = [d for d in drops if d.layer in ("aggregate", "staging")]
     for drop in drops:
         if drop.layer == "raw":
             partition = Path(drop.target)
@@ -193,7 +231,9 @@ def _carry_out(drops: list[Drop], lake: Lake, database: Path | None, as_of: date
 
         with duckdb.connect(str(database)) as con:
             for drop in aggregate_drops:
-                con.execute(f"delete from {drop.target} where {drop.column} < ?", [date.fromisoformat(drop.cutoff)])
+                of_type = "" if drop.event_type is None else " and event_type = ?"
+                con.execute(f"delete from {drop.target} where {drop.column} < ?{of_type}",
+                            [date.fromisoformat(drop.cutoff), *([] if drop.event_type is None else [drop.event_type])])
     now = datetime.now(timezone.utc).isoformat()
     with open(log, "a", encoding="utf-8") as handle:
         for drop in drops:

@@ -2,10 +2,11 @@
     history (docs/requirements/design.md#retention). Aggregates outlive raw data, so when the ledger recorded partitions of any family the
     model reads (`meta.reprocess.families`) that are no longer in the lake (lake_partitions: dropped by
     retention) and the table already exists, a full rebuild would silently forget them: raises then, unless
-    `--vars '{allow_full_refresh: true}'`. -#}
+    `--vars '{allow_full_refresh: true}'`. A copy of raw events (`meta.retention: raw`, the staging tables) is
+    exempt: rebuilt from the lake, it holds what raw retention keeps. -#}
 {% macro guard_full_refresh() %}
     {%- if execute and config.get('materialized') == 'incremental' and should_full_refresh()
-            and not var('allow_full_refresh', false) -%}
+            and not var('allow_full_refresh', false) and (config.get('meta') or {}).get('retention') != 'raw' -%}
         {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
         {%- set families = reprocess_spec().families -%}
         {%- if existing is not none and families | length > 0 -%}

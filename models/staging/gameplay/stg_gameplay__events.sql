@@ -1,5 +1,12 @@
 {#- Every gameplay event type in one typed relation: the lake envelope, the fields several types share and the
     measures the marts use (a field a type lacks is null). Type-specific detail stays in the lake tables. -#}
+{#- Incremental by event date (docs/warehouse.md "Staging tables"): a build redoes only the dates the new ledger
+    partitions name, so only their lake files are read, and every model and data test downstream reads this table
+    instead of binding the lake's files again. The table is a copy of raw events: it follows the family's raw
+    retention window (meta.retention: raw, ingest/lifecycle/retention.py), an erasure redoes the dates it touched,
+    and a --full-refresh rebuilds it from the lake as it is. Spark: a table rebuilt whole (dbt_project.yml). -#}
+{{ config(materialized='table' if target.type == 'spark' else 'incremental', unique_key='event_date',
+          meta={'retention': 'raw', 'retention_key': 'event_date'}) }}
 {%- set columns = [
     ['event_id', 'string'],
     ['player_key', 'string'],
@@ -56,11 +63,10 @@
     ['batch_id', 'string'],
 ] -%}
 
--- depends_on: {{ ref('stg_ops__ledger_partitions') }} (built first: this view's data tests read the ledger, reprocess_test_filter)
 with
 
 source as (
-    {{ union_lake_tables('lake_gameplay', registry_event_categories('gameplay'), columns) }}
+    {{ union_lake_tables('lake_gameplay', registry_event_categories('gameplay'), columns, where=reprocess_filter()) }}
 ),
 
 -- within each date partition, like the ingest's own dedup (docs/warehouse.md "Dedup"): a filter on event_date
