@@ -35,3 +35,36 @@
     {%- endfor %}
     {{ branches | join('\n    union all\n    ') }}
 {% endmacro %}
+
+
+{#- The lake partitions of `dates` (strings 'YYYY-MM-DD'), as a dict: lake event type → its dates there (strings,
+    sorted). One file listing (lake_partitions). -#}
+{% macro lake_partitions_of(dates) %}
+    {%- set found = {} -%}
+    {%- if dates | length > 0 -%}
+        {%- for row in run_query(lake_partitions(dates)).rows -%}
+            {%- do found.setdefault(row[0], []).append(row[1] | string) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(found) }}
+{% endmacro %}
+
+
+{#- DuckDB: the `read_parquet` of lake source `node` (a graph source) over only the partition folders of its
+    event type that `partitions` (lake_partitions_of) lists, plus the type's schema sentinel
+    (`lake/_schemas/`, no rows: the newest columns, and a file to read when no partition is listed); the
+    source's own options (hive partitioning, union_by_name). Binding it opens those files only. -#}
+{% macro reprocessed_lake_relation(node, partitions) %}
+    {%- set location = node.config.get('external_location') or '' -%}
+    {%- set found = modules.re.search("read_parquet\\('([^']+)'(.*)\\)\\s*$", location) -%}
+    {%- set hive_type = modules.re.search('event_type=([^/]+)/', location) -%}
+    {%- if not found or not hive_type -%}
+        {{ exceptions.raise_compiler_error("reprocessed_lake_relation: " ~ node.unique_id ~ " is not a read_parquet() of a lake event type") }}
+    {%- endif -%}
+    {%- set root = found.group(1).split('/lake/')[0] ~ '/lake/' -%}
+    {%- set globs = [root ~ '_schemas/event_type=' ~ hive_type.group(1) ~ '/*/*.parquet'] -%}
+    {%- for day in partitions.get(hive_type.group(1), []) -%}
+        {%- do globs.append(root ~ 'events/event_type=' ~ hive_type.group(1) ~ '/event_date=' ~ day ~ '/*.parquet') -%}
+    {%- endfor -%}
+    {{ return("read_parquet([" ~ sql_literals(globs) ~ "]" ~ found.group(2) ~ ")") }}
+{% endmacro %}

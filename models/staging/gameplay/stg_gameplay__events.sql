@@ -66,7 +66,7 @@
 with
 
 source as (
-    {{ union_lake_tables('lake_gameplay', registry_event_categories('gameplay'), columns, where=reprocess_filter()) }}
+    {{ union_lake_tables('lake_gameplay', registry_event_categories('gameplay'), columns, reprocessed=true) }}
 ),
 
 -- within each date partition, like the ingest's own dedup (docs/warehouse.md "Dedup"): a filter on event_date

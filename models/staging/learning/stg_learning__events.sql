@@ -28,7 +28,7 @@
 with
 
 source as (
-    {{ union_lake_tables('lake_learning', registry_event_categories('learning'), columns, where=reprocess_filter()) }}
+    {{ union_lake_tables('lake_learning', registry_event_categories('learning'), columns, reprocessed=true) }}
 ),
 
 deduplicated as (
