@@ -8,7 +8,7 @@
 {% endmacro %}
 
 {% macro default__delete_reprocessed() %}
-    {%- if execute and config.get('materialized') == 'incremental' and is_incremental() -%}
+    {%- if follows_engine() and is_incremental() -%}
         delete from {{ this }}
         where {{ reprocess_filter() }}
     {%- endif -%}
@@ -18,7 +18,7 @@
     each key being redone is emptied with a static-partition overwrite by no rows, run here; the hook itself
     renders nothing. insert_overwrite then writes the keys that have rows. -#}
 {% macro spark__delete_reprocessed() %}
-    {%- if execute and config.get('materialized') == 'incremental' and is_incremental() -%}
+    {%- if follows_engine() and is_incremental() -%}
         {%- set key_column = config.get('unique_key') -%}
         {%- set nulls = [] -%}
         {%- for column in adapter.get_columns_in_relation(this) if column.name != key_column -%}

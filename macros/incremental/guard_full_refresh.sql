@@ -5,7 +5,7 @@
     `--vars '{allow_full_refresh: true}'`. A copy of raw events (`meta.retention: raw`, the staging tables) is
     exempt: rebuilt from the lake, it holds what raw retention keeps. -#}
 {% macro guard_full_refresh() %}
-    {%- if execute and config.get('materialized') == 'incremental' and should_full_refresh()
+    {%- if follows_engine() and should_full_refresh()
             and not var('allow_full_refresh', false) and (config.get('meta') or {}).get('retention') != 'raw' -%}
         {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
         {%- set families = reprocess_spec().families -%}

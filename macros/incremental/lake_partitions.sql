@@ -55,16 +55,44 @@
     (`lake/_schemas/`, no rows: the newest columns, and a file to read when no partition is listed); the
     source's own options (hive partitioning, union_by_name). Binding it opens those files only. -#}
 {% macro reprocessed_lake_relation(node, partitions) %}
-    {%- set location = node.config.get('external_location') or '' -%}
-    {%- set found = modules.re.search("read_parquet\\('([^']+)'(.*)\\)\\s*$", location) -%}
-    {%- set hive_type = modules.re.search('event_type=([^/]+)/', location) -%}
-    {%- if not found or not hive_type -%}
-        {{ exceptions.raise_compiler_error("reprocessed_lake_relation: " ~ node.unique_id ~ " is not a read_parquet() of a lake event type") }}
+    {%- set read = lake_read_parquet(node) -%}
+    {%- set hive_type = modules.re.search('event_type=([^/]+)/', read.glob) -%}
+    {%- if not hive_type -%}
+        {{ exceptions.raise_compiler_error("reprocessed_lake_relation: " ~ node.unique_id ~ " does not read one lake event type") }}
     {%- endif -%}
-    {%- set root = found.group(1).split('/lake/')[0] ~ '/lake/' -%}
+    {%- set root = read.glob.split('/lake/')[0] ~ '/lake/' -%}
     {%- set globs = [root ~ '_schemas/event_type=' ~ hive_type.group(1) ~ '/*/*.parquet'] -%}
     {%- for day in partitions.get(hive_type.group(1), []) -%}
         {%- do globs.append(root ~ 'events/event_type=' ~ hive_type.group(1) ~ '/event_date=' ~ day ~ '/*.parquet') -%}
     {%- endfor -%}
-    {{ return("read_parquet([" ~ sql_literals(globs) ~ "]" ~ found.group(2) ~ ")") }}
+    {{ return("read_parquet([" ~ sql_literals(globs) ~ "]" ~ read.options ~ ")") }}
+{% endmacro %}
+
+
+{#- DuckDB: the `read_parquet` of the ledger (source lake_ops.ledger) over only the files of batches the model
+    being built (`this`) does not hold yet, plus the folder's zero-row `_schema.parquet` (its columns, and a file
+    to read when no batch is new). The ledger is append-only: one immutable file per batch, `<batch_id>.parquet`
+    (docs/lake.md). One file listing and one query of `this`. -#}
+{% macro new_ledger_files() %}
+    {%- set read = lake_read_parquet(graph.sources['source.' ~ project_name ~ '.lake_ops.ledger']) -%}
+    {%- set query -%}
+        select file
+        from glob('{{ read.glob }}')
+        where not starts_with(parse_filename(file), '_')
+            and parse_filename(file, true) not in (select batch_id from {{ this }})
+        order by file
+    {%- endset -%}
+    {%- set files = [read.glob.rsplit('/', 1)[0] ~ '/_schema.parquet'] + run_query(query).columns[0].values() | list -%}
+    {{ return("read_parquet([" ~ sql_literals(files) ~ "]" ~ read.options ~ ")") }}
+{% endmacro %}
+
+
+{#- A lake source's `external_location`, `read_parquet('<glob>'<options>)`, as {glob, options} (options with
+    their leading comma, e.g. `, hive_partitioning = true, union_by_name = true`). -#}
+{% macro lake_read_parquet(node) %}
+    {%- set found = modules.re.search("read_parquet\\('([^']+)'(.*)\\)\\s*$", node.config.get('external_location') or '') -%}
+    {%- if not found -%}
+        {{ exceptions.raise_compiler_error(node.unique_id ~ ": its external_location is not a read_parquet('<glob>', …)") }}
+    {%- endif -%}
+    {{ return({'glob': found.group(1), 'options': found.group(2)}) }}
 {% endmacro %}

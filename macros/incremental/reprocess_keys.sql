@@ -43,6 +43,15 @@
 {% endmacro %}
 
 
+{#- Whether the engine runs on this model (its hooks, keys and manifest row): an incremental model whose meta
+    declares `reprocess` (every family's, through its folder in dbt_project.yml). An incremental model without it
+    (the ledger table, which appends new ledger files) is plain dbt. -#}
+{% macro follows_engine(node=none) %}
+    {%- set conf = node.config if node is not none else config -%}
+    {{ return(execute and conf.get('materialized') == 'incremental' and (conf.get('meta') or {}).get('reprocess') is not none) }}
+{% endmacro %}
+
+
 {#- The model's reprocess spec (meta.reprocess) with defaults. -#}
 {% macro reprocess_spec() %}
     {%- set meta = config.get('meta') or {} -%}

@@ -37,7 +37,7 @@
     Spark. Until then, models later in the same invocation read these notes (ledger_watermark, changed_in). A
     run whose row is lost (dbt killed before the end) only makes the next run redo its keys. Renders nothing. -#}
 {% macro record_incremental_run() %}
-    {%- if execute and config.get('materialized') == 'incremental' -%}
+    {%- if follows_engine() -%}
         {%- do _invocation_runs().update({this.identifier: {'watermark': ledger_stamp(), 'keys': computed_reprocess_keys(this)}}) -%}
     {%- endif -%}
 {% endmacro %}
@@ -122,7 +122,7 @@
         {%- do seen.append(node_id) -%}
         {%- set node = graph.nodes[node_id] -%}
         {%- if node.resource_type == 'model' -%}
-            {%- if node.config.materialized == 'incremental' -%}
+            {%- if follows_engine(node) -%}
                 {%- do found.append(node.alias or node.name) -%}
             {%- else -%}
                 {%- do _collect_incremental_upstreams(node.depends_on.nodes, found, seen) -%}
@@ -137,7 +137,7 @@
     column. `dbt run-operation adopt_run_manifest` once, before the first build of this version. -#}
 {% macro adopt_run_manifest() %}
     {%- do run_query(create_incremental_manifest()) -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and follows_engine(node) -%}
         {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias or node.name) -%}
         {%- if relation is not none and '_ledger_finished_at_max' in adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
             {%- do run_query(

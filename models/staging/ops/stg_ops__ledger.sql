@@ -1,6 +1,13 @@
 {#- A table, not a view: every incremental model's engine queries the ledger several times per build
-    (reprocess_keys, ledger_stamp), and the ledger is one Parquet file per batch; read once per build. -#}
-{{ config(materialized='table') }}
+    (reprocess_keys, ledger_stamp). Incremental on DuckDB: the ledger is append-only, one immutable file per batch
+    named by its batch id (docs/lake.md), so a build reads only the files of batches the table does not hold yet
+    (new_ledger_files) instead of every batch's file; Spark rebuilds it whole. Plain dbt incremental: the engine
+    (follows_engine) does not run on it, it is what the engine reads. -#}
+{{ config(materialized='table' if target.type == 'spark' else 'incremental', unique_key='batch_id') }}
+{%- set ledger = source('lake_ops', 'ledger') %}
+{%- if execute and is_incremental() %}
+    {%- set ledger = new_ledger_files() %}
+{%- endif %}
 
 with
 
@@ -22,7 +29,7 @@ source as (
         duplicates,
         dropped,
         partitions
-    from {{ source('lake_ops', 'ledger') }}
+    from {{ ledger }}
 ),
 
 deduplicated as (
