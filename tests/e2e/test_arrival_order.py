@@ -221,6 +221,33 @@ def test_incremental_passes_equal_one_clean_build(arrival, family):
     assert_marts_equal(arrival["incremental"], arrival["clean"], marts)
 
 
+@pytest.mark.parametrize("table", ["stg_gameplay__events", "stg_learning__events"])
+def test_staging_tables_built_pass_by_pass_equal_one_clean_build(arrival, table):
+    """The staging tables, appended date by date from the partitions each pass redid, hold the events the clean
+    build holds (the batches differ between the two lakes, so batch_id and received_at are left out)."""
+    columns = "event_id, event_type, event_date, player_key, session_id, occurred_at"
+    rows = {}
+    for name in ("incremental", "clean"):
+        with duckdb.connect(str(arrival[name] / "warehouse.duckdb"), read_only=True) as con:
+            rows[name] = sorted(con.sql(f"select {columns} from {table}").fetchall(), key=repr)
+    assert len(rows["clean"]) > 100
+    assert rows["incremental"] == rows["clean"]
+
+
+def test_ledger_table_appended_pass_by_pass_holds_every_ledger_file(arrival):
+    """stg_ops__ledger appends only new batches' files; after every pass it holds each committed batch once, with
+    the counts its ledger file has (read with pyarrow)."""
+    import pyarrow.parquet as pq
+
+    files = [p for p in sorted((arrival["incremental"] / "lake" / "_ledger").glob("*.parquet")) if not p.name.startswith("_")]
+    expected = sorted((row["batch_id"], row["kind"], row["landed"], row["quarantined"], row["duplicates"])
+                      for path in files for row in pq.read_table(path).to_pylist())
+    assert len(expected) >= 12
+    with duckdb.connect(str(arrival["incremental"] / "warehouse.duckdb"), read_only=True) as con:
+        got = sorted(con.sql("select batch_id, kind, landed, quarantined, duplicates from stg_ops__ledger").fetchall())
+    assert got == expected
+
+
 def test_clean_build_ran_every_dbt_unit_test(arrival):
     """The suite's builds leave dbt's unit tests out; the clean build runs each one the manifest declares."""
     manifest = json.loads((arrival["clean"] / "target" / "manifest.json").read_text())
