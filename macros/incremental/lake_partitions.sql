@@ -69,11 +69,14 @@
 {% endmacro %}
 
 
-{#- DuckDB: the `read_parquet` of the ledger (source lake_ops.ledger) over only the files of batches the model
-    being built (`this`) does not hold yet, plus the folder's zero-row `_schema.parquet` (its columns, and a file
-    to read when no batch is new). The ledger is append-only: one immutable file per batch, `<batch_id>.parquet`
-    (docs/lake.md). One file listing and one query of `this`. -#}
-{% macro new_ledger_files() %}
+{#- The ledger to read (`relation`: source lake_ops.ledger); on an incremental run of the model being built
+    (`this`), the `read_parquet` of only the files of batches it does not hold yet, plus the folder's zero-row
+    `_schema.parquet` (its columns, and a file to read when no batch is new). The ledger is append-only: one
+    immutable file per batch, `<batch_id>.parquet` (docs/lake.md). One file listing and one query of `this`. -#}
+{% macro new_ledger_files(relation) %}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(relation) }}
+    {%- endif -%}
     {%- set read = lake_read_parquet(graph.sources['source.' ~ project_name ~ '.lake_ops.ledger']) -%}
     {%- set query -%}
         select file

@@ -4,10 +4,7 @@
     (new_ledger_files) instead of every batch's file; Spark rebuilds it whole. Plain dbt incremental: the engine
     (follows_engine) does not run on it, it is what the engine reads. -#}
 {{ config(materialized='table' if target.type == 'spark' else 'incremental', unique_key='batch_id') }}
-{%- set ledger = source('lake_ops', 'ledger') %}
-{%- if execute and is_incremental() %}
-    {%- set ledger = new_ledger_files() %}
-{%- endif %}
+{%- set ledger = new_ledger_files(source('lake_ops', 'ledger')) %}
 
 with
 
