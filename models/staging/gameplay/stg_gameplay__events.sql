@@ -1,10 +1,6 @@
 {#- Every gameplay event type in one typed relation: the lake envelope, the fields several types share and the
     measures the marts use (a field a type lacks is null). Type-specific detail stays in the lake tables. -#}
-{#- Incremental by event date (docs/warehouse.md "Staging tables"): a build redoes only the dates the new ledger
-    partitions name, so only their lake files are read, and every model and data test downstream reads this table
-    instead of binding the lake's files again. The table is a copy of raw events: it follows the family's raw
-    retention window (meta.retention: raw, ingest/lifecycle/retention.py), an erasure redoes the dates it touched,
-    and a --full-refresh rebuilds it from the lake as it is. Spark: a table rebuilt whole (dbt_project.yml). -#}
+{#- A staging table, incremental by event date, and a copy of raw events (docs/warehouse.md "Staging tables"). -#}
 {{ config(materialized='table' if target.type == 'spark' else 'incremental', unique_key='event_date',
           meta={'retention': 'raw', 'retention_key': 'event_date'}) }}
 {%- set columns = [
