@@ -12,8 +12,10 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+import fastjsonschema
 import polars as pl
 import pytest
 from jsonschema import Draft202012Validator
@@ -77,12 +79,14 @@ def expected_frame(policy: str) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def validators() -> dict[str, Draft202012Validator]:
+def validators() -> dict[str, tuple[Callable, Draft202012Validator]]:
+    """event type → (fastjsonschema's validator, jsonschema's): the first checks each of the ≈ 100k lines, the
+    second lists the errors of a line that fails."""
     result = {}
     for event_type in ("request", "ranking", "impression", "click", "error"):
         schema = json.loads((SCHEMAS / event_type / "1.0.json").read_text(encoding="utf-8"))
         Draft202012Validator.check_schema(schema)
-        result[event_type] = Draft202012Validator(schema)
+        result[event_type] = (fastjsonschema.compile(schema), Draft202012Validator(schema))
     return result
 
 
@@ -103,10 +107,12 @@ def test_every_line_validates_against_its_schema(imported, validators) -> None:
     for path in result.files_written:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             event = json.loads(line)
-            validator = validators[event["event_type"]]
-            if not validator.is_valid(event):  # is_valid first: iter_errors on 60k lines is slow
+            fast, validator = validators[event["event_type"]]
+            try:
+                fast(event)
+            except fastjsonschema.JsonSchemaValueException as error:
                 errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(event)]
-                pytest.fail(f"{path.name}:{number}: {errors}")
+                pytest.fail(f"{path.name}:{number}: {errors or error.message}")
 
 
 @needs_sample
