@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+import os
 from pathlib import Path
 
 import pytest
@@ -54,12 +55,9 @@ def anchors(page: Path) -> frozenset[str]:
 def repository_files() -> list[Path]:
     """Text files of the repository outside build, data and environment folders."""
     files = []
-    for path in ROOT.rglob("*"):
-        relative = path.relative_to(ROOT).parts
-        if any(part in SKIP_DIRS for part in relative) or not path.is_file():
-            continue
-        if path.suffix in TEXT_SUFFIXES:
-            files.append(path)
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in SKIP_DIRS]  # never descend into .venv & co
+        files += [Path(folder) / name for name in names if Path(name).suffix in TEXT_SUFFIXES]
     return files
 
 
