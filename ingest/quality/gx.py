@@ -15,7 +15,7 @@ over the lake and marts.
 - the **ledger**: batch ids unique, ``records_read = landed + quarantined + duplicates + dropped`` and
   ``landed`` = the sum over its partitions, for every batch;
 - the **published marts** (``<data_dir>/marts/*.parquet``, so it runs while a build holds the warehouse lock):
-  the dbt tests the manifest declares on them (``not_null``, ``unique``, ``accepted_values``,
+  the dbt tests the manifest declares on them (``not_null``, ``not_null_columns``, ``unique``, ``accepted_values``,
   ``unique_combination``) as GX expectations, conventional ranges from column names (:data:`NAME_RANGES`), a
   non-empty table for a family's ``agg_``/``fct_`` marts once the family has landed events, and for
   ``dq_ingest_daily`` the total landed equal to the ledger's.
@@ -263,6 +263,9 @@ def _manifest_tests(data_dir: Path) -> dict[str, list[tuple[str, dict]]]:
             name = meta.get("name")
             if name == "not_null" and column:
                 out.setdefault(mart, []).append(("ExpectColumnValuesToNotBeNull", {"column": column}))
+            elif name == "not_null_columns" and isinstance(kwargs.get("columns"), list):
+                out.setdefault(mart, []).extend(("ExpectColumnValuesToNotBeNull", {"column": c})
+                                                for c in kwargs["columns"])
             elif name == "unique" and column:
                 out.setdefault(mart, []).append(("ExpectColumnValuesToBeUnique", {"column": column}))
             elif name == "accepted_values" and column and isinstance(kwargs.get("values"), list):

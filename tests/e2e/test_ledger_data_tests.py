@@ -3,9 +3,10 @@ violation inside the new day still fails — once in a staging view's test and o
 
 Generated players (every family) over three days: the first two are landed and built once, then the third
 lands together with extra gameplay combat events of that day whose sample rate is out of range (1000: each
-counts as 1/1000 of an event). `stg_gameplay__events`' sample-rate test and `agg_gameplay_daily`'s "reweighted
-total never below the observed count" test must both fail in the build that follows, with the ledger filter
-on (TELEMETRY_FULL_TESTS=false) — and the filter must be what each test ran with (the compiled SQL names the
+counts as 1/1000 of an event; a third of them without a session id). `stg_gameplay__events`' sample-rate test,
+its not-null test (one query for all its columns: only `session_id` may be reported) and `agg_gameplay_daily`'s
+"reweighted total never below the observed count" test must all fail in the build that follows, with the ledger
+filter on (TELEMETRY_FULL_TESTS=false) — and the filter must be what each test ran with (the compiled SQL names the
 new day's dates, not the whole table).
 """
 
@@ -29,6 +30,7 @@ pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
 COMBAT = ("gameplay_engage_enemy", "gameplay_damage_dealt", "gameplay_damage_taken", "gameplay_death")
 STAGING_TEST = "pass_ratio_stg_gameplay__events_sample_rate__sample_rate_0_and_sample_rate_1__1_0"
+NOT_NULL_TEST = "not_null_columns_stg_gameplay__events_"
 MART_TEST = "pass_ratio_agg_gameplay_daily_combat_events_estimated__combat_events_estimated_combat_events__1_0"
 
 
@@ -75,7 +77,8 @@ def lake(tmp_path_factory, monkeypatch_module) -> dict:
     run_dbt(["build"], data, quiet=True)
     land(data, sorted(by_day[days[-1]]), clocks)
     new_day = max(p.name.split("=")[1] for p in (data / "lake" / "events").glob("event_type=gameplay_*/event_date=*"))
-    # three copies of every combat event of the new day, each a new event with sample rate 1000
+    # three copies of every combat event of the new day, each a new event with sample rate 1000; the third
+    # copy without a session id
     with duckdb.connect() as con:
         for event_type in COMBAT:
             folder = data / "lake" / "events" / f"event_type={event_type}" / f"event_date={new_day}"
@@ -84,7 +87,8 @@ def lake(tmp_path_factory, monkeypatch_module) -> dict:
                 continue
             con.execute(
                 f"copy (select * replace (event_id || '-copy' || copy as event_id, seq + 1000000 * copy as seq,"
-                f" 1000.0 as sample_rate) from read_parquet({[str(f) for f in files]}), range(1, 4) as t(copy))"
+                f" 1000.0 as sample_rate, case when copy < 3 then session_id end as session_id)"
+                f" from read_parquet({[str(f) for f in files]}), range(1, 4) as t(copy))"
                 f" to '{folder / 'injected-0000.parquet'}' (format parquet)")
     return {"data": data, "new_day": new_day}
 
@@ -102,6 +106,9 @@ def test_a_staging_violation_inside_the_new_day_fails(lake):
     assert staging["status"] == "fail", staging["status"]
     sql = compiled(lake["data"], STAGING_TEST)
     assert f"event_date in (cast('{lake['new_day']}' as date)" in sql  # the ledger filter, not the whole view
+    (not_null,) = [r for name, r in results(lake["data"]).items() if name.startswith(NOT_NULL_TEST)]
+    assert not_null["status"] == "fail" and not_null["failures"] == 1, (not_null["status"], not_null["failures"])
+    assert f"event_date in (cast('{lake['new_day']}' as date)" in not_null["compiled_code"]
 
 
 def test_a_mart_violation_inside_the_new_day_fails(lake):
