@@ -28,6 +28,7 @@ def test_every_command_has_help(command):
     assert "Usage:" in result.output
 
 
+@pytest.mark.slow
 def test_ingest_end_to_end_as_a_subprocess(registry, tmp_path):
     """The installed console script, a real process, a temp data dir given by the environment variable."""
     path = tmp_path / "in.jsonl"

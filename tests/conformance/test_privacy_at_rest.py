@@ -86,6 +86,7 @@ def keyring(tmp_path, monkeypatch):
     return path
 
 
+@pytest.mark.slow
 def test_scan_of_every_file_under_the_data_directory_finds_no_raw_id_session_id_or_chat_text(tmp_path, keyring):
     data = tmp_path / "d"
     lines, needles = sensitive_lines()

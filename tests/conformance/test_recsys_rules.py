@@ -12,6 +12,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from conformance_support import FIXTURES, TEST_KEY, balanced, ingest, keyed_hash, landed, ledger, run_cli
 from ingest.collector.spool import land_all, spool_dir
@@ -155,6 +156,7 @@ def test_a_lake_holding_files_of_other_codecs_reads_whole_and_compacts_to_snappy
     assert codecs_of(merged) == {"SNAPPY"} and rows_of([merged]) == before
 
 
+@pytest.mark.slow
 def test_ingest_compacts_a_hot_partition_once_it_holds_eight_small_files(tmp_path):
     as_of = "2025-06-02T12:00:00Z"  # one day after the events: hot
     paths = recsys_files(tmp_path / "in", 8, STORAGE_DAY_MS)
@@ -188,6 +190,7 @@ def test_ingest_compacts_a_hot_partition_once_it_holds_eight_small_files(tmp_pat
     assert {p: p.stat().st_mtime_ns for p in (compacted / "lake" / "events").rglob("*.parquet")} == before
 
 
+@pytest.mark.slow
 def test_a_hot_partition_merges_per_level_without_rewriting_what_it_merged(tmp_path):
     as_of = "2025-06-02T12:00:00Z"
     data_dir = tmp_path / "d"
@@ -200,6 +203,7 @@ def test_a_hot_partition_merges_per_level_without_rewriting_what_it_merged(tmp_p
     assert sorted(p.name.split("-")[1] for p in files) == ["1", "1"]
 
 
+@pytest.mark.slow
 def test_each_tier_gets_its_treatment_by_partition_age(tmp_path):
     """Three small files in a partition 10 days old (hot: kept, under 8), 60 days (warm: merged to 256 MiB
     files) and 200 days (cold: merged to 1 GiB files), as of 2025-06-01; ingest compacts them itself."""

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 import ingest.pipeline.reader as reader_module
@@ -47,6 +48,7 @@ def cli(*args: str):
     return CliRunner().invoke(main, ["ingest", *args, "--as-of", AS_OF_TEXT, "--backfill"])
 
 
+@pytest.mark.slow
 def test_many_tiny_files_each_published_file_is_read_at_most_once(registry, tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     earlier = tmp_path / "earlier"
@@ -96,6 +98,7 @@ def test_tiny_files_still_deduplicate_across_batches_of_one_run(registry, tmp_pa
     assert landed_ids(tmp_path / "data") == ["evt-0", "evt-1"]
 
 
+@pytest.mark.slow
 def test_a_fifo_is_refused_without_waiting_and_the_rest_lands(registry, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

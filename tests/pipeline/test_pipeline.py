@@ -284,6 +284,7 @@ def test_interrupted_batch_is_redone_exactly_once(registry, tmp_path, monkeypatc
     assert not (tmp_path / "lake" / "_pending").exists() or not any((tmp_path / "lake" / "_pending").iterdir())
 
 
+@pytest.mark.slow
 def test_workers_do_not_change_the_result(registry, tmp_path):
     from ingest.generate.synthetic import recsys_events
 
