@@ -11,14 +11,16 @@ other line to the reference, then merges both outcomes into one :class:`ChunkOut
 - it routes (same family order as :meth:`Registry.family_of`) to a schema that :mod:`ingest.registry.compile`
   translates and whose rules are all vectorised here: no batch envelope, opt-out flag or server-filled field
   on the line, no sampling rule, rate limit, reference table, ``event_id_from`` or ``hash_each``, an
-  ``epoch_ms`` integer event time;
+  event time the compiled plan reads exactly (``epoch_ms``, ``epoch_s``, or an ISO 8601 string of the common
+  form, see :func:`~ingest.registry.compile.time_us_sql`);
 - its compiled check passes (the check is never looser than ``jsonschema``), its event time is neither in the
   future nor too late, and its player is not opted out.
 
 Everything else — invalid lines, rejected events, policy drops, other families — goes through the reference,
-so quarantine rows, reason codes and dropped counts are the reference's own. A chunk where the two halves
-would interact (the same event id in the same partition on both sides, two schema versions in one
-partition) is redone entirely by the reference.
+so quarantine rows, reason codes and dropped counts are the reference's own. Versions of one event type share
+a partition, its rows holding the union of their columns, as in the reference. A chunk where the same event id
+lands in one partition from both halves hands every line of that id to the reference (which one lands depends
+on input order); the same id from two versions on the columnar side sends the chunk to the reference whole.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..registry.compile import (CompiledSchema, FamilyRoute, columnar_plan, is_int, is_string, json_path, sql_string,
+from ..registry.compile import (CompiledSchema, FamilyRoute, columnar_plan, is_string, json_path, sql_string,
                                 string_value)
-from ..registry.schema import Registry
+from ..registry.schema import Registry, wire_version
 from .outcome import ChunkOutcome, concat_rows
 from .reader import Line
 from .row import FUTURE_TOLERANCE, US_PER_DAY, LineProcessor, uuid5_text
@@ -71,7 +73,7 @@ class ColumnarProcessor:
         self.fallbacks = 0
         self.stats = {"columnar": 0, "reference": 0}
         self.max_line = reference.settings.max_line_bytes
-        self.future_ms = (reference.as_of_us + FUTURE_TOLERANCE // timedelta(microseconds=1)) // 1000
+        self.future_us = reference.as_of_us + FUTURE_TOLERANCE // timedelta(microseconds=1)
         self.as_of_day = reference.as_of_us // US_PER_DAY
         self._routes: dict[tuple[str, ...], FamilyRoute | None] = {}
         self._shapes: dict[tuple[tuple[str, ...], int], bool] = {}
@@ -87,7 +89,7 @@ class ColumnarProcessor:
         if family is None:
             return None
         event_type = family.type_const if family.type_key is None else event.get(family.type_key)
-        version = event.get(family.version_key)
+        version = wire_version(event.get(family.version_key))
         if type(event_type) is not str or type(version) is not str:
             return None
         if family.lower:
@@ -140,31 +142,45 @@ class ColumnarProcessor:
             self.stats["reference"] += len(lines)
             return self.reference.process_chunk(lines, batch_id, source)
         landed, taken = fast
-        rest = [line for position, line in enumerate(lines) if position not in taken] if len(taken) < len(lines) else []
-        slow = self.reference.process_chunk(rest, batch_id, source) if rest else None
-        if slow is None:
-            self.stats["columnar"] += len(taken)
-            return ChunkOutcome(landed, [], Counter(), len(lines), len(taken))
-        for key, (ids, rows) in slow.landed.items():
-            if key in landed:
-                fast_ids, fast_rows = landed[key]
-                if fast_rows.schema != rows.schema or not set(ids).isdisjoint(fast_ids):
-                    self.fallbacks += 1  # the halves interact: let the reference decide the whole chunk
-                    return self.reference.process_chunk(lines, batch_id, source)
-                landed[key] = (fast_ids + ids, concat_rows([fast_rows, rows]))
-            else:
-                landed[key] = (ids, rows)
+        for _ in range(2):
+            rest = [line for position, line in enumerate(lines) if position not in taken]
+            slow = self.reference.process_chunk(rest, batch_id, source) if rest else None
+            clash = {key: shared for key, (ids, _) in (slow.landed.items() if slow else ())
+                     if key in landed and (shared := set(ids) & set(landed[key][0]))}
+            if not clash:
+                break
+            # the same id from both halves in one partition: which one lands depends on input order, so the
+            # reference takes every line of that id too, in input order (the other rows cannot meet them)
+            self.fallbacks += 1
+            for key, shared in clash.items():
+                ids, rows, positions = landed.pop(key)
+                keep = [i not in shared for i in ids]
+                taken.difference_update(p for p, k in zip(positions, keep) if not k)
+                if any(keep):
+                    landed[key] = ([i for i, k in zip(ids, keep) if k], rows.filter(pa.array(keep)),
+                                   [p for p, k in zip(positions, keep) if k])
+        else:
+            self.stats["reference"] += len(lines)
+            return self.reference.process_chunk(lines, batch_id, source)
         self.stats["columnar"] += len(taken)
+        out = {key: (ids, rows) for key, (ids, rows, _) in landed.items()}
+        if slow is None:
+            return ChunkOutcome(out, [], Counter(), len(lines), len(taken))
         self.stats["reference"] += len(rest)
-        return ChunkOutcome(landed, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records,
+        for key, (ids, rows) in slow.landed.items():
+            if key in out:
+                fast_ids, fast_rows = out[key]
+                out[key] = (fast_ids + ids, concat_rows([fast_rows, rows]))
+            else:
+                out[key] = (ids, rows)
+        return ChunkOutcome(out, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records,
                             slow.rate_limited)
 
     def _fast(self, groups: dict[int, tuple[list[int], list[bytes], list[int | None], list[dict[str, Any]]]],
-              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch]], set[int]] | None:
-        """Rows the columnar path lands, by (event_type, event_date), and the chunk positions it took; None
-        when the chunk must go to the reference whole."""
-        landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch]] = {}
-        versions: dict[tuple[str, str], str] = {}
+              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]], set[int]] | None:
+        """Rows the columnar path lands, by (event_type, event_date), with the chunk position of each row, and
+        the chunk positions it took; None when the chunk must go to the reference whole."""
+        landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]] = {}
         taken: set[int] = set()
         for index, (positions, texts, keys, events) in groups.items():
             compiled = self.plan.schemas[index]
@@ -178,19 +194,19 @@ class ColumnarProcessor:
             finally:
                 self.con.unregister("chunk")
             for key, (ids, rows, rows_i) in self._partitions(compiled, table, events, batch_id).items():
-                if key in landed:
-                    if versions[key] != compiled.schema.version:
-                        return None  # the reference builds mixed versions with the first one's columns
-                    old_ids, old_rows = landed[key]
-                    rows, ids = concat_rows([old_rows, rows]), old_ids + ids
-                landed[key] = (ids, rows)
-                versions[key] = compiled.schema.version
+                if key in landed:  # another version of the same type: the partition holds the union of columns
+                    old_ids, old_rows, old_positions = landed[key]
+                    if not set(ids).isdisjoint(old_ids):
+                        return None  # the same id in two versions: which one lands depends on input order
+                    landed[key] = (old_ids + ids, concat_rows([old_rows, rows]), old_positions + [positions[i] for i in rows_i])
+                else:
+                    landed[key] = (ids, rows, [positions[i] for i in rows_i])
                 taken.update(positions[i] for i in rows_i)
         return landed, taken
 
     def _query(self, compiled: CompiledSchema) -> str:
-        selects = ["i", f"try_cast({compiled.time} as BIGINT) as t"]
-        ok = [f"coalesce(({compiled.check}), false)", is_int(compiled.time), "(nk is null or len(json_keys(line)) = nk)"]
+        selects = ["i", f"{compiled.time_us} as us"]
+        ok = [f"coalesce(({compiled.check}), false)", "us is not null", "(nk is null or len(json_keys(line)) = nk)"]
         if compiled.event_id:
             selects.append(f"(case when {is_string(compiled.event_id)} then {string_value(compiled.event_id)} end) as eid")
         else:
@@ -229,9 +245,9 @@ class ColumnarProcessor:
                     ) -> dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]]:
         if table.num_rows == 0:
             return {}
-        ts = table.column("t").to_numpy(zero_copy_only=False)
-        keep = (ts >= 0) & (ts <= self.future_ms)
-        day = np.where(keep, ts, 0) * 1000 // US_PER_DAY
+        ts = table.column("us").to_numpy(zero_copy_only=False)
+        keep = (ts >= 0) & (ts <= self.future_us)
+        day = np.where(keep, ts, 0) // US_PER_DAY
         if not self.reference.settings.backfill:
             keep &= day >= self.as_of_day - compiled.late_window_days
         if not keep.all():
@@ -241,7 +257,7 @@ class ColumnarProcessor:
         for one_day in np.unique(day):
             mask = day == one_day
             part = table.filter(pa.array(mask)) if not mask.all() else table
-            built = self._rows(compiled, part, ts[mask] * 1000, int(one_day), events, batch_id)
+            built = self._rows(compiled, part, ts[mask], int(one_day), events, batch_id)
             if built is not None:
                 key = (compiled.schema.qualified_type, self.reference.date_string(int(one_day) * US_PER_DAY))
                 out[key] = built

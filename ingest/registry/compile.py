@@ -234,7 +234,7 @@ def _free_object_check(node: dict[str, Any], e: str) -> str:
 
 
 def _equals_any(e: str, allowed: list[Any]) -> str:
-    """Snippet ``e`` equals one of ``allowed`` (strings, booleans, null; numbers take the row path)."""
+    """Snippet ``e`` equals one of ``allowed`` (strings, booleans, null, numbers below 2**53 in magnitude)."""
     options = []
     strings = [v for v in allowed if isinstance(v, str)]
     if strings:
@@ -244,9 +244,48 @@ def _equals_any(e: str, allowed: list[Any]) -> str:
             options.append(f"({e} = '{str(value).lower()}')")
         elif value is None:
             options.append(f"({e} = 'null')")
+        elif isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < EXACT:
+            # both sides exact doubles: an integer literal only below 2**53 (beyond, Python compares exactly and
+            # a double would not); a decimal literal parses to the same double in DuckDB and in the reference
+            options.append(f"({is_number(e)} and (not {is_int(e)} or abs(try_cast({e} as BIGINT)) < {EXACT})"
+                           f" and try_cast({e} as DOUBLE) = {_literal(float(value))})")
         elif not isinstance(value, str):
             raise Unsupported(f"const/enum value {value!r}")
     return "(" + (" or ".join(options) if options else "false") + ")"
+
+
+TIME_TYPES = {"epoch_ms": ("integer",), "epoch_s": ("integer", "number"), "iso8601": ("string",)}
+"""The JSON type an event time of each unit must be declared as for the columnar path to compile it."""
+ISO_RE = ("^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+          "([.][0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+"""ISO 8601 times the columnar path reads itself: a subset ``datetime.fromisoformat`` reads the same way."""
+_MAX_EPOCH_S = 9_000_000_000_000  # seconds: times 10**6 still fits int64
+
+
+def time_us_sql(unit: str, e: str) -> str:
+    """SQL BIGINT: the event time in epoch microseconds of the snippet ``e``, exactly as the reference computes
+    it (``int(value * 1000)`` for ``epoch_ms``, ``int(round(value * 10**6))`` for ``epoch_s``,
+    ``datetime.fromisoformat`` for ``iso8601``), or NULL where that is not proven (the row path decides)."""
+    if unit == "epoch_ms":
+        return f"(case when {is_int(e)} and abs(try_cast({e} as BIGINT)) < {_MAX_EPOCH_S * 1000} then try_cast({e} as BIGINT) * 1000 end)"
+    if unit == "epoch_s":
+        # float × 10**6 in IEEE doubles, then round half to even: Python's round() on a float
+        return (f"(case when {is_int(e)} then (case when abs(try_cast({e} as BIGINT)) < {_MAX_EPOCH_S} "
+                f"then try_cast({e} as BIGINT) * 1000000 end) "
+                f"when {is_number(e)} and abs(try_cast({e} as DOUBLE)) < {_MAX_EPOCH_S}.0 "
+                f"then try_cast(round_even(try_cast({e} as DOUBLE) * 1000000.0, 0) as BIGINT) end)")
+    if unit == "iso8601":
+        s = string_value(e)
+        # the wall time (an impossible date is NULL), the fraction padded to microseconds, minus the offset
+        wall = f"epoch_us(try_cast(replace(substr({s}, 1, 19), 'T', ' ') as TIMESTAMP))"
+        fraction = f"cast(rpad(regexp_extract({s}, '[.]([0-9]+)', 1), 6, '0') as BIGINT)"
+        sign = f"(case substr({s}, -6, 1) when '+' then 1 when '-' then -1 else 0 end)"
+        offset = (f"({sign} * (cast(substr({s}, -5, 2) as BIGINT) * 60 + cast(substr({s}, -2, 2) as BIGINT))"
+                  " * 60000000)")
+        return (f"(case when {is_string(e)} and regexp_full_match({s}, {sql_string(ISO_RE)}) "
+                f"and not prefix({s}, '0000') then {wall} + {fraction} - (case when suffix({s}, 'Z') then 0 "
+                f"else {offset} end) end)")
+    raise Unsupported(f"time unit {unit}")
 
 
 def column_sql(prop: dict[str, Any], e: str) -> str | None:
@@ -291,7 +330,8 @@ class CompiledSchema:
     paths: list[str]
     check: str
     event_id: str | None
-    time: str
+    time_us: str
+    """SQL of the event time in epoch microseconds, NULL where the columnar path cannot prove the reference's value."""
     player: str | None
     session: str | None
     columns: list[_Column]
@@ -378,12 +418,11 @@ class ColumnarPlan:
         env = schema.envelope
         if env.get("event_id_from"):
             raise Unsupported("event_id_from")
-        if env["occurred_at"]["unit"] != "epoch_ms":
-            raise Unsupported(f"time unit {env['occurred_at']['unit']}")
         props = doc["properties"]
         time_key = _top(env["occurred_at"]["field"])
-        if props.get(time_key, {}).get("type") != "integer":
-            raise Unsupported("event time not an integer")
+        unit = env["occurred_at"]["unit"]
+        if props.get(time_key, {}).get("type") not in TIME_TYPES.get(unit, ()):
+            raise Unsupported(f"event time of type {props.get(time_key, {}).get('type')!r} in {unit}")
         if "hash_each" in schema.personal.values():
             raise Unsupported("hash_each")
         paths = list(props)
@@ -415,7 +454,7 @@ class ColumnarPlan:
         event_id = _top(env["event_id"]) if env.get("event_id") else None
         return CompiledSchema(
             schema, index, paths, " and ".join(checks) or "true", value[event_id] if event_id else None,
-            value[time_key], value[_top(env["player_id"])] if env.get("player_id") else None,
+            time_us_sql(unit, value[time_key]), value[_top(env["player_id"])] if env.get("player_id") else None,
             value[_top(env["session_id"])] if env.get("session_id") else None,
             columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested)
 

@@ -113,6 +113,14 @@ def _to_int(value: Any) -> Any:
     return value
 
 
+def wire_version(value: Any) -> Any:
+    """The registry version a wire version names: a number is read as ``major.minor`` (``1`` → ``"1.0"``,
+    ``1.1`` → ``"1.1"``); anything else is returned as it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{int(value)}.0" if float(value).is_integer() else str(value)
+    return value
+
+
 def json_type(prop: dict[str, Any]) -> str | None:
     """The one JSON type a property holds (``string``, ``integer``, ``number``, ``boolean``, ``object``,
     ``array``): its ``type`` (a nullable ``[T, "null"]`` counts as ``T``), else what its ``const`` or ``enum``
@@ -508,9 +516,7 @@ class Family:
             raise Rejection("unknown_event_type",
                             [(type_rule if isinstance(type_rule, str) else "", "enum",
                               f"event type {shown} is not in the {self.name} registry")])
-        version = resolve_pointer(event, self.route["schema_version"])
-        if isinstance(version, (int, float)) and not isinstance(version, bool):
-            version = f"{int(version)}.0" if float(version).is_integer() else str(version)
+        version = wire_version(resolve_pointer(event, self.route["schema_version"]))
         schema = self.schemas.get((event_type, version)) if isinstance(version, str) else None
         if schema is None:
             shown = "missing" if is_missing(version) else repr(version)
