@@ -10,7 +10,8 @@ other line to the reference, then merges both outcomes into one :class:`ChunkOut
   object (the syntax gate: DuckDB's JSON reader is more lenient, e.g. trailing commas);
 - it routes (same family order as :meth:`Registry.family_of`) to a schema that :mod:`ingest.registry.compile`
   translates and whose rules are all vectorised here: no batch envelope, opt-out flag or server-filled field
-  on the line, no sampling rule, rate limit, reference table, ``event_id_from`` or ``hash_each``, an
+  on the line, no sampling rule, rate limit, ``event_id_from`` or ``hash_each`` (reference tables are inlined
+  in the check), an
   event time the compiled plan reads exactly (``epoch_ms``, ``epoch_s``, or an ISO 8601 string of the common
   form, see :func:`~ingest.registry.compile.time_us_sql`);
 - its compiled check passes (the check is never looser than ``jsonschema``), its event time is neither in the

@@ -17,10 +17,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..errors import RegistryError, Rejection
+from ..errors import Rejection
 from ..privacy.keys import IdentityHasher
 from ..privacy.quarantine_crypto import QuarantineCipher
 from ..registry.sampling import OptionalMetrics, TypeRule, degrade_optional, optional_metrics, sampled_in, sampling_rules
+from ..registry.references import reference_values
 from ..registry.schema import EventSchema, Registry, is_missing, resolve_pointer
 from .outcome import ChunkOutcome, Dropped, RateCandidate, concat_rows
 from .reader import Line
@@ -150,28 +151,6 @@ class Normalizer:
             arrays.append(values)
         schema = self.schema_for_lake
         return pa.RecordBatch.from_arrays([pa.array(v, type=f.type) for v, f in zip(arrays, schema)], schema=schema)
-
-
-_REFERENCE_CACHE: dict[tuple[Path, str, str], frozenset[str]] = {}
-
-
-def reference_values(seeds_dir: Path, rule: dict[str, str]) -> frozenset[str]:
-    """Values of ``rule["column"]`` in the dbt seed ``seeds/<rule["seed"]>.csv`` (cached per process).
-
-    Raises:
-        RegistryError: the seed file or column does not exist.
-    """
-    key = (seeds_dir, rule["seed"], rule["column"])
-    if key not in _REFERENCE_CACHE:
-        import csv
-
-        path = seeds_dir / f"{rule['seed']}.csv"
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                _REFERENCE_CACHE[key] = frozenset(row[rule["column"]] for row in csv.DictReader(handle))
-        except (OSError, KeyError) as error:
-            raise RegistryError(str(path), f"reference table unreadable or without column {rule['column']!r}: {error}") from error
-    return _REFERENCE_CACHE[key]
 
 
 @dataclass

@@ -32,6 +32,8 @@ from typing import Any
 
 import fastjsonschema
 
+from ..errors import RegistryError
+from .references import reference_values
 from .sampling import sampling_rules
 from .schema import EventSchema, Family, Registry, json_type, snake_case
 
@@ -259,6 +261,8 @@ TIME_TYPES = {"epoch_ms": ("integer",), "epoch_s": ("integer", "number"), "iso86
 ISO_RE = ("^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
           "([.][0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
 """ISO 8601 times the columnar path reads itself: a subset ``datetime.fromisoformat`` reads the same way."""
+MAX_REFERENCE_VALUES = 10_000
+"""Reference tables up to this many values are inlined in the compiled check; larger ones take the row path."""
 _MAX_EPOCH_S = 9_000_000_000_000  # seconds: times 10**6 still fits int64
 
 
@@ -373,6 +377,7 @@ class ColumnarPlan:
         self.schemas: list[CompiledSchema] = []
         self.by_route: dict[tuple[str, str, str], CompiledSchema] = {}
         self.skipped: dict[str, str] = {}
+        self.seeds_dir = registry.seeds_dir
         self.envelope_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
         self.families: list[FamilyRoute | None] = []
         self.family_requires: list[tuple[frozenset[str], ...]] = []
@@ -409,8 +414,6 @@ class ColumnarPlan:
             raise Unsupported("top level must be a closed object")
         if set(doc) & {"minProperties", "maxProperties"}:
             raise Unsupported("top-level property counts")
-        if schema.references:
-            raise Unsupported("reference tables")
         if schema.qualified_type in rate_limited:
             raise Unsupported("rate limit")
         if schema.event_type in sampled:
@@ -439,6 +442,17 @@ class ColumnarPlan:
             check = compile_check(sub, value[name])
             if check != "(true)":
                 checks.append(f"({value[name]} is null or {check})")
+        for pointer, rule in schema.references.items():
+            # a string in the seed's column, or absent or null (a number the reference compares as text: row path)
+            try:
+                allowed = sorted(reference_values(self.seeds_dir, rule))
+            except RegistryError as error:  # the row path reports it, if such an event ever arrives
+                raise Unsupported(f"reference table: {error}") from error
+            if len(allowed) > MAX_REFERENCE_VALUES:
+                raise Unsupported("reference table too large to inline")
+            x = value[_top(pointer)]
+            listed = ", ".join(sql_string(v) for v in allowed) or "null"
+            checks.append(f"({x} is null or {x} = 'null' or ({is_string(x)} and {string_value(x)} in ({listed})))")
         columns = []
         for column in schema.payload_columns:
             x = value[_top(column.pointer)]

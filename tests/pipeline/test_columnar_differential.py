@@ -293,6 +293,23 @@ def test_columnar_takes_the_valid_examples(registry):
     assert columnar.stats["columnar"] - before >= compiled_examples - 1
 
 
+def test_reference_tables_are_checked_on_the_columnar_path(registry):
+    """Bill votes naming a bill of the seed land through the columnar path; unknown, numeric, empty and null
+    bill ids classify as the reference classifies them (``unknown_reference`` or landed)."""
+    schema = registry.families["politics"].schemas[("bill_vote", "1.0")]
+    assert (schema.family, schema.event_type, schema.version) in processors(1, True)[1].plan.by_route
+    example = schema.document["examples"][0]
+    with open(ROOT / "seeds" / "politics_bills.csv") as handle:
+        known = [line.split(",")[0] for line in handle.read().splitlines()[1:4]]
+    values = [*known, "bill-does-not-exist", "", 7, None, known[0].upper()]
+    events = [dict(example, billId=value, eventId=f"evt-bill-{n}") for n, value in enumerate(values)]
+    lines = [Line(n + 1, orjson.dumps(event), 0, None) for n, event in enumerate(events)]
+    columnar = processors(1, True)[1]
+    before = columnar.stats["columnar"]
+    assert_same(lines, 1, True)
+    assert columnar.stats["columnar"] - before >= len(known) + 1  # the known bills and the null one
+
+
 def test_fixture_files_match_reference():
     """Every line of the hand-made fixtures (one invalid file per way a line can fail) classifies the same."""
     fixtures = sorted((ROOT / "tests").rglob("fixtures/*.jsonl"))
