@@ -10,8 +10,7 @@ other line to the reference, then merges both outcomes into one :class:`ChunkOut
   object (the syntax gate: DuckDB's JSON reader is more lenient, e.g. trailing commas);
 - it routes (same family order as :meth:`Registry.family_of`) to a schema that :mod:`ingest.registry.compile`
   translates and whose rules are all vectorised here: no batch envelope, opt-out flag or server-filled field
-  on the line, no sampling rule, rate limit, ``event_id_from`` or ``hash_each`` (reference tables are inlined
-  in the check), an
+  on the line, no sampling rule, rate limit or ``event_id_from`` (reference tables are inlined in the check), an
   event time the compiled plan reads exactly (``epoch_ms``, ``epoch_s``, or an ISO 8601 string of the common
   form, see :func:`~ingest.registry.compile.time_us_sql`);
 - its compiled check passes (the check is never looser than ``jsonschema``), its event time is neither in the
@@ -300,6 +299,8 @@ class ColumnarProcessor:
             values = part.column(f"c{index}")
             if column.kind == "hash":
                 values = _hash_column(values, hasher)
+            elif column.kind == "hash_each":
+                values = _hash_each(values, hasher)
             elif column.kind == "json_text":
                 values = pa.array([None if v is None or v == "null" else self._json_text(v) for v in values.to_pylist()],
                                   pa.string())
@@ -321,6 +322,14 @@ def _nested_valid(checks: list[tuple[str, Any]], event: dict[str, Any]) -> bool:
             except Exception:  # noqa: BLE001 - any failure: the reference decides
                 return False
     return True
+
+
+def _hash_each(values: pa.ChunkedArray | pa.Array, hasher: Any) -> pa.Array:
+    """Keyed hash of every string in each list (null lists and null items stay null)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    hashed = _hash_column(values.values, hasher)
+    return pa.ListArray.from_arrays(values.offsets, hashed, mask=values.is_null())
 
 
 def _hash_column(values: pa.ChunkedArray | pa.Array, hasher: Any) -> pa.Array:

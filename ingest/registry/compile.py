@@ -321,7 +321,7 @@ def _json_type(prop: dict[str, Any]) -> str:
 @dataclass
 class _Column:
     name: str
-    kind: str  # typed | json_text | hash | length
+    kind: str  # typed | json_text | hash | hash_each | length
     sql: str
 
 
@@ -426,8 +426,6 @@ class ColumnarPlan:
         unit = env["occurred_at"]["unit"]
         if props.get(time_key, {}).get("type") not in TIME_TYPES.get(unit, ()):
             raise Unsupported(f"event time of type {props.get(time_key, {}).get('type')!r} in {unit}")
-        if "hash_each" in schema.personal.values():
-            raise Unsupported("hash_each")
         paths = list(props)
         value = {name: f"f{position + 1}" for position, name in enumerate(paths)}
         checks = []
@@ -458,6 +456,8 @@ class ColumnarPlan:
             x = value[_top(column.pointer)]
             if column.action == "hash":
                 columns.append(_Column(column.name, "hash", x))
+            elif column.action == "hash_each":  # a list of strings (the registry checks), each hashed
+                columns.append(_Column(column.name, "hash_each", f"from_json({x}, '[\"VARCHAR\"]')"))
             elif column.action == "length":
                 columns.append(_Column(column.name, "length", f"(case when {is_string(x)} then length({string_value(x)}) end)"))
             else:
