@@ -10,7 +10,7 @@ other line to the reference, then merges both outcomes into one :class:`ChunkOut
   object (the syntax gate: DuckDB's JSON reader is more lenient, e.g. trailing commas);
 - it routes (same family order as :meth:`Registry.family_of`) to a schema that :mod:`ingest.registry.compile`
   translates and whose rules are all vectorised here: no batch envelope, opt-out flag or server-filled field
-  on the line, no sampling rule, rate limit or ``event_id_from`` (reference tables are inlined in the check), an
+  on the line, no sampling rule or ``event_id_from`` (reference tables are inlined in the check), an
   event time the compiled plan reads exactly (``epoch_ms``, ``epoch_s``, or an ISO 8601 string of the common
   form, see :func:`~ingest.registry.compile.time_us_sql`);
 - its compiled check passes (the check is never looser than ``jsonschema``), its event time is neither in the
@@ -21,6 +21,8 @@ so quarantine rows, reason codes and dropped counts are the reference's own. Ver
 a partition, its rows holding the union of their columns, as in the reference. A chunk where the same event id
 lands in one partition from both halves hands every line of that id to the reference (which one lands depends
 on input order); the same id from two versions on the columnar side sends the chunk to the reference whole.
+The rows of a rate-limited type carry their rate-limit candidates, interleaved with the reference's by line, so
+the batch writer decides the limit in input order as it does for the reference alone.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ import pyarrow.compute as pc
 
 from ..registry.compile import (CompiledSchema, FamilyRoute, columnar_plan, is_string, json_path, sql_string,
                                 string_value)
-from ..registry.schema import Registry, wire_version
-from .outcome import ChunkOutcome, concat_rows
+from ..registry.schema import EventSchema, Registry, wire_version
+from .outcome import ChunkOutcome, RateCandidate, concat_rows
 from .reader import Line
 from .row import FUTURE_TOLERANCE, US_PER_DAY, LineProcessor, uuid5_text
 
@@ -79,6 +81,10 @@ class ColumnarProcessor:
         self._shapes: dict[tuple[tuple[str, ...], int], bool] = {}
         self._texts: dict[str, str] = {}
         self._queries = [self._query(compiled) for compiled in self.plan.schemas]
+        self._rate_limited: dict[str, dict[str, EventSchema]] = {}  # lake type → version → schema
+        for compiled in self.plan.schemas:
+            if compiled.rate_limited:
+                self._rate_limited.setdefault(compiled.schema.qualified_type, {})[compiled.schema.version] = compiled.schema
 
     def _route(self, event: dict[str, Any]) -> CompiledSchema | None:
         keys = tuple(event)
@@ -163,18 +169,45 @@ class ColumnarProcessor:
             self.stats["reference"] += len(lines)
             return self.reference.process_chunk(lines, batch_id, source)
         self.stats["columnar"] += len(taken)
+        limited: dict[tuple[str, str], list[RateCandidate]] = {}
+        for key, (ids, rows, positions) in landed.items():
+            if key[0] in self._rate_limited:
+                order = np.argsort(np.array(positions), kind="stable")  # versions of the type came out grouped
+                ids, positions = [ids[i] for i in order], [positions[i] for i in order]
+                landed[key] = (ids, rows.take(pa.array(order)), positions)
+                limited[key] = self._candidates(key, *landed[key], lines, batch_id, source)
         out = {key: (ids, rows) for key, (ids, rows, _) in landed.items()}
         if slow is None:
-            return ChunkOutcome(out, [], Counter(), len(lines), len(taken))
+            return ChunkOutcome(out, [], Counter(), len(lines), len(taken), limited)
         self.stats["reference"] += len(rest)
         for key, (ids, rows) in slow.landed.items():
-            if key in out:
-                fast_ids, fast_rows = out[key]
-                out[key] = (fast_ids + ids, concat_rows([fast_rows, rows]))
-            else:
+            if key not in out:
                 out[key] = (ids, rows)
-        return ChunkOutcome(out, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records,
-                            slow.rate_limited)
+                if key in slow.rate_limited:
+                    limited[key] = slow.rate_limited[key]
+                continue
+            fast_ids, fast_rows = out[key]
+            if key not in limited:
+                out[key] = (fast_ids + ids, concat_rows([fast_rows, rows]))
+                continue
+            # a rate limit is decided in input order: interleave both halves by line
+            both = limited[key] + slow.rate_limited[key]
+            order = sorted(range(len(both)), key=lambda i: (both[i].quarantine_row["line_number"],
+                                                            both[i].quarantine_row["record_index"] or 0))
+            merged_ids = fast_ids + ids
+            out[key] = ([merged_ids[i] for i in order], concat_rows([fast_rows, rows]).take(pa.array(order)))
+            limited[key] = [both[i] for i in order]
+        return ChunkOutcome(out, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records, limited)
+
+    def _candidates(self, key: tuple[str, str], ids: list[str], rows: pa.RecordBatch, positions: list[int],
+                    lines: list[Line], batch_id: str, source: str) -> list[RateCandidate]:
+        """The rate-limit candidates of a rate-limited type's rows (in input order), built like the reference's."""
+        versions = rows.column("schema_version").to_pylist()
+        players = rows.column("player_key").to_pylist()
+        occurred = rows.column("occurred_at").cast(pa.int64()).to_pylist()
+        make = self.reference.rate_candidate
+        return [make(lines[p], self._rate_limited[key[0]][v], i, k, t, batch_id, source)
+                for p, v, i, k, t in zip(positions, versions, ids, players, occurred)]
 
     def _fast(self, groups: dict[int, tuple[list[int], list[bytes], list[int | None], list[dict[str, Any]]]],
               batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]], set[int]] | None:

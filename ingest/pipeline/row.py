@@ -394,6 +394,15 @@ class LineProcessor:
             "raw_bytes": sealed_raw, "raw_key_id": key_id, "errors_sealed": sealed_errors,
         }
 
+    def rate_candidate(self, line: Line, schema: EventSchema, event_id: str, player_key: str | None, occurred_us: int,
+                       batch_id: str, source: str, record_index: int | None = None, event: Any = None) -> RateCandidate:
+        """An accepted event of a rate-limited type, with the quarantine row it gets if the batch writer finds it
+        over the limit (docs/requirements/politics.md#anti-abuse)."""
+        rejection = Rejection("rate_limited", [("", "maxItems", "over the per-player rate limit")],
+                              schema.qualified_type, schema.schema_id, occurred_us)
+        return RateCandidate(event_id, player_key, occurred_us,
+                             self.quarantine_row(line, rejection, batch_id, source, record_index, event))
+
     def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:
         """Classify a chunk of lines and build the rows of each (event_type, event_date), one Arrow record batch each.
 
@@ -435,12 +444,9 @@ class LineProcessor:
                 continue
             landed[key] = ([m[0].event_id for m in members], built)
             if key[0] in self.rate_limited_types:
-                limited[key] = [RateCandidate(accepted.event_id, accepted.player_key, accepted.occurred_us,
-                                              self.quarantine_row(line, Rejection(
-                                                  "rate_limited", [("", "maxItems", "over the per-player rate limit")],
-                                                  accepted.normalizer.schema.qualified_type,
-                                                  accepted.normalizer.schema.schema_id, accepted.occurred_us),
-                                                  batch_id, source, record_index, event))
+                limited[key] = [self.rate_candidate(line, accepted.normalizer.schema, accepted.event_id,
+                                                    accepted.player_key, accepted.occurred_us, batch_id, source,
+                                                    record_index, event)
                                 for accepted, line, record_index, event in members]
         return ChunkOutcome(landed, quarantine, dropped, len(lines), records, limited)
 

@@ -304,8 +304,34 @@ def column_sql(prop: dict[str, Any], e: str) -> str | None:
     if types == "array" and isinstance(prop.get("items"), dict):
         return f"from_json({e}, {sql_string('[' + _json_type(prop['items']) + ']')})"
     if types == "object" and prop.get("properties"):
-        raise Unsupported("struct column")
+        # struct fields land snake_cased (one level renamed here; deeper levels must already be snake case)
+        parsed = f"from_json({e}, {sql_string(_json_type(prop))})"
+        fields = []
+        for name, sub in prop["properties"].items():
+            _same_names(sub)
+            fields.append(f"{_identifier(snake_case(name))} := struct_extract({parsed}, {sql_string(name)})")
+        return f"(case when prefix({e}, '{{') then struct_pack({', '.join(fields)}) end)"
     return None
+
+
+def _identifier(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise Unsupported(f"struct field {name!r}")
+    return f'"{name}"'
+
+
+def _plain_keywords(node: Any) -> None:
+    """Every keyword of ``node`` and its sub-schemas is one :data:`SUPPORTED` lists (no ``$ref``, ``format``,
+    combinators), so fastjsonschema on the value decides exactly like the reference's validator."""
+    if node is True or node == {}:
+        return
+    if not isinstance(node, dict) or set(node) - SUPPORTED:
+        raise Unsupported(f"schema node {node!r}")
+    for sub in node.get("properties", {}).values():
+        _plain_keywords(sub)
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            _plain_keywords(node[key])
 
 
 def _json_type(prop: dict[str, Any]) -> str:
@@ -313,6 +339,8 @@ def _json_type(prop: dict[str, Any]) -> str:
     scalar = {"string": '"VARCHAR"', "integer": '"BIGINT"', "number": '"DOUBLE"', "boolean": '"BOOLEAN"'}
     if types in scalar:
         return scalar[types]
+    if types == "array" and isinstance(prop.get("items"), dict):
+        return "[" + _json_type(prop["items"]) + "]"
     if types == "object" and prop.get("properties"):
         return "{" + ", ".join(f'"{name}": {_json_type(sub)}' for name, sub in prop["properties"].items()) + "}"
     raise Unsupported(f"column type {types!r}")
@@ -343,6 +371,8 @@ class CompiledSchema:
     required: frozenset[str]
     declared: frozenset[str]
     nested: list[tuple[str, Any]]
+    rate_limited: bool
+    """A type with a per-player rate limit: the batch writer decides its events in input order."""
 
 
 def _top(pointer: Any) -> str:
@@ -414,8 +444,6 @@ class ColumnarPlan:
             raise Unsupported("top level must be a closed object")
         if set(doc) & {"minProperties", "maxProperties"}:
             raise Unsupported("top-level property counts")
-        if schema.qualified_type in rate_limited:
-            raise Unsupported("rate limit")
         if schema.event_type in sampled:
             raise Unsupported("sampling rule")
         env = schema.envelope
@@ -434,7 +462,10 @@ class ColumnarPlan:
             if isinstance(sub, dict) and (sub.get("type") in ("object", "array") or {"items", "properties"} & set(sub)):
                 # arrays and objects: the reference's own validator on the parsed value (list lambdas in SQL
                 # cost more than this); the value is a single property, so it decides exactly like the reference
-                compile_check(sub, value[name])  # raises Unsupported for constructs the columns cannot carry
+                if sub.get("properties"):
+                    _plain_keywords(sub)  # a struct column: column_sql below decides what it can carry
+                else:
+                    compile_check(sub, value[name])  # raises Unsupported for constructs the columns cannot carry
                 nested.append((name, fastjsonschema.compile(sub)))
                 continue
             check = compile_check(sub, value[name])
@@ -463,14 +494,15 @@ class ColumnarPlan:
             else:
                 sql = column_sql(props[_top(column.pointer)], x)
                 columns.append(_Column(column.name, "json_text", x) if sql is None else _Column(column.name, "typed", sql))
-                if sql is not None and "from_json" in sql:
+                if sql is not None and "from_json" in sql and json_type(props[_top(column.pointer)]) == "array":
                     _same_names(props[_top(column.pointer)])
         event_id = _top(env["event_id"]) if env.get("event_id") else None
         return CompiledSchema(
             schema, index, paths, " and ".join(checks) or "true", value[event_id] if event_id else None,
             time_us_sql(unit, value[time_key]), value[_top(env["player_id"])] if env.get("player_id") else None,
             value[_top(env["session_id"])] if env.get("session_id") else None,
-            columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested)
+            columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested,
+            schema.qualified_type in rate_limited)
 
     def family_for(self, keys: frozenset[str]) -> FamilyRoute | None:
         """The family the reference routes an object with these keys to, when the columnar path can take it."""
