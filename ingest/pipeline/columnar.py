@@ -9,14 +9,17 @@ other line to the reference, then merges both outcomes into one :class:`ChunkOut
   ``orjson`` read the same values), not damaged, not over the line limit, and ``orjson`` parses it into an
   object (the syntax gate: DuckDB's JSON reader is more lenient, e.g. trailing commas);
 - it routes (same family order as :meth:`Registry.family_of`) to a schema that :mod:`ingest.registry.compile`
-  translates and whose rules are all vectorised here: no batch envelope, opt-out flag or server-filled field
-  on the line, no sampling rule or ``event_id_from`` (reference tables are inlined in the check), an
-  event time the compiled plan reads exactly (``epoch_ms``, ``epoch_s``, or an ISO 8601 string of the common
-  form, see :func:`~ingest.registry.compile.time_us_sql`);
+  translates: no batch envelope, opt-out flag or server-filled field on the line, no country for the collector
+  to stamp, an event time the compiled plan reads exactly (``epoch_ms``, ``epoch_s``, or an ISO 8601 string of
+  the common form, see :func:`~ingest.registry.compile.time_us_sql`), an id derived from fields
+  (``event_id_from``) only from values whose JSON text the plan reproduces;
 - its compiled check passes (the check is never looser than ``jsonschema``), its event time is neither in the
   future nor too late, and its player is not opted out.
 
-Everything else — invalid lines, rejected events, policy drops, other families — goes through the reference,
+Sampling rules are the reference's own (read at run time, so a collector's reloaded rules apply): the rate of
+each event, and the keyed keep/drop decision once per distinct subject and rate; a sampled-out event is dropped
+here, as the reference drops it. Everything else — invalid lines, rejected events, opted-out players, other
+families — goes through the reference,
 so quarantine rows, reason codes and dropped counts are the reference's own. Versions of one event type share
 a partition, its rows holding the union of their columns, as in the reference. A chunk where the same event id
 lands in one partition from both halves hands every line of that id to the reference (which one lands depends
@@ -43,6 +46,7 @@ from ..registry.compile import (CompiledSchema, FamilyRoute, columnar_plan, is_s
 from ..registry.schema import EventSchema, Registry, wire_version
 from .outcome import ChunkOutcome, RateCandidate, concat_rows
 from .reader import Line
+from ..registry.sampling import sampled_in
 from .row import FUTURE_TOLERANCE, US_PER_DAY, LineProcessor, uuid5_text
 
 CHUNK_LINES = 50_000
@@ -103,6 +107,8 @@ class ColumnarProcessor:
         compiled = self.plan.by_route.get((family.name, event_type, version))
         if compiled is None:
             return None
+        if compiled.geoip is not None and self.reference.client_country and compiled.geoip not in event:
+            return None  # the collector stamps the client's country (the row path)
         shape = (keys, compiled.index)
         fits = self._shapes.get(shape)
         if fits is None:
@@ -147,7 +153,7 @@ class ColumnarProcessor:
         if fast is None:
             self.stats["reference"] += len(lines)
             return self.reference.process_chunk(lines, batch_id, source)
-        landed, taken = fast
+        landed, taken, sampled_out = fast
         for _ in range(2):
             rest = [line for position, line in enumerate(lines) if position not in taken]
             slow = self.reference.process_chunk(rest, batch_id, source) if rest else None
@@ -177,8 +183,9 @@ class ColumnarProcessor:
                 landed[key] = (ids, rows.take(pa.array(order)), positions)
                 limited[key] = self._candidates(key, *landed[key], lines, batch_id, source)
         out = {key: (ids, rows) for key, (ids, rows, _) in landed.items()}
+        dropped = Counter({"sampled_out": sampled_out}) if sampled_out else Counter()
         if slow is None:
-            return ChunkOutcome(out, [], Counter(), len(lines), len(taken), limited)
+            return ChunkOutcome(out, [], dropped, len(lines), len(taken), limited)
         self.stats["reference"] += len(rest)
         for key, (ids, rows) in slow.landed.items():
             if key not in out:
@@ -197,7 +204,7 @@ class ColumnarProcessor:
             merged_ids = fast_ids + ids
             out[key] = ([merged_ids[i] for i in order], concat_rows([fast_rows, rows]).take(pa.array(order)))
             limited[key] = [both[i] for i in order]
-        return ChunkOutcome(out, slow.quarantine, slow.dropped, len(lines), len(taken) + slow.records, limited)
+        return ChunkOutcome(out, slow.quarantine, slow.dropped + dropped, len(lines), len(taken) + slow.records, limited)
 
     def _candidates(self, key: tuple[str, str], ids: list[str], rows: pa.RecordBatch, positions: list[int],
                     lines: list[Line], batch_id: str, source: str) -> list[RateCandidate]:
@@ -210,11 +217,13 @@ class ColumnarProcessor:
                 for p, v, i, k, t in zip(positions, versions, ids, players, occurred)]
 
     def _fast(self, groups: dict[int, tuple[list[int], list[bytes], list[int | None], list[dict[str, Any]]]],
-              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]], set[int]] | None:
-        """Rows the columnar path lands, by (event_type, event_date), with the chunk position of each row, and
-        the chunk positions it took; None when the chunk must go to the reference whole."""
+              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]], set[int], int] | None:
+        """Rows the columnar path lands, by (event_type, event_date), with the chunk position of each row, the
+        chunk positions it took (landed or sampled out) and how many it sampled out; None when the chunk must go
+        to the reference whole."""
         landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]] = {}
         taken: set[int] = set()
+        dropped = 0
         for index, (positions, texts, keys, events) in groups.items():
             compiled = self.plan.schemas[index]
             chunk = pa.table({"i": pa.array(range(len(positions)), pa.int64()),
@@ -226,7 +235,11 @@ class ColumnarProcessor:
                 return None  # whatever DuckDB cannot read, the reference decides (bad input never crashes a run)
             finally:
                 self.con.unregister("chunk")
-            for key, (ids, rows, rows_i) in self._partitions(compiled, table, events, batch_id).items():
+            for key, (ids, rows, rows_i, sampled_out) in self._partitions(compiled, table, events, batch_id).items():
+                taken.update(positions[i] for i in sampled_out)
+                dropped += len(sampled_out)
+                if not ids:
+                    continue
                 if key in landed:  # another version of the same type: the partition holds the union of columns
                     old_ids, old_rows, old_positions = landed[key]
                     if not set(ids).isdisjoint(old_ids):
@@ -235,7 +248,7 @@ class ColumnarProcessor:
                 else:
                     landed[key] = (ids, rows, [positions[i] for i in rows_i])
                 taken.update(positions[i] for i in rows_i)
-        return landed, taken
+        return landed, taken, dropped
 
     def _query(self, compiled: CompiledSchema) -> str:
         selects = ["i", f"{compiled.time_us} as us"]
@@ -244,6 +257,11 @@ class ColumnarProcessor:
             selects.append(f"(case when {is_string(compiled.event_id)} then {string_value(compiled.event_id)} end) as eid")
         else:
             selects.append("null::VARCHAR as eid")
+        if compiled.id_basis:
+            selects.append(f"{compiled.id_basis} as idb")
+            ok.append("(idb is not null or coalesce(eid, '') <> '')")
+        else:
+            selects.append("null::VARCHAR as idb")
         for name, x in (("player", compiled.player), ("session", compiled.session)):
             if x is None:
                 selects.append(f"null::VARCHAR as {name}")
@@ -275,7 +293,9 @@ class ColumnarProcessor:
         return found
 
     def _partitions(self, compiled: CompiledSchema, table: pa.Table, events: list[dict[str, Any]], batch_id: str
-                    ) -> dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]]:
+                    ) -> dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int], list[int]]]:
+        """(event_type, event_date) → (event ids, rows, the group position of each row, the group positions of
+        the events sampled out)."""
         if table.num_rows == 0:
             return {}
         ts = table.column("us").to_numpy(zero_copy_only=False)
@@ -286,7 +306,7 @@ class ColumnarProcessor:
         if not keep.all():
             table = table.filter(pa.array(keep))
             ts, day = ts[keep], day[keep]
-        out: dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]] = {}
+        out: dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int], list[int]]] = {}
         for one_day in np.unique(day):
             mask = day == one_day
             part = table.filter(pa.array(mask)) if not mask.all() else table
@@ -296,8 +316,20 @@ class ColumnarProcessor:
                 out[key] = built
         return out
 
+    def _sampled_in(self, subjects: list[str], rates: list[float], event_type: str) -> list[bool]:
+        """:func:`~ingest.registry.sampling.sampled_in` of each (subject, rate), computed once per distinct pair."""
+        key = self.reference.sampling_key
+        seen: dict[tuple[str, float], bool] = {}
+        out = []
+        for subject, rate in zip(subjects, rates):
+            found = seen.get((subject, rate))
+            if found is None:
+                found = seen[(subject, rate)] = sampled_in(key, subject, event_type, rate)
+            out.append(found)
+        return out
+
     def _rows(self, compiled: CompiledSchema, part: pa.Table, occurred: np.ndarray, day: int,
-              events: list[dict[str, Any]], batch_id: str) -> tuple[list[str], pa.RecordBatch, list[int]] | None:
+              events: list[dict[str, Any]], batch_id: str) -> tuple[list[str], pa.RecordBatch, list[int], list[int]] | None:
         reference = self.reference
         hasher = reference.keyring.for_day(day)
         opted_out = reference.settings.opted_out
@@ -311,12 +343,34 @@ class ColumnarProcessor:
                 if part.num_rows == 0:
                     return None
         sessions = _hash_column(part.column("session"), hasher)
+        sampled_out: list[int] = []
         n = part.num_rows
         rows_i = part.column("i").to_pylist()
         given = part.column("eid").to_pylist()
-        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-        ids = [g if g else uuid5_text(dumps(events[i], option=sort_keys)) for g, i in zip(given, rows_i)]
+        if compiled.id_basis:
+            ids = [g if g else uuid5_text(b.encode()) for g, b in zip(given, part.column("idb").to_pylist())]
+        else:
+            dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+            ids = [g if g else uuid5_text(dumps(events[i], option=sort_keys)) for g, i in zip(given, rows_i)]
         schema = compiled.schema
+        rates = pa.repeat(pa.scalar(schema.sample_rate, pa.float64()), n)
+        rule = reference.sampling_rule(schema.family, schema.event_type)
+        if rule is not None:
+            rate_list = [rule.rate_for(events[i]) for i in rows_i]
+            if rule.adaptive and reference.adaptive_factor != 1.0:
+                rate_list = [min(1.0, rate * reference.adaptive_factor) for rate in rate_list]
+            subjects = [p if p is not None else i for p, i in zip(part.column("player").to_pylist(), ids)]
+            kept = self._sampled_in(subjects, rate_list, schema.event_type)
+            sampled_out = [r for r, k in zip(rows_i, kept) if not k]
+            if sampled_out:
+                mask = pa.array(kept)
+                part, players, sessions = part.filter(mask), players.filter(mask), sessions.filter(mask)
+                occurred = occurred[np.array(kept)]
+                ids = [i for i, k in zip(ids, kept) if k]
+                rate_list = [r for r, k in zip(rate_list, kept) if k]
+                rows_i = [r for r, k in zip(rows_i, kept) if k]
+                n = part.num_rows
+            rates = pa.array(rate_list, pa.float64())
         has_key = pc.or_(pc.is_valid(players), pc.is_valid(sessions))
         arrays: list[Any] = [
             pa.array(ids, pa.string()),
@@ -325,8 +379,7 @@ class ColumnarProcessor:
             pa.repeat(pa.scalar(reference.as_of_us, pa.int64()), n),
             pa.repeat(pa.scalar(batch_id), n),
             players, pc.if_else(has_key, pa.scalar(hasher.key_id), pa.scalar(None, pa.string())), sessions,
-            pa.repeat(pa.scalar(schema.sample_rate, pa.float64()), n),
-            pa.repeat(pa.scalar("event"), n), pa.repeat(pa.scalar("event"), n),
+            rates, pa.repeat(pa.scalar("event"), n), pa.repeat(pa.scalar("event"), n),
         ]
         for index, column in enumerate(compiled.columns):
             values = part.column(f"c{index}")
@@ -344,7 +397,7 @@ class ColumnarProcessor:
             rows = pa.RecordBatch.from_arrays(columns, schema=schema.arrow_schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return None
-        return ids, rows, rows_i
+        return ids, rows, rows_i, sampled_out
 
 
 def _nested_valid(checks: list[tuple[str, Any]], event: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ compiled and all its events take the row path.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import weakref
@@ -34,7 +35,6 @@ import fastjsonschema
 
 from ..errors import RegistryError
 from .references import reference_values
-from .sampling import sampling_rules
 from .schema import EventSchema, Family, Registry, json_type, snake_case
 
 SUPPORTED = frozenset({
@@ -314,6 +314,13 @@ def column_sql(prop: dict[str, Any], e: str) -> str | None:
     return None
 
 
+def _id_basis_part(e: str) -> str:
+    """The JSON text orjson writes for the value of snippet ``e`` (NULL when absent: ``null``), or NULL."""
+    return (f"(case when {e} is null or {e} = 'null' then 'null' "
+            f"when ({is_string(e)} and not contains({e}, '\\')) or regexp_full_match({e}, '0|-?[1-9][0-9]*') "
+            f"or {e} in ('true', 'false') then {e} end)")
+
+
 def _identifier(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise Unsupported(f"struct field {name!r}")
@@ -373,6 +380,10 @@ class CompiledSchema:
     nested: list[tuple[str, Any]]
     rate_limited: bool
     """A type with a per-player rate limit: the batch writer decides its events in input order."""
+    id_basis: str | None
+    """SQL of the text a derived event id hashes (``event_id_from``), NULL where it cannot match the reference's."""
+    geoip: str | None
+    """The top-level key the collector fills with the client's country when the event leaves it out."""
 
 
 def _top(pointer: Any) -> str:
@@ -413,7 +424,6 @@ class ColumnarPlan:
         self.family_requires: list[tuple[frozenset[str], ...]] = []
         rate_limited = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
         for family in registry.families.values():
-            sampled = sampling_rules(registry.root, family.name, family.manifest.get("sampling"))
             self.family_requires.append(family.key_sets)
             try:
                 route = family.route
@@ -430,25 +440,20 @@ class ColumnarPlan:
                 continue
             for schema in family.schemas.values():
                 try:
-                    compiled = self._compile(schema, family, rate_limited, sampled, len(self.schemas))
+                    compiled = self._compile(schema, family, rate_limited, len(self.schemas))
                 except Unsupported as why:
                     self.skipped[schema.schema_id] = str(why)
                     continue
                 self.schemas.append(compiled)
                 self.by_route[(family.name, schema.event_type, schema.version)] = compiled
 
-    def _compile(self, schema: EventSchema, family: Family, rate_limited: set[str], sampled: dict[str, Any],
-                 index: int) -> CompiledSchema:
+    def _compile(self, schema: EventSchema, family: Family, rate_limited: set[str], index: int) -> CompiledSchema:
         doc = schema.document
         if set(doc) - SUPPORTED or doc.get("additionalProperties", True) is not False or doc.get("type") != "object":
             raise Unsupported("top level must be a closed object")
         if set(doc) & {"minProperties", "maxProperties"}:
             raise Unsupported("top-level property counts")
-        if schema.event_type in sampled:
-            raise Unsupported("sampling rule")
         env = schema.envelope
-        if env.get("event_id_from"):
-            raise Unsupported("event_id_from")
         props = doc["properties"]
         time_key = _top(env["occurred_at"]["field"])
         unit = env["occurred_at"]["unit"]
@@ -497,12 +502,20 @@ class ColumnarPlan:
                 if sql is not None and "from_json" in sql and json_type(props[_top(column.pointer)]) == "array":
                     _same_names(props[_top(column.pointer)])
         event_id = _top(env["event_id"]) if env.get("event_id") else None
+        id_basis = None
+        if env.get("event_id_from"):
+            # the reference's derivation basis, orjson.dumps([family, [values]]), as text: strings without escapes,
+            # integer literals orjson writes back the same, booleans, null or absent; else NULL (the row path)
+            parts = [_id_basis_part(value[_top(pointer)]) for pointer in env["event_id_from"]]
+            joined = " || ',' || ".join(parts)
+            id_basis = f"({sql_string('[' + json.dumps(family.name) + ',[')} || {joined} || ']]')"
         return CompiledSchema(
             schema, index, paths, " and ".join(checks) or "true", value[event_id] if event_id else None,
             time_us_sql(unit, value[time_key]), value[_top(env["player_id"])] if env.get("player_id") else None,
             value[_top(env["session_id"])] if env.get("session_id") else None,
             columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested,
-            schema.qualified_type in rate_limited)
+            schema.qualified_type in rate_limited, id_basis,
+            _top(family.geoip_field) if family.geoip_field and _top(family.geoip_field) in props else None)
 
     def family_for(self, keys: frozenset[str]) -> FamilyRoute | None:
         """The family the reference routes an object with these keys to, when the columnar path can take it."""

@@ -278,14 +278,17 @@ def test_columnar_matches_reference():
 def test_columnar_takes_the_valid_examples(registry):
     """The columnar path actually lands events (it is not the reference under another name): every valid
     registry example of a compiled schema lands through it, identical to the reference. Examples that share an
-    event id (a resend) get distinct ones, so none is a duplicate of another."""
+    event id (a resend), given or derived, get distinct ones, so none is a duplicate of another."""
     reference, columnar = processors(1, True)  # a clock after every example's time
     events = []
     for n, (schema, example) in enumerate(EXAMPLES):
         event = dict(example)
         pointer = schema.envelope.get("event_id")
+        derived_from = schema.envelope.get("event_id_from") or [""]
         if pointer and isinstance(event.get(pointer[1:]), str):
             event[pointer[1:]] = f"{event[pointer[1:]]}-{n}"
+        elif isinstance(event.get(derived_from[-1][1:]), int):  # an id derived from fields, e.g. a sequence number
+            event[derived_from[-1][1:]] += 1000 * n
         events.append(event)
     lines = [Line(n + 1, orjson.dumps(event), 0, None) for n, event in enumerate(events)]
     before = columnar.stats["columnar"]
@@ -333,6 +336,26 @@ def test_rate_limited_lines_keep_input_order_across_both_paths(registry):
     outcome = columnar.process_chunk(lines, "batch0000000000", "input.jsonl")
     (candidates,) = outcome.rate_limited.values()
     assert [c.event_id for c in candidates] == [f"evt-burst-{n}" for n in range(12)]
+
+
+def test_sampling_and_derived_ids_on_the_columnar_path(registry):
+    """Gameplay damage (sampled at 50 % unless the encounter is a boss or elite; ids derived from player, client
+    and sequence number) for 60 players: both paths keep and drop the same events and derive the same ids,
+    and the columnar path decides every plain line itself; a player id with an escape goes to the reference."""
+    schema = registry.families["gameplay"].schemas[("damage_dealt", "1.0")]
+    example = schema.document["examples"][0]
+    events = [dict(example, player_id=f"player-{n % 60}", seq=n, encounter_tier=("boss", "normal", "elite", "normal")[n % 4])
+              for n in range(240)]
+    for event in events[::4]:
+        del event["encounter_tier"]
+    lines = [Line(n + 1, orjson.dumps(event), 0, None) for n, event in enumerate(events)]
+    lines.append(Line(241, orjson.dumps(dict(example, player_id='pl-"quoted"', seq=999)), 0, None))
+    reference, columnar = processors(1, True)
+    before = columnar.stats["columnar"]
+    assert_same(lines, 1, True)
+    expected = reference.process_chunk(lines, "batch0000000000", "input.jsonl")
+    assert 20 < expected.dropped["sampled_out"] < 120  # both kept and dropped events are compared
+    assert columnar.stats["columnar"] - before == 240
 
 
 def test_fixture_files_match_reference():
