@@ -113,7 +113,8 @@ class ColumnarProcessor:
         fits = self._shapes.get(shape)
         if fits is None:
             key_set = frozenset(keys)
-            fits = self._shapes[shape] = compiled.required <= key_set <= compiled.declared
+            fits = self._shapes[shape] = compiled.required <= key_set <= compiled.declared and (
+                compiled.either is None or compiled.either[0] <= key_set or compiled.either[1] <= key_set)
         return compiled if fits else None
 
     def process_chunk(self, lines: list[Line], batch_id: str, source: str) -> ChunkOutcome:

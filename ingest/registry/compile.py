@@ -378,6 +378,8 @@ class CompiledSchema:
     required: frozenset[str]
     declared: frozenset[str]
     nested: list[tuple[str, Any]]
+    either: tuple[frozenset[str], frozenset[str]] | None
+    """``if: {not: {required: A}}, then: {required: B}``: a key set must hold all of A or all of B."""
     rate_limited: bool
     """A type with a per-player rate limit: the batch writer decides its events in input order."""
     id_basis: str | None
@@ -449,8 +451,17 @@ class ColumnarPlan:
 
     def _compile(self, schema: EventSchema, family: Family, rate_limited: set[str], index: int) -> CompiledSchema:
         doc = schema.document
-        if set(doc) - SUPPORTED or doc.get("additionalProperties", True) is not False or doc.get("type") != "object":
+        if set(doc) - SUPPORTED - {"if", "then"} or doc.get("additionalProperties", True) is not False \
+                or doc.get("type") != "object":
             raise Unsupported("top level must be a closed object")
+        either = None
+        if "if" in doc or "then" in doc:
+            # only "without these keys, require those" (an id given, or the fields it derives from)
+            unless, then = doc.get("if"), doc.get("then")
+            if not (isinstance(unless, dict) and set(unless) == {"not"} and isinstance(unless["not"], dict)
+                    and set(unless["not"]) == {"required"} and isinstance(then, dict) and set(then) == {"required"}):
+                raise Unsupported("if/then")
+            either = (frozenset(unless["not"]["required"]), frozenset(then["required"]))
         if set(doc) & {"minProperties", "maxProperties"}:
             raise Unsupported("top-level property counts")
         env = schema.envelope
@@ -514,7 +525,7 @@ class ColumnarPlan:
             time_us_sql(unit, value[time_key]), value[_top(env["player_id"])] if env.get("player_id") else None,
             value[_top(env["session_id"])] if env.get("session_id") else None,
             columns, family.late_window_days, frozenset(doc.get("required", ())), frozenset(props), nested,
-            schema.qualified_type in rate_limited, id_basis,
+            either, schema.qualified_type in rate_limited, id_basis,
             _top(family.geoip_field) if family.geoip_field and _top(family.geoip_field) in props else None)
 
     def family_for(self, keys: frozenset[str]) -> FamilyRoute | None:
