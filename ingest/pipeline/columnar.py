@@ -43,10 +43,10 @@ import pyarrow.compute as pc
 
 from ..registry.compile import (CompiledSchema, FamilyRoute, columnar_plan, is_string, json_path, sql_string,
                                 string_value)
+from ..registry.sampling import sampled_in
 from ..registry.schema import EventSchema, Registry, wire_version
 from .outcome import ChunkOutcome, RateCandidate, concat_rows
 from .reader import Line
-from ..registry.sampling import sampled_in
 from .row import FUTURE_TOLERANCE, US_PER_DAY, LineProcessor, uuid5_text
 
 CHUNK_LINES = 50_000
