@@ -128,12 +128,14 @@ def test_erase_removes_the_players_encrypted_quarantine_lines(tmp_path, keyring)
 
 
 def test_secrets_never_appear_in_output_reprs_or_a_traceback_with_locals(tmp_path, keyring, monkeypatch):
-    from ingest.pipeline import row as row_module
+    from ingest.pipeline.columnar import ColumnarProcessor
+    from ingest.pipeline.row import LineProcessor
 
     def explode(*args, **kwargs):
         raise RuntimeError("simulated failure in the middle of a batch")
 
-    monkeypatch.setattr(row_module.LineProcessor, "process_chunk", explode)
+    for processor in (LineProcessor, ColumnarProcessor):  # whichever path the line takes
+        monkeypatch.setattr(processor, "process_chunk", explode)
     source = tmp_path / "in.jsonl"
     source.write_text(sensitive_lines()[0][0] + "\n")
     result = CliRunner().invoke(main, ["ingest", str(source), "--data-dir", str(tmp_path / "d"), "--as-of", AS_OF,
