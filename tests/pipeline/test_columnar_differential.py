@@ -272,7 +272,9 @@ def test_columnar_matches_reference():
     handed = sum(columnar.stats["reference"] for _, columnar in _PROCESSORS.values())
     print(f"differential: {CASES['lines']} lines, {taken} landed by the columnar path, {handed} handed to the "
           f"reference, {sum(c.fallbacks for _, c in _PROCESSORS.values())} chunks redone whole; {dict(CASES)}")
-    assert taken >= 500  # the columnar path itself met the mutations (typically ≈ 1,000), not only the reference
+    # the columnar path itself met the mutations, not only the reference: runs without a hypothesis database land
+    # 244-927 of them, so the floor sits well below the lowest seen
+    assert taken >= 100
 
 
 def test_columnar_takes_the_valid_examples(registry):
