@@ -154,24 +154,26 @@ class ColumnarProcessor:
         if fast is None:
             self.stats["reference"] += len(lines)
             return self.reference.process_chunk(lines, batch_id, source)
-        landed, taken, sampled_out = fast
-        for _ in range(2):
+        landed, taken, sampled_out, clash = fast
+        for _ in range(3):
+            if clash:
+                # the same id twice in one partition, from two versions or from both halves: which one lands
+                # depends on input order, so the reference takes every line of that id, in input order (the
+                # other rows cannot meet them)
+                self.fallbacks += 1
+                for key, shared in clash.items():
+                    ids, rows, positions = landed.pop(key)
+                    keep = [i not in shared for i in ids]
+                    taken.difference_update(p for p, k in zip(positions, keep) if not k)
+                    if any(keep):
+                        landed[key] = ([i for i, k in zip(ids, keep) if k], rows.filter(pa.array(keep)),
+                                       [p for p, k in zip(positions, keep) if k])
             rest = [line for position, line in enumerate(lines) if position not in taken]
             slow = self.reference.process_chunk(rest, batch_id, source) if rest else None
             clash = {key: shared for key, (ids, _) in (slow.landed.items() if slow else ())
                      if key in landed and (shared := set(ids) & set(landed[key][0]))}
             if not clash:
                 break
-            # the same id from both halves in one partition: which one lands depends on input order, so the
-            # reference takes every line of that id too, in input order (the other rows cannot meet them)
-            self.fallbacks += 1
-            for key, shared in clash.items():
-                ids, rows, positions = landed.pop(key)
-                keep = [i not in shared for i in ids]
-                taken.difference_update(p for p, k in zip(positions, keep) if not k)
-                if any(keep):
-                    landed[key] = ([i for i, k in zip(ids, keep) if k], rows.filter(pa.array(keep)),
-                                   [p for p, k in zip(positions, keep) if k])
         else:
             self.stats["reference"] += len(lines)
             return self.reference.process_chunk(lines, batch_id, source)
@@ -218,13 +220,16 @@ class ColumnarProcessor:
                 for p, v, i, k, t in zip(positions, versions, ids, players, occurred)]
 
     def _fast(self, groups: dict[int, tuple[list[int], list[bytes], list[int | None], list[dict[str, Any]]]],
-              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]], set[int], int] | None:
+              batch_id: str) -> tuple[dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]], set[int], int,
+                                      dict[tuple[str, str], set[str]]] | None:
         """Rows the columnar path lands, by (event_type, event_date), with the chunk position of each row, the
-        chunk positions it took (landed or sampled out) and how many it sampled out; None when the chunk must go
-        to the reference whole."""
+        chunk positions it took (landed or sampled out), how many it sampled out and the ids that more than one
+        version of a type holds in a partition (for the reference to decide); None when the chunk must go to the
+        reference whole."""
         landed: dict[tuple[str, str], tuple[list[str], pa.RecordBatch, list[int]]] = {}
         taken: set[int] = set()
         dropped = 0
+        clash: dict[tuple[str, str], set[str]] = {}
         for index, (positions, texts, keys, events) in groups.items():
             compiled = self.plan.schemas[index]
             chunk = pa.table({"i": pa.array(range(len(positions)), pa.int64()),
@@ -243,13 +248,13 @@ class ColumnarProcessor:
                     continue
                 if key in landed:  # another version of the same type: the partition holds the union of columns
                     old_ids, old_rows, old_positions = landed[key]
-                    if not set(ids).isdisjoint(old_ids):
-                        return None  # the same id in two versions: which one lands depends on input order
+                    if shared := set(ids).intersection(old_ids):
+                        clash.setdefault(key, set()).update(shared)  # the same id in two versions
                     landed[key] = (old_ids + ids, concat_rows([old_rows, rows]), old_positions + [positions[i] for i in rows_i])
                 else:
                     landed[key] = (ids, rows, [positions[i] for i in rows_i])
                 taken.update(positions[i] for i in rows_i)
-        return landed, taken, dropped
+        return landed, taken, dropped, clash
 
     def _query(self, compiled: CompiledSchema) -> str:
         selects = ["i", f"{compiled.time_us} as us"]

@@ -255,10 +255,12 @@ def test_columnar_matches_reference():
     CASES.clear()
     taken_before = sum(columnar.stats["columnar"] for _, columnar in _PROCESSORS.values())
 
-    @settings(max_examples=105, deadline=None, derandomize=False,
+    # chunks of about 300 lines: each chunk costs one query per schema it meets, so fewer, larger chunks meet the
+    # same number of lines at half the cost (and every clock and backfill setting still several times)
+    @settings(max_examples=35, deadline=None, derandomize=False,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.large_base_example])
-    @given(st.lists(line_of(), min_size=95, max_size=110), st.integers(0, len(CLOCKS) - 1), st.booleans())
+    @given(st.lists(line_of(), min_size=290, max_size=320), st.integers(0, len(CLOCKS) - 1), st.booleans())
     def chunk_classifies_the_same(lines, clock, backfill):
         CASES["lines"] += len(lines)
         assert_same([Line(number + 1, data, len(data) + 1, None) for number, data in enumerate(lines)],
@@ -271,12 +273,13 @@ def test_columnar_matches_reference():
     taken = sum(columnar.stats["columnar"] for _, columnar in _PROCESSORS.values()) - taken_before
     handed = sum(columnar.stats["reference"] for _, columnar in _PROCESSORS.values())
     print(f"differential: {CASES['lines']} lines, {taken} landed by the columnar path, {handed} handed to the "
-          f"reference, {sum(c.fallbacks for _, c in _PROCESSORS.values())} chunks redone whole; {dict(CASES)}")
+          f"reference, {sum(c.fallbacks for _, c in _PROCESSORS.values())} times ids went back to the reference; {dict(CASES)}")
     # the columnar path itself met the mutations, not only the reference: runs without a hypothesis database land
     # 244-927 of them, so the floor sits well below the lowest seen
     assert taken >= 100
 
 
+@pytest.mark.slow
 def test_columnar_takes_the_valid_examples(registry):
     """The columnar path actually lands events (it is not the reference under another name): every valid
     registry example of a compiled schema lands through it, identical to the reference. Examples that share an
@@ -360,6 +363,7 @@ def test_sampling_and_derived_ids_on_the_columnar_path(registry):
     assert columnar.stats["columnar"] - before == 240
 
 
+@pytest.mark.slow
 def test_fixture_files_match_reference():
     """Every line of the hand-made fixtures (one invalid file per way a line can fail) classifies the same."""
     fixtures = sorted((ROOT / "tests").rglob("fixtures/*.jsonl"))
