@@ -1,4 +1,4 @@
-"""Event ids already landed in one partition, in bounded memory (docs/requirements/design.md#exactly-once, issue 12).
+"""Event ids already landed in one partition, in bounded memory (docs/requirements/design.md#exactly-once).
 
 A batch deduplicates by ``event_id`` within itself and against the partitions it touches. Keeping every id as a
 Python string costs ≈ 110 bytes an id (10M events: over 1 GB); :class:`SeenIds` keeps a 128-bit BLAKE2b

@@ -1,4 +1,4 @@
-"""Differential tests: the columnar ingest path against the row-at-a-time reference (docs/requirements/design.md#columnar-ingest, issue 12).
+"""Differential tests: the columnar ingest path against the row-at-a-time reference (docs/requirements/design.md#columnar-ingest).
 
 Events are generated from every schema's examples in the registry and mutated (missing required, wrong type,
 extra property, out-of-range, bad enum/const, bad pattern, wrong nesting, unicode, huge numbers, nulls,

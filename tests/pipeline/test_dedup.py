@@ -1,4 +1,4 @@
-"""Bounded dedup state (issue 12): event-id digests in sorted runs behave as a set of the ids."""
+"""Bounded dedup state: event-id digests in sorted runs behave as a set of the ids."""
 
 from __future__ import annotations
 
