@@ -22,7 +22,7 @@ from ..lake.layout import QUARANTINE_SCHEMA, Lake
 from .outcome import BatchResult, ChunkOutcome
 from .row import LineProcessor
 from .settings import IngestSettings
-from .writer import BatchWriter, rate_rules
+from .writer import BatchWriter
 from ..privacy.quarantine_crypto import QuarantineCipher, open_messages, open_raw  # noqa: F401 (re-exported)
 from .reader import Line
 from ..registry.schema import Registry
@@ -68,7 +68,7 @@ def replay_quarantine(registry: Registry, lake: Lake, settings: IngestSettings, 
     batch_id = "replay-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
     with lake.batch_lock(batch_id):  # its pending files are not another run's to settle
         writer = BatchWriter(lake, BatchResult(batch_id, "quarantine-replay", hashlib.sha256(basis.encode()).hexdigest()),
-                             write_quarantine=False, rate_rules=rate_rules(registry))
+                             write_quarantine=False, rate_rules=registry.rate_limits())
         cipher = QuarantineCipher(settings.keyring())
         by_clock: dict[datetime, list[tuple[Path, int, dict]]] = defaultdict(list)
         for item in selected:

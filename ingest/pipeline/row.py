@@ -198,7 +198,7 @@ class LineProcessor:
         self._sampling: dict[str, dict[str, TypeRule]] = {
             name: sampling_rules(registry.root, name, family.manifest.get("sampling"))
             for name, family in registry.families.items()}
-        self.rate_limited_types = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
+        self.rate_limited_types = set(registry.rate_limits())
         self.client_country: str | None = None
         """The country of the client's address (the collector sets it per request; never the address)."""
         self.adaptive_factor = 1.0

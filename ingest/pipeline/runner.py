@@ -26,7 +26,7 @@ from .outcome import BatchResult, ChunkOutcome
 from .processor import ChunkProcessor, chunk_processor
 from .reader import Line, LineReader, open_input, read_extent
 from .settings import IngestSettings
-from .writer import ROWS_PER_FILE, BatchWriter, rate_rules
+from .writer import ROWS_PER_FILE, BatchWriter
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -156,7 +156,7 @@ class BatchIngest:
                 return BatchResult(batch_id, str(path), sha, skipped=True)
             try:
                 writer = BatchWriter(self.lake, BatchResult(batch_id, str(path), sha),
-                                     rows_per_file=self.rows_per_file, rate_rules=rate_rules(self.registry),
+                                     rows_per_file=self.rows_per_file, rate_rules=self.registry.rate_limits(),
                                      landed_ids=self.landed_ids)
                 reader = LineReader(path, store_cap=max(self.settings.max_line_bytes, 64 << 20), size=size)
                 for outcome in self._outcomes(reader, batch_id, str(path)):

@@ -14,7 +14,6 @@ import pyarrow as pa
 from ..errors import LakeWriteFailed
 from ..lake.atomic import write_parquet_atomic
 from ..lake.layout import Lake, LedgerEntry, PartitionCount
-from ..registry.schema import Registry
 from .dedup import LandedIds, SeenIds, digests
 from .outcome import BatchResult, ChunkOutcome, RateCandidate, concat_rows
 
@@ -31,11 +30,6 @@ def _server_filled(rows: pa.RecordBatch) -> int:
     filled = pc.or_(pc.equal(rows.column("occurred_at_source"), "server"),
                     pc.equal(rows.column("schema_version_source"), "server"))
     return int(pc.sum(pc.cast(filled, pa.int64())).as_py() or 0)
-
-
-def rate_rules(registry: Registry) -> dict[str, dict[str, Any]]:
-    """Lake event type → rate-limit rule, from the family manifests (docs/requirements/politics.md#anti-abuse)."""
-    return {f"{name}_{t}": rule for name, family in registry.families.items() for t, rule in family.rate_limits.items()}
 
 
 class BatchWriter:

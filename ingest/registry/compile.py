@@ -424,7 +424,7 @@ class ColumnarPlan:
         self.envelope_requires = [frozenset(f._batch_requires or ()) for f in registry.families.values() if f.batch]
         self.families: list[FamilyRoute | None] = []
         self.family_requires: list[tuple[frozenset[str], ...]] = []
-        rate_limited = {f"{name}_{t}" for name, family in registry.families.items() for t in family.rate_limits}
+        rate_limited = set(registry.rate_limits())
         for family in registry.families.values():
             self.family_requires.append(family.key_sets)
             try:

@@ -600,6 +600,11 @@ class Registry:
         """Qualified lake event type → newest schema (whose columns the lake table has)."""
         return {f"{f.name}_{t}": f.latest(t) for f in self.families.values() for t in f.event_types()}
 
+    def rate_limits(self) -> dict[str, dict[str, Any]]:
+        """Qualified lake event type → its per-player rate-limit rule (``max_events``, ``window_seconds``,
+        ``per``), for the types a family manifest limits (docs/requirements/politics.md#anti-abuse)."""
+        return {f"{f.name}_{t}": rule for f in self.families.values() for t, rule in f.rate_limits.items()}
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
